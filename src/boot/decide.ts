@@ -1,0 +1,201 @@
+/**
+ * The one boot policy. DHCP, TFTP and HTTP all ask it what a client gets; it is a pure function of the client's
+ * facts, the inventory and the configuration, so every rule here is tested without a socket.
+ */
+import type { Group, Machine, MenuSettings, NextAction, Profile } from '../store/types.ts';
+import { archInfo, type FirmwareKey, firmwareKey } from './arch.ts';
+import type { ClientFacts } from './facts.ts';
+
+export interface BootPolicyConfig {
+  /** Base URL of bootherd's HTTP service as clients reach it, e.g. `http://192.0.2.1:8080`. */
+  baseUrl: string;
+  /** Option 77 user class of bootherd's own iPXE build; a client sending it is always capable. */
+  userClass?: string;
+  /** iPXE features (option 175 names) a stock iPXE must announce to get the HTTP script directly. */
+  requiredFeatures: string[];
+  /** iPXE binary per firmware, served over TFTP (or HTTP for UEFI HTTP boot). */
+  bootFiles: Partial<Record<FirmwareKey, string>>;
+  /** What an unknown machine (no inventory record, no group) gets. */
+  unknown: { action: 'menu' } | { action: 'local' } | { action: 'ignore' } | { action: 'profile'; profile: string };
+  menu: Required<MenuSettings>;
+}
+
+/** The slice of the inventory one decision needs, loaded by the caller. */
+export interface InventoryView {
+  machine?: Machine;
+  groups: Group[];
+  profiles: ReadonlyMap<string, Profile>;
+}
+
+export type DhcpDecision =
+  | { kind: 'ignore'; reason: string }
+  /** A first stage (firmware PXE, a weak iPXE): give it a capable iPXE binary. */
+  | { kind: 'ipxe-binary'; file: string; transport: 'tftp' | 'http'; reason: string }
+  /** A capable iPXE: break the chainload loop, hand it the bootstrap script URL. */
+  | { kind: 'script'; url: string; reason: string };
+
+export type ScriptSource = 'next-action' | 'machine' | 'group' | 'unknown-default' | 'menu-choice';
+
+export type ScriptDecision =
+  | {
+      kind: 'profile';
+      profile: Profile;
+      source: ScriptSource;
+      /** Set when this is a one-shot install: the action to consume once the script is served or called back. */
+      oneShot?: NextAction;
+      variables: Record<string, string>;
+      group?: string;
+    }
+  | { kind: 'local'; source: ScriptSource; group?: string }
+  | { kind: 'menu'; items: Profile[]; settings: Required<MenuSettings>; source: ScriptSource; group?: string }
+  | { kind: 'ignore'; source: ScriptSource; reason: string }
+  | { kind: 'error'; reason: string };
+
+/** Does this iPXE speak HTTP well enough to run our scripts? Keyed on option 77, never on 175's presence alone. */
+export function isCapableIpxe(facts: ClientFacts, config: BootPolicyConfig): boolean {
+  const uc = facts.userClass;
+  if (uc === undefined) return false;
+  if (config.userClass !== undefined && uc === config.userClass) return true;
+  if (uc !== 'iPXE') return false;
+  const have = new Set(facts.ipxeFeatures ?? []);
+  return config.requiredFeatures.every((f) => have.has(f));
+}
+
+export function decideDhcp(facts: ClientFacts, inv: InventoryView, config: BootPolicyConfig): DhcpDecision {
+  const script = decideScript(facts, inv, config);
+  if (script.kind === 'ignore') return { kind: 'ignore', reason: script.reason };
+  if (isCapableIpxe(facts, config)) {
+    return { kind: 'script', url: `${config.baseUrl}/boot.ipxe`, reason: 'capable iPXE' };
+  }
+  const info = archInfo(facts.arch ?? (facts.userClass === 'iPXE' ? archFromPlatform(facts) : 0));
+  if (!info) return { kind: 'ignore', reason: `unsupported client architecture ${facts.arch}` };
+  const file = config.bootFiles[firmwareKey(info)];
+  if (!file) return { kind: 'ignore', reason: `no iPXE binary configured for ${info.name}` };
+  const why = facts.userClass === 'iPXE' ? 'iPXE without the required features' : 'firmware PXE';
+  if (info.http) {
+    return { kind: 'ipxe-binary', file: `${config.baseUrl}/ipxe-bin/${file}`, transport: 'http', reason: why };
+  }
+  return { kind: 'ipxe-binary', file, transport: 'tftp', reason: why };
+}
+
+function archFromPlatform(facts: ClientFacts): number | undefined {
+  if (facts.platform === 'pcbios') return 0;
+  if (facts.platform === 'efi') return facts.buildarch === 'arm64' ? 11 : 7;
+  return undefined;
+}
+
+/** The HTTP stage: what script this machine gets now. `choice` is a profile picked from a menu. */
+export function decideScript(
+  facts: ClientFacts,
+  inv: InventoryView,
+  config: BootPolicyConfig,
+  choice?: string,
+): ScriptDecision {
+  const { machine } = inv;
+  const group = resolveGroup(facts, inv);
+  const variables = { ...group?.variables, ...machine?.variables };
+  const groupName = group?.name;
+  const withProfile = (name: string, source: ScriptSource, oneShot?: NextAction): ScriptDecision => {
+    const profile = inv.profiles.get(name);
+    if (!profile) return { kind: 'error', reason: `profile "${name}" does not exist` };
+    if (profile.boot.kind === 'local') return { kind: 'local', source, group: groupName };
+    if (profile.boot.kind === 'menu') return menu(source, profile);
+    return { kind: 'profile', profile, source, oneShot, variables: { ...profile.variables, ...variables }, group: groupName };
+  };
+  const menu = (source: ScriptSource, menuProfile?: Profile): ScriptDecision => {
+    const wanted = menuProfile?.boot.kind === 'menu' ? menuProfile.boot.items : undefined;
+    const items = wanted
+      ? wanted.flatMap((n) => inv.profiles.get(n) ?? [])
+      : [...inv.profiles.values()].filter((p) => p.boot.kind !== 'menu').sort((a, b) => a.name.localeCompare(b.name));
+    const settings = { ...config.menu, ...group?.menu, ...machine?.menu };
+    return { kind: 'menu', items, settings, source, group: groupName };
+  };
+
+  if (choice !== undefined) return withProfile(choice, 'menu-choice');
+
+  const next = machine?.nextAction;
+  if (next) {
+    switch (next.action) {
+      case 'install': {
+        const name = next.profile ?? machine?.profile ?? group?.profile;
+        if (!name) return { kind: 'error', reason: `machine "${machine?.id}" is set to install but has no profile` };
+        return withProfile(name, 'next-action', next);
+      }
+      case 'local':
+        return { kind: 'local', source: 'next-action', group: groupName };
+      case 'menu':
+        return menu('next-action');
+      case 'profile':
+        return withProfile(next.profile, 'next-action');
+    }
+  }
+  if (machine?.profile) return withProfile(machine.profile, 'machine');
+  if (group?.profile) return withProfile(group.profile, 'group');
+  if (machine || group) return menu(machine ? 'machine' : 'group');
+
+  const unknown = config.unknown;
+  switch (unknown.action) {
+    case 'menu':
+      return menu('unknown-default');
+    case 'local':
+      return { kind: 'local', source: 'unknown-default' };
+    case 'ignore':
+      return { kind: 'ignore', source: 'unknown-default', reason: 'unknown machine and unknown.action is ignore' };
+    case 'profile':
+      return withProfile(unknown.profile, 'unknown-default');
+  }
+}
+
+/**
+ * A machine's explicit group wins; otherwise the matching group with the most selectors (the most specific), ties
+ * broken by name so the answer never depends on storage order.
+ */
+export function resolveGroup(facts: ClientFacts, inv: InventoryView): Group | undefined {
+  const { machine } = inv;
+  if (machine?.group) return inv.groups.find((g) => g.name === machine.group);
+  let best: Group | undefined;
+  for (const g of inv.groups) {
+    if (!groupMatches(g, facts, machine)) continue;
+    const n = Object.keys(g.selectors).length;
+    const bestN = best ? Object.keys(best.selectors).length : -1;
+    if (n > bestN || (n === bestN && best && g.name < best.name)) best = g;
+  }
+  return best;
+}
+
+const CASE_FOLDED = new Set(['mac', 'uuid', 'hostname', 'arch', 'platform', 'buildarch']);
+
+/** Every selector must match. An empty selector set matches every machine (a catch-all group). */
+export function groupMatches(group: Group, facts: ClientFacts, machine?: Machine): boolean {
+  return Object.entries(group.selectors).every(([key, want]) => {
+    const have = selectorValues(key, facts, machine);
+    const fold = CASE_FOLDED.has(key);
+    return have.some((v) => (fold ? v.toLowerCase() === want.toLowerCase() : v === want));
+  });
+}
+
+function selectorValues(key: string, facts: ClientFacts, machine?: Machine): string[] {
+  const defined = (...vs: (string | undefined)[]) => vs.filter((v): v is string => v !== undefined);
+  switch (key) {
+    case 'mac':
+      return defined(facts.mac, ...(machine?.macs ?? []));
+    case 'uuid':
+      return defined(machine?.uuid, facts.uuid);
+    case 'serial':
+      return defined(machine?.serial, facts.serial);
+    case 'hostname':
+      return defined(machine?.hostname, facts.hostname);
+    case 'arch': {
+      const info = archInfo(facts.arch);
+      return defined(facts.arch?.toString(), info?.name);
+    }
+    case 'platform':
+      return defined(facts.platform ?? archInfo(facts.arch)?.platform);
+    case 'buildarch':
+      return defined(facts.buildarch ?? archInfo(facts.arch)?.buildarch);
+    default: {
+      const label = key.startsWith('label.') ? key.slice(6) : key;
+      return defined(machine?.labels[label]);
+    }
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * bootherd's configuration: one YAML file, then environment variables, then command-line `--set` flags, each
+ * overriding the last. Every leaf has a dotted path (`http.port`), an environment name (`BOOTHERD_HTTP_PORT`) and a
+ * flag (`--set http.port=8081`).
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { BootPolicyConfig } from '../boot/decide.ts';
+import { BootherdError } from '../errors.ts';
+import { type Value, YamlDoc, YamlError } from './reader.ts';
+
+export interface Config {
+  /** Folder for the SQLite database and the signing key; relative paths in the file resolve from the file's folder. */
+  dataDir: string;
+  /** `sqlite:<path>` (default `sqlite:<dataDir>/bootherd.db`). */
+  store: string;
+  /** Inventory file applied at start (optional). */
+  inventory?: string;
+  log: { level: 'debug' | 'info' | 'warn' | 'error' };
+  http: { enabled: boolean; listen: string; port: number; assets: string; ipxeDir: string; trustProxy: boolean };
+  tftp: { enabled: boolean; listen: string; port: number; roots: string[]; maxBlksize: number };
+  dhcp: { mode: 'off' | 'full' | 'proxy' };
+  /** Secret for signed URLs; read from `secretFile`, or generated once into the data folder. */
+  secretFile: string;
+  boot: BootPolicyConfig;
+}
+
+const TOP = ['data_dir', 'store', 'inventory', 'log', 'http', 'tftp', 'dhcp', 'boot', 'secret_file'] as const;
+
+/** Every overridable leaf, for env and `--set`. */
+export const LEAVES = [
+  'data_dir',
+  'store',
+  'inventory',
+  'secret_file',
+  'log.level',
+  'http.enabled',
+  'http.listen',
+  'http.port',
+  'http.advertise',
+  'http.assets',
+  'http.ipxe_dir',
+  'http.trust_proxy',
+  'tftp.enabled',
+  'tftp.listen',
+  'tftp.port',
+  'tftp.roots',
+  'tftp.max_blksize',
+  'dhcp.mode',
+  'boot.user_class',
+  'boot.required_features',
+  'boot.unknown',
+  'boot.menu.timeout',
+  'boot.menu.default',
+] as const;
+
+export function envName(leaf: string): string {
+  return `BOOTHERD_${leaf.replace(/\./g, '_').toUpperCase()}`;
+}
+
+/**
+ * Load and validate. Each override is applied to the YAML tree and validated on its own, so a bad one is reported
+ * with its source (`env BOOTHERD_HTTP_PORT`, `--set http.port`) where a file error names its line and column.
+ */
+export function loadConfig(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  sets: string[] = [],
+): Config {
+  const text = file ? readText(file) : '';
+  const base = file ? dirname(resolve(file)) : process.cwd();
+  let config = parse(new YamlDoc(text, file ?? '<defaults>').root, base);
+  const doc = parseDocument(text);
+  for (const o of overrides(env, sets)) {
+    doc.setIn(o.leaf.split('.'), o.value);
+    try {
+      config = parse(new YamlDoc(String(doc), o.source).root, base);
+    } catch (err) {
+      if (err instanceof YamlError) throw new BootherdError('CONFIG_INVALID', `${o.source}: ${err.field}: ${err.reason}`);
+      throw err;
+    }
+  }
+  return config;
+}
+
+function overrides(env: NodeJS.ProcessEnv, sets: string[]): { leaf: string; value: string; source: string }[] {
+  const out: { leaf: string; value: string; source: string }[] = LEAVES.flatMap((leaf) => {
+    const value = env[envName(leaf)];
+    return value === undefined ? [] : [{ leaf, value, source: `env ${envName(leaf)}` }];
+  });
+  for (const s of sets) {
+    const eq = s.indexOf('=');
+    const leaf = s.slice(0, eq);
+    if (eq < 0 || !(LEAVES as readonly string[]).includes(leaf)) {
+      throw new BootherdError('CONFIG_INVALID', `--set ${s}: expected KEY=VALUE with KEY one of: ${LEAVES.join(', ')}`);
+    }
+    out.push({ leaf, value: s.slice(eq + 1), source: `--set ${leaf}` });
+  }
+  return out;
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new BootherdError('CONFIG_INVALID', `cannot read config file ${file}: ${(err as Error).message}`);
+  }
+}
+
+const UNKNOWN_ACTIONS = ['menu', 'local', 'ignore'] as const;
+
+function parseUnknown(v: string): BootPolicyConfig['unknown'] | undefined {
+  if (v.startsWith('profile:') && v.length > 8) return { action: 'profile', profile: v.slice(8) };
+  return (UNKNOWN_ACTIONS as readonly string[]).includes(v) ? { action: v as (typeof UNKNOWN_ACTIONS)[number] } : undefined;
+}
+
+function parse(root: Value, base: string): Config {
+  root.keys(TOP);
+  const path = (v: string) => (isAbsolute(v) ? v : resolve(base, v));
+  const dataDir = path(root.get('data_dir').string('./data'));
+  const log = root.get('log');
+  log.keys(['level']);
+  const http = root.get('http');
+  http.keys(['enabled', 'listen', 'port', 'advertise', 'assets', 'ipxe_dir', 'trust_proxy']);
+  const httpPort = http.get('port').int(8080, 1, 65535);
+  const listen = http.get('listen').string('0.0.0.0');
+  const advertiseValue = http.get('advertise');
+  const advertise = advertiseValue.string(`http://${listen === '0.0.0.0' ? '127.0.0.1' : listen}:${httpPort}`);
+  if (!/^https?:\/\/[^\s/?#]+$/.test(advertise)) {
+    advertiseValue.fail('must be a base URL like http://192.0.2.1:8080 (scheme, host, optional port, no path)');
+  }
+  const tftp = root.get('tftp');
+  tftp.keys(['enabled', 'listen', 'port', 'roots', 'max_blksize']);
+  const ipxeDir = path(http.get('ipxe_dir').string('/usr/lib/ipxe'));
+  const dhcp = root.get('dhcp');
+  dhcp.keys(['mode']);
+  const boot = root.get('boot');
+  boot.keys(['user_class', 'required_features', 'files', 'unknown', 'menu']);
+  const files = boot.get('files');
+  files.keys(['bios', 'ia32-uefi', 'x64-uefi', 'arm32-uefi', 'arm64-uefi']);
+  const unknownValue = boot.get('unknown');
+  const unknown = unknownValue.string('menu');
+  const unknownAction = parseUnknown(unknown) ?? unknownValue.fail(`must be menu, local, ignore or profile:<name>, got "${unknown}"`);
+  const menu = boot.get('menu');
+  menu.keys(['timeout', 'default']);
+  const userClass = boot.get('user_class').optString();
+  const store = root.get('store').string(`sqlite:${resolve(dataDir, 'bootherd.db')}`);
+  const inventory = root.get('inventory').optString();
+  return {
+    dataDir,
+    store: store.startsWith('sqlite:') && !isAbsolute(store.slice(7)) && store !== 'sqlite::memory:' ? `sqlite:${path(store.slice(7))}` : store,
+    inventory: inventory === undefined ? undefined : path(inventory),
+    log: { level: log.get('level').oneOf(['debug', 'info', 'warn', 'error'] as const, 'info') },
+    http: {
+      enabled: http.get('enabled').bool(true),
+      listen,
+      port: httpPort,
+      assets: path(http.get('assets').string('./assets')),
+      ipxeDir,
+      trustProxy: http.get('trust_proxy').bool(false),
+    },
+    tftp: {
+      enabled: tftp.get('enabled').bool(false),
+      listen: tftp.get('listen').string('0.0.0.0'),
+      port: tftp.get('port').int(69, 1, 65535),
+      roots: tftp.get('roots').present ? tftp.get('roots').strings().map(path) : [ipxeDir],
+      maxBlksize: tftp.get('max_blksize').int(1468, 512, 65464),
+    },
+    dhcp: { mode: dhcp.get('mode').oneOf(['off', 'full', 'proxy'] as const, 'off') },
+    secretFile: path(root.get('secret_file').string(resolve(dataDir, 'secret.key'))),
+    boot: {
+      baseUrl: advertise,
+      userClass,
+      requiredFeatures: boot.get('required_features').present ? boot.get('required_features').strings() : ['http'],
+      bootFiles: {
+        bios: files.get('bios').string('undionly.kpxe'),
+        'x64-uefi': files.get('x64-uefi').string('snponly.efi'),
+        'arm64-uefi': files.get('arm64-uefi').string('snponly-arm64.efi'),
+        ...(files.get('ia32-uefi').present ? { 'ia32-uefi': files.get('ia32-uefi').string() } : {}),
+        ...(files.get('arm32-uefi').present ? { 'arm32-uefi': files.get('arm32-uefi').string() } : {}),
+      },
+      unknown: unknownAction,
+      menu: { timeout: menu.get('timeout').int(10, 0, 3600), default: menu.get('default').string('local') },
+    },
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * The error catalog: every error an operator or API client can see has a stable code, a message and an HTTP status.
+ * Codes never change meaning once released; add new ones instead.
+ */
+export const ERRORS = {
+  CONFIG_INVALID: { status: 500, message: 'configuration is invalid' },
+  INVENTORY_INVALID: { status: 400, message: 'inventory document is invalid' },
+  BAD_REQUEST: { status: 400, message: 'bad request' },
+  BAD_MAC: { status: 400, message: 'not a MAC address' },
+  NOT_FOUND: { status: 404, message: 'not found' },
+  MACHINE_NOT_FOUND: { status: 404, message: 'no such machine' },
+  PROFILE_NOT_FOUND: { status: 404, message: 'no such profile' },
+  SIGNATURE_INVALID: { status: 403, message: 'signature invalid or expired' },
+  SCRIPT_VALUE: { status: 422, message: 'a value cannot be put into an iPXE script safely' },
+  PORT_IN_USE: { status: 500, message: 'port already in use' },
+  PORT_DENIED: { status: 500, message: 'no permission to bind port' },
+  STORE: { status: 500, message: 'store error' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class BootherdError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message?: string, detail?: Record<string, unknown>) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'BootherdError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.detail = detail;
+  }
+}
+
+/** Turn a listen() failure into the operator's next step. */
+export function listenError(err: unknown, what: string, host: string, port: number): BootherdError | unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EACCES') {
+    return new BootherdError(
+      'PORT_DENIED',
+      `${what}: no permission to bind ${host}:${port}. Ports below 1024 need root or CAP_NET_BIND_SERVICE ` +
+        `(run as root, \`setcap cap_net_bind_service=+ep $(command -v node)\`, or choose a port >= 1024 in the config).`,
+    );
+  }
+  if (code === 'EADDRINUSE') {
+    return new BootherdError(
+      'PORT_IN_USE',
+      `${what}: ${host}:${port} is already in use by another program (find it with \`ss -lntup 'sport = :${port}'\`), ` +
+        'stop it or choose another port in the config.',
+    );
+  }
+  if (code === 'EADDRNOTAVAIL') {
+    return new BootherdError('PORT_IN_USE', `${what}: ${host} is not an address of this host; fix the listen address.`);
+  }
+  return err;
+}
