@@ -100,7 +100,14 @@ export function decideScript(
     if (!profile) return { kind: 'error', reason: `profile "${name}" does not exist` };
     if (profile.boot.kind === 'local') return { kind: 'local', source, group: groupName };
     if (profile.boot.kind === 'menu') return menu(source, profile);
-    return { kind: 'profile', profile, source, oneShot, variables: { ...profile.variables, ...variables }, group: groupName };
+    return {
+      kind: 'profile',
+      profile,
+      source,
+      oneShot,
+      variables: { ...profile.variables, ...variables },
+      group: groupName,
+    };
   };
   const menu = (source: ScriptSource, menuProfile?: Profile): ScriptDecision => {
     const wanted = menuProfile?.boot.kind === 'menu' ? menuProfile.boot.items : undefined;

@@ -3,7 +3,8 @@
  * machines with an unset SMBIOS UUID or serial are never taken for one (DESIGN.md §5).
  */
 
-const MAC_RE = /^([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})$/i;
+const MAC_RE =
+  /^([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})$/i;
 
 /** `52-54-00-AB-CD-EF`, `525400abcdef` or `52:54:00:ab:cd:ef` → `52:54:00:ab:cd:ef`; undefined if not a MAC. */
 export function normalizeMac(value: string): string | undefined {

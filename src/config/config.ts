@@ -77,7 +77,8 @@ export function loadConfig(
     try {
       config = parse(new YamlDoc(String(doc), o.source).root, base);
     } catch (err) {
-      if (err instanceof YamlError) throw new BootherdError('CONFIG_INVALID', `${o.source}: ${err.field}: ${err.reason}`);
+      if (err instanceof YamlError)
+        throw new BootherdError('CONFIG_INVALID', `${o.source}: ${err.field}: ${err.reason}`);
       throw err;
     }
   }
@@ -112,7 +113,9 @@ const UNKNOWN_ACTIONS = ['menu', 'local', 'ignore'] as const;
 
 function parseUnknown(v: string): BootPolicyConfig['unknown'] | undefined {
   if (v.startsWith('profile:') && v.length > 8) return { action: 'profile', profile: v.slice(8) };
-  return (UNKNOWN_ACTIONS as readonly string[]).includes(v) ? { action: v as (typeof UNKNOWN_ACTIONS)[number] } : undefined;
+  return (UNKNOWN_ACTIONS as readonly string[]).includes(v)
+    ? { action: v as (typeof UNKNOWN_ACTIONS)[number] }
+    : undefined;
 }
 
 function parse(root: Value, base: string): Config {
@@ -141,7 +144,8 @@ function parse(root: Value, base: string): Config {
   files.keys(['bios', 'ia32-uefi', 'x64-uefi', 'arm32-uefi', 'arm64-uefi']);
   const unknownValue = boot.get('unknown');
   const unknown = unknownValue.string('menu');
-  const unknownAction = parseUnknown(unknown) ?? unknownValue.fail(`must be menu, local, ignore or profile:<name>, got "${unknown}"`);
+  const unknownAction =
+    parseUnknown(unknown) ?? unknownValue.fail(`must be menu, local, ignore or profile:<name>, got "${unknown}"`);
   const menu = boot.get('menu');
   menu.keys(['timeout', 'default']);
   const userClass = boot.get('user_class').optString();
@@ -149,7 +153,10 @@ function parse(root: Value, base: string): Config {
   const inventory = root.get('inventory').optString();
   return {
     dataDir,
-    store: store.startsWith('sqlite:') && !isAbsolute(store.slice(7)) && store !== 'sqlite::memory:' ? `sqlite:${path(store.slice(7))}` : store,
+    store:
+      store.startsWith('sqlite:') && !isAbsolute(store.slice(7)) && store !== 'sqlite::memory:'
+        ? `sqlite:${path(store.slice(7))}`
+        : store,
     inventory: inventory === undefined ? undefined : path(inventory),
     log: { level: log.get('level').oneOf(['debug', 'info', 'warn', 'error'] as const, 'info') },
     http: {

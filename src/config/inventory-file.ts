@@ -9,7 +9,17 @@ import { type Value, YamlDoc } from './reader.ts';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const BOOT_KINDS = ['kernel', 'sanboot', 'chain', 'menu', 'local', 'template'] as const;
-const PROFILE_KEYS = ['name', 'description', ...BOOT_KINDS, 'initrds', 'cmdline', 'variables', 'consume', 'private', 'title'];
+const PROFILE_KEYS = [
+  'name',
+  'description',
+  ...BOOT_KINDS,
+  'initrds',
+  'cmdline',
+  'variables',
+  'consume',
+  'private',
+  'title',
+];
 
 export function parseInventory(text: string, file: string): Inventory {
   const root = new YamlDoc(text, file).root;
@@ -19,32 +29,52 @@ export function parseInventory(text: string, file: string): Inventory {
     groups: root.get('groups').items().map(parseGroup),
     machines: root.get('machines').items().map(parseMachine),
   };
-  checkUnique(root.get('profiles'), inv.profiles.map((p) => p.name));
-  checkUnique(root.get('groups'), inv.groups.map((g) => g.name));
-  checkUnique(root.get('machines'), inv.machines.map((m) => m.id));
+  checkUnique(
+    root.get('profiles'),
+    inv.profiles.map((p) => p.name),
+  );
+  checkUnique(
+    root.get('groups'),
+    inv.groups.map((g) => g.name),
+  );
+  checkUnique(
+    root.get('machines'),
+    inv.machines.map((m) => m.id),
+  );
   const profiles = new Set(inv.profiles.map((p) => p.name));
   const groups = new Set(inv.groups.map((g) => g.name));
   const refs = (v: Value, name: string | undefined, known: Set<string>, what: string) => {
     if (name !== undefined && !known.has(name)) v.fail(`${what} "${name}" is not defined in this file`);
   };
-  root.get('profiles').items().forEach((v, i) => {
-    const boot = inv.profiles[i]?.boot;
-    if (boot?.kind === 'menu') for (const item of boot.items ?? []) refs(v.get('menu'), item, profiles, 'profile');
-  });
-  root.get('groups').items().forEach((v, i) => refs(v.get('profile'), inv.groups[i]?.profile, profiles, 'profile'));
+  root
+    .get('profiles')
+    .items()
+    .forEach((v, i) => {
+      const boot = inv.profiles[i]?.boot;
+      if (boot?.kind === 'menu') for (const item of boot.items ?? []) refs(v.get('menu'), item, profiles, 'profile');
+    });
+  root
+    .get('groups')
+    .items()
+    .forEach((v, i) => {
+      refs(v.get('profile'), inv.groups[i]?.profile, profiles, 'profile');
+    });
   const macOwner = new Map<string, string>();
-  root.get('machines').items().forEach((v, i) => {
-    const m = inv.machines[i]!;
-    refs(v.get('profile'), m.profile, profiles, 'profile');
-    refs(v.get('group'), m.group, groups, 'group');
-    const next = m.nextAction;
-    if (next && 'profile' in next) refs(v.get('next'), next.profile, profiles, 'profile');
-    for (const mac of m.macs) {
-      const owner = macOwner.get(mac);
-      if (owner) v.get('macs').fail(`MAC ${mac} is already used by machine "${owner}"`);
-      macOwner.set(mac, m.id);
-    }
-  });
+  root
+    .get('machines')
+    .items()
+    .forEach((v, i) => {
+      const m = inv.machines[i]!;
+      refs(v.get('profile'), m.profile, profiles, 'profile');
+      refs(v.get('group'), m.group, groups, 'group');
+      const next = m.nextAction;
+      if (next && 'profile' in next) refs(v.get('next'), next.profile, profiles, 'profile');
+      for (const mac of m.macs) {
+        const owner = macOwner.get(mac);
+        if (owner) v.get('macs').fail(`MAC ${mac} is already used by machine "${owner}"`);
+        macOwner.set(mac, m.id);
+      }
+    });
   return inv;
 }
 
@@ -69,14 +99,20 @@ function parseProfile(v: Value): Profile {
   const kind = kinds[0]!;
   const only = (allowed: string[]) => {
     for (const k of ['initrds', 'cmdline', 'title']) {
-      if (keys.includes(k) && !allowed.includes(k)) v.get(k).fail(`only valid with ${allowed.length ? 'kernel' : kind}`);
+      if (keys.includes(k) && !allowed.includes(k))
+        v.get(k).fail(`only valid with ${allowed.length ? 'kernel' : kind}`);
     }
   };
   let boot: BootSpec;
   switch (kind) {
     case 'kernel':
       only(['initrds', 'cmdline']);
-      boot = { kind, kernel: v.get('kernel').string(), initrds: v.get('initrds').strings(), cmdline: v.get('cmdline').optString() };
+      boot = {
+        kind,
+        kernel: v.get('kernel').string(),
+        initrds: v.get('initrds').strings(),
+        cmdline: v.get('cmdline').optString(),
+      };
       break;
     case 'sanboot':
     case 'chain':
@@ -88,7 +124,10 @@ function parseProfile(v: Value): Profile {
       const items = v.get('menu');
       boot = {
         kind,
-        items: items.present && !(items.node && 'value' in items.node && items.node.value === true) ? items.strings() : undefined,
+        items:
+          items.present && !(items.node && 'value' in items.node && items.node.value === true)
+            ? items.strings()
+            : undefined,
         title: v.get('title').optString(),
       };
       break;
@@ -107,7 +146,8 @@ function parseProfile(v: Value): Profile {
   const description = v.get('description').optString();
   if (description !== undefined) profile.description = description;
   if (v.get('variables').present) profile.variables = v.get('variables').record();
-  if (v.get('consume').present) profile.consume = v.get('consume').oneOf(['on-serve', 'on-callback'] as const, 'on-serve');
+  if (v.get('consume').present)
+    profile.consume = v.get('consume').oneOf(['on-serve', 'on-callback'] as const, 'on-serve');
   if (v.get('private').present) profile.private = v.get('private').strings();
   return profile;
 }
@@ -152,17 +192,32 @@ export function formatNextAction(next: NextAction): string {
 }
 
 function parseMachine(v: Value): Machine {
-  v.keys(['id', 'macs', 'mac', 'uuid', 'serial', 'hostname', 'labels', 'profile', 'group', 'menu', 'variables', 'next']);
+  v.keys([
+    'id',
+    'macs',
+    'mac',
+    'uuid',
+    'serial',
+    'hostname',
+    'labels',
+    'profile',
+    'group',
+    'menu',
+    'variables',
+    'next',
+  ]);
   const macsValue = v.get('macs').present ? v.get('macs') : v.get('mac');
   const macs = macsValue.strings().map((m) => normalizeMac(m) ?? macsValue.fail(`"${m}" is not a MAC address`));
   const machine: Machine = { id: name(v.get('id')), macs, labels: v.get('labels').record() };
   const uuidValue = v.get('uuid');
   if (uuidValue.present) {
-    machine.uuid = normalizeUuid(uuidValue.string()) ?? uuidValue.fail('not a UUID, or a placeholder that identifies nothing');
+    machine.uuid =
+      normalizeUuid(uuidValue.string()) ?? uuidValue.fail('not a UUID, or a placeholder that identifies nothing');
   }
   const serialValue = v.get('serial');
   if (serialValue.present) {
-    machine.serial = normalizeSerial(serialValue.string()) ?? serialValue.fail('a placeholder serial identifies nothing');
+    machine.serial =
+      normalizeSerial(serialValue.string()) ?? serialValue.fail('a placeholder serial identifies nothing');
   }
   const hostname = normalizeHostname(v.get('hostname').optString());
   if (hostname !== undefined) machine.hostname = hostname;
@@ -175,7 +230,8 @@ function parseMachine(v: Value): Machine {
   if (v.get('variables').present) machine.variables = v.get('variables').record();
   const next = v.get('next');
   if (next.present) {
-    machine.nextAction = parseNextAction(next.string()) ?? next.fail('must be install, install:<profile>, local, menu or profile:<name>');
+    machine.nextAction =
+      parseNextAction(next.string()) ?? next.fail('must be install, install:<profile>, local, menu or profile:<name>');
   }
   if (macs.length === 0 && !machine.uuid && !machine.serial && !machine.hostname) {
     v.fail('a machine needs at least one of macs, uuid, serial or hostname to be recognised');

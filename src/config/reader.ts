@@ -63,7 +63,9 @@ export class Value {
   items(): Value[] {
     if (!this.present) return [];
     if (!isSeq(this.node)) this.fail('expected a list');
-    return this.node.items.map((n, i) => new Value(this.doc, n as Node, `${this.path}[${i}]`, this.node?.range ?? undefined));
+    return this.node.items.map(
+      (n, i) => new Value(this.doc, n as Node, `${this.path}[${i}]`, this.node?.range ?? undefined),
+    );
   }
 
   private scalar(): unknown {

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type BootPolicyConfig, decideDhcp, decideScript, type InventoryView, isCapableIpxe } from '../../../src/boot/decide.ts';
+import {
+  type BootPolicyConfig,
+  decideDhcp,
+  decideScript,
+  type InventoryView,
+  isCapableIpxe,
+} from '../../../src/boot/decide.ts';
 import type { ClientFacts } from '../../../src/boot/facts.ts';
 import type { Group, Machine, Profile } from '../../../src/store/types.ts';
 
@@ -31,7 +37,11 @@ const ipxeRom: ClientFacts = {
   ipxeFeatures: ['dns', 'http', 'iscsi', 'aoe', 'tftp', 'nfs', 'elf', 'multiboot', 'bzimage', 'pxe', 'pxeext', 'menu'],
 };
 const ovmf: ClientFacts = { mac: '52:54:00:12:34:56', arch: 7, vendorClass: 'PXEClient:Arch:00007:UNDI:003000' };
-const seabiosVendor: ClientFacts = { mac: '52:54:00:12:34:56', arch: 0, vendorClass: 'PXEClient:Arch:00000:UNDI:002001' };
+const seabiosVendor: ClientFacts = {
+  mac: '52:54:00:12:34:56',
+  arch: 0,
+  vendorClass: 'PXEClient:Arch:00000:UNDI:002001',
+};
 
 describe('decideDhcp: which boot file a client gets', () => {
   it('BIOS firmware PXE gets undionly.kpxe over TFTP', () => {
@@ -52,7 +62,10 @@ describe('decideDhcp: which boot file a client gets', () => {
   });
   it('UEFI HTTP boot (arch 16) gets an http URL to the binary', () => {
     const d = decideDhcp({ mac: '52:54:00:00:00:01', arch: 16, vendorClass: 'HTTPClient:Arch:00016' }, view(), config);
-    assert.deepEqual(d.kind === 'ipxe-binary' && [d.transport, d.file], ['http', 'http://192.0.2.1:8080/ipxe-bin/snponly.efi']);
+    assert.deepEqual(d.kind === 'ipxe-binary' && [d.transport, d.file], [
+      'http',
+      'http://192.0.2.1:8080/ipxe-bin/snponly.efi',
+    ]);
   });
   it('a capable iPXE (user class iPXE + HTTP feature) gets the script URL: the chainload loop is broken', () => {
     assert.deepEqual(decideDhcp(ipxeRom, view(), config), {
@@ -65,7 +78,10 @@ describe('decideDhcp: which boot file a client gets', () => {
     const weak = { ...ipxeRom, ipxeFeatures: ['tftp', 'pxe'] };
     assert.equal(isCapableIpxe(weak, config), false);
     const d = decideDhcp(weak, view(), config);
-    assert.deepEqual(d.kind === 'ipxe-binary' && [d.file, d.reason], ['undionly.kpxe', 'iPXE without the required features']);
+    assert.deepEqual(d.kind === 'ipxe-binary' && [d.file, d.reason], [
+      'undionly.kpxe',
+      'iPXE without the required features',
+    ]);
   });
   it('option 175 alone does not make a client capable: the decision keys on option 77', () => {
     const noClass = { ...ipxeRom, userClass: undefined };
@@ -123,7 +139,10 @@ describe('decideScript: what script a machine gets', () => {
   it('ties between equally specific groups break by name, whatever the storage order', () => {
     const a: Group = { name: 'a', selectors: { mac: facts.mac }, profile: 'rescue' };
     const b: Group = { name: 'b', selectors: { platform: 'efi' }, profile: 'install' };
-    for (const order of [[a, b], [b, a]]) {
+    for (const order of [
+      [a, b],
+      [b, a],
+    ]) {
       const d = decideScript(facts, view(undefined, order), config);
       assert.equal(d.kind === 'profile' && d.group, 'a');
     }
@@ -141,7 +160,10 @@ describe('decideScript: what script a machine gets', () => {
     const d = decideScript(facts, view({ ...base, profile: 'choose' }), config);
     assert.deepEqual(d.kind === 'menu' && d.items.map((p) => p.name), ['rescue', 'install']);
     const u = decideScript({ mac: '52:54:00:99:99:99' }, view(), config);
-    assert.deepEqual(u.kind === 'menu' && [u.source, u.items.map((p) => p.name)], ['unknown-default', ['disk', 'install', 'rescue']]);
+    assert.deepEqual(u.kind === 'menu' && [u.source, u.items.map((p) => p.name)], [
+      'unknown-default',
+      ['disk', 'install', 'rescue'],
+    ]);
   });
   it('unknown machines get the configured default', () => {
     const unknown = { mac: '52:54:00:99:99:99' };

@@ -29,10 +29,13 @@ describe('config', () => {
   });
   it('a bad value names the file, line, column and field', () => {
     const f = file('http:\n  listen: 0.0.0.0\n  port: eighty\n');
-    assert.throws(() => loadConfig(f, {}), (err: Error) => {
-      assert.equal(err.message, `${f}:3:9: http.port: expected a whole number, got "eighty"`);
-      return true;
-    });
+    assert.throws(
+      () => loadConfig(f, {}),
+      (err: Error) => {
+        assert.equal(err.message, `${f}:3:9: http.port: expected a whole number, got "eighty"`);
+        return true;
+      },
+    );
   });
   it('an unknown field is an error, not silently ignored (typos)', () => {
     const f = file('http:\n  prot: 8080\n');
@@ -45,21 +48,39 @@ describe('config', () => {
   it('range, enum and URL checks', () => {
     assert.throws(() => loadConfig(file('http: { port: 70000 }\n'), {}), /http\.port: must be between 1 and 65535/);
     assert.throws(() => loadConfig(file('dhcp: { mode: maybe }\n'), {}), /dhcp\.mode: must be one of off, full, proxy/);
-    assert.throws(() => loadConfig(file('http: { advertise: "http://x/y" }\n'), {}), /http\.advertise: must be a base URL/);
-    assert.throws(() => loadConfig(file('boot: { unknown: dance }\n'), {}), /boot\.unknown: must be menu, local, ignore/);
+    assert.throws(
+      () => loadConfig(file('http: { advertise: "http://x/y" }\n'), {}),
+      /http\.advertise: must be a base URL/,
+    );
+    assert.throws(
+      () => loadConfig(file('boot: { unknown: dance }\n'), {}),
+      /boot\.unknown: must be menu, local, ignore/,
+    );
   });
   it('environment overrides the file and flags override the environment', () => {
     const f = file('http:\n  port: 8080\n');
     assert.equal(loadConfig(f, { BOOTHERD_HTTP_PORT: '8081' }).http.port, 8081);
     assert.equal(loadConfig(f, { BOOTHERD_HTTP_PORT: '8081' }, ['http.port=8082']).http.port, 8082);
     assert.deepEqual(loadConfig(f, { BOOTHERD_TFTP_ROOTS: '/a,/b' }).tftp.roots, ['/a', '/b']);
-    assert.deepEqual(loadConfig(f, {}, ['boot.unknown=profile:rescue']).boot.unknown, { action: 'profile', profile: 'rescue' });
+    assert.deepEqual(loadConfig(f, {}, ['boot.unknown=profile:rescue']).boot.unknown, {
+      action: 'profile',
+      profile: 'rescue',
+    });
   });
   it('a bad override names its source', () => {
-    assert.throws(() => loadConfig(undefined, { BOOTHERD_HTTP_PORT: 'x' }), /^BootherdError: env BOOTHERD_HTTP_PORT: http\.port: expected a whole number/);
-    assert.throws(() => loadConfig(undefined, {}, ['http.nope=1']), (e: unknown) => e instanceof BootherdError && /--set http\.nope=1/.test(e.message));
+    assert.throws(
+      () => loadConfig(undefined, { BOOTHERD_HTTP_PORT: 'x' }),
+      /^BootherdError: env BOOTHERD_HTTP_PORT: http\.port: expected a whole number/,
+    );
+    assert.throws(
+      () => loadConfig(undefined, {}, ['http.nope=1']),
+      (e: unknown) => e instanceof BootherdError && /--set http\.nope=1/.test(e.message),
+    );
   });
   it('a missing file is a clear error', () => {
-    assert.throws(() => loadConfig('/nonexistent/bootherd.yaml', {}), /cannot read config file \/nonexistent\/bootherd\.yaml/);
+    assert.throws(
+      () => loadConfig('/nonexistent/bootherd.yaml', {}),
+      /cannot read config file \/nonexistent\/bootherd\.yaml/,
+    );
   });
 });

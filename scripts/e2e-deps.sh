@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian packages the test suite drives as real peers: QEMU with iPXE and OVMF firmware, a kernel and busybox for the
+# boot payload, nginx for the HTTP benchmark. As root, missing ones are installed; otherwise the command is printed
+# and the run fails: a test that needs a tool fails without it, it is never skipped.
+set -euo pipefail
+pkgs=(qemu-system-x86 ipxe ipxe-qemu ovmf busybox-static cpio linux-image-amd64 iproute2 curl nginx-light wrk)
+missing=()
+for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+[ ${#missing[@]} -eq 0 ] && exit 0
+cmd=(apt-get install -y -q --no-install-recommends "${missing[@]}")
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages for the tests; run: sudo apt-get update && sudo ${cmd[*]}" >&2
+  exit 1
+fi
+echo "installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+"${cmd[@]}" >/dev/null

@@ -1,0 +1,228 @@
+/**
+ * The `bootherd` command line: thin commands over the core. Each returns an exit code; errors are printed as one
+ * line an operator can act on, never a stack trace (BOOTHERD_DEBUG=1 shows it).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { type Config, envName, LEAVES, loadConfig } from '../config/config.ts';
+import { formatInventory, formatNextAction, parseInventory, parseNextAction } from '../config/inventory-file.ts';
+import { YamlError } from '../config/reader.ts';
+import { BootherdError } from '../errors.ts';
+import { tryEveryNicScript } from '../ipxe/scripts.ts';
+import { type Logger, openCore, startServer } from '../main.ts';
+
+const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+
+const stderrLog: Logger = {
+  info: (m) => process.stderr.write(`${m}\n`),
+  warn: (m) => process.stderr.write(`warning: ${m}\n`),
+  error: (m) => process.stderr.write(`error: ${m}\n`),
+};
+
+interface ConfigOpts {
+  config?: string;
+  set?: string[];
+}
+
+function withConfig(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'config file (YAML); env BOOTHERD_CONFIG', process.env.BOOTHERD_CONFIG)
+    .option('--set <key=value>', 'override a config value, e.g. --set http.port=8081 (repeatable)', collect, []);
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+function config(opts: ConfigOpts): Config {
+  return loadConfig(opts.config, process.env, opts.set ?? []);
+}
+
+async function withCore<T>(
+  opts: ConfigOpts,
+  fn: (core: Awaited<ReturnType<typeof openCore>>) => Promise<T>,
+): Promise<T> {
+  const core = await openCore(config(opts), stderrLog);
+  try {
+    return await fn(core);
+  } finally {
+    await core.store.close();
+  }
+}
+
+export function program(): Command {
+  const p = new Command('bootherd')
+    .description('Network boot server: DHCP, TFTP and HTTP iPXE scripts from one inventory')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+
+  withConfig(p.command('serve').description('start every service the config enables; stops on SIGINT/SIGTERM')).action(
+    async (opts: ConfigOpts) => {
+      const running = await startServer(config(opts), stderrLog);
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          stderrLog.info(`${sig}: shutting down`);
+          running.close().then(resolve, resolve);
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+    },
+  );
+
+  withConfig(
+    p.command('check').description('validate a config file (and its inventory file) without starting anything'),
+  ).action((opts: ConfigOpts) => {
+    const cfg = config(opts);
+    if (cfg.inventory) parseInventory(readFileSync(cfg.inventory, 'utf8'), cfg.inventory);
+    out(`config ok${cfg.inventory ? `, inventory ${cfg.inventory} ok` : ''}`);
+  });
+
+  withConfig(p.command('apply').description('create or update profiles, groups and machines from an inventory file'))
+    .requiredOption('-f, --file <file>', 'inventory YAML')
+    .option('--prune', 'delete profiles, groups and machines the file does not name')
+    .option('--dry-run', 'validate only')
+    .action(async (opts: ConfigOpts & { file: string; prune?: boolean; dryRun?: boolean }) => {
+      const inv = parseInventory(readText(opts.file), opts.file);
+      if (opts.dryRun) {
+        out(
+          `${opts.file}: ${inv.profiles.length} profiles, ${inv.groups.length} groups, ${inv.machines.length} machines: ok`,
+        );
+        return;
+      }
+      const r = await withCore(opts, (core) => core.service.apply(inv, opts.prune ?? false));
+      for (const [verb, names] of Object.entries(r)) for (const n of names as string[]) out(`${verb.padEnd(9)} ${n}`);
+      out(
+        `${r.created.length} created, ${r.updated.length} updated, ${r.unchanged.length} unchanged, ${r.deleted.length} deleted`,
+      );
+    });
+
+  withConfig(p.command('export').description('write the inventory in the format apply reads'))
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .action(async (opts: ConfigOpts & { output?: string }) => {
+      const text = formatInventory(await withCore(opts, (core) => core.store.export()));
+      if (opts.output) writeFileSync(opts.output, text);
+      else out(text);
+    });
+
+  const machines = p.command('machines').description('list and manage machines');
+  withConfig(machines.command('list').description('list machines with their MACs, profile and next action'))
+    .option('--json', 'JSON output')
+    .action(async (opts: ConfigOpts & { json?: boolean }) => {
+      const list = await withCore(opts, (core) => core.store.listMachines());
+      if (opts.json) {
+        out(JSON.stringify(list, null, 2));
+        return;
+      }
+      const rows = list.map((m) => [
+        m.id,
+        m.macs.join(','),
+        m.profile ?? (m.group ? `group:${m.group}` : '-'),
+        m.nextAction ? formatNextAction(m.nextAction) : '-',
+        m.lastSeen?.at ?? 'never',
+      ]);
+      out(table([['ID', 'MACS', 'PROFILE', 'NEXT', 'LAST SEEN'], ...rows]));
+    });
+  withConfig(machines.command('show').description('show one machine').argument('<id>')).action(
+    async (id: string, opts: ConfigOpts) => {
+      const m = await withCore(opts, (core) => core.store.getMachine(id));
+      if (!m) throw new BootherdError('MACHINE_NOT_FOUND', `no machine "${id}"`);
+      out(JSON.stringify(m, null, 2));
+    },
+  );
+  withConfig(
+    machines
+      .command('next')
+      .description(
+        "set a machine's next boot: install (once, then local), install:<profile>, local, menu, profile:<name>, or clear",
+      )
+      .argument('<id>')
+      .argument('<action>'),
+  ).action(async (id: string, action: string, opts: ConfigOpts) => {
+    const next = action === 'clear' ? null : parseNextAction(action);
+    if (next === undefined)
+      throw new BootherdError(
+        'BAD_REQUEST',
+        `"${action}" is not install, install:<profile>, local, menu, profile:<name> or clear`,
+      );
+    await withCore(opts, (core) => core.service.setNextAction(id, next));
+    out(`${id}: next boot ${next ? formatNextAction(next) : 'cleared'}`);
+  });
+  withConfig(machines.command('events').description("a machine's boot events, newest first").argument('<id-or-mac>'))
+    .option('-n, --limit <n>', 'how many', '20')
+    .option('--json', 'JSON output')
+    .action(async (key: string, opts: ConfigOpts & { limit: string; json?: boolean }) => {
+      const limit = Number.parseInt(opts.limit, 10);
+      const events = await withCore(opts, async (core) => {
+        const filter =
+          key.includes(':') || (key.includes('-') && /^([0-9a-f]{2}-){5}/i.test(key))
+            ? { mac: key.toLowerCase().replace(/-/g, ':') }
+            : { machineId: key };
+        return core.store.listEvents({ ...filter, limit });
+      });
+      if (opts.json) {
+        out(JSON.stringify(events, null, 2));
+        return;
+      }
+      out(
+        table([
+          ['TIME', 'STAGE', 'MAC', 'DECISION'],
+          ...events.map((e) => [e.at, e.stage, e.mac, JSON.stringify(e.decision)]),
+        ]),
+      );
+    });
+
+  p.command('ipxe-try-nics')
+    .description('print an iPXE script that tries every NIC in turn and chains bootherd (embed it: make EMBED=…)')
+    .requiredOption('--url <url>', "bootherd's bootstrap URL, e.g. http://192.0.2.1:8080/boot.ipxe")
+    .option('--nics <n>', 'how many NICs to try', '8')
+    .action((opts: { url: string; nics: string }) => {
+      out(tryEveryNicScript({ bootUrl: opts.url, maxNics: Number.parseInt(opts.nics, 10) }));
+    });
+
+  p.addHelpText(
+    'after',
+    `\nConfiguration: a YAML file (--config), overridden by environment variables and --set flags:\n${LEAVES.map(
+      (l) => `  ${l.padEnd(24)} ${envName(l)}`,
+    ).join('\n')}\n`,
+  );
+  return p;
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new BootherdError('INVENTORY_INVALID', `cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** Run the CLI; resolves to the process exit code. */
+export async function run(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof YamlError || err instanceof BootherdError) {
+      stderrLog.error(err.message);
+      return 1;
+    }
+    if (process.env.BOOTHERD_DEBUG) throw err;
+    stderrLog.error((err as Error).message ?? String(err));
+    return 1;
+  }
+}

@@ -1,0 +1,31 @@
+/** Prometheus metrics shared by every front end; one registry per server instance so tests stay independent. */
+import { Counter, Histogram, Registry } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: 'bootherd_http_requests_total',
+    help: 'HTTP requests by route and status code',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'bootherd_http_request_duration_seconds',
+    help: 'HTTP request duration by route',
+    labelNames: ['route'] as const,
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly decisions = new Counter({
+    name: 'bootherd_boot_decisions_total',
+    help: 'Boot policy decisions by stage and kind',
+    labelNames: ['stage', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly errors = new Counter({
+    name: 'bootherd_errors_total',
+    help: 'Errors by stable error code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+}

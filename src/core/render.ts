@@ -1,0 +1,173 @@
+/**
+ * Decision → text. iPXE scripts come from the typed builder in ipxe/ (every value quoted or rejected); PXELINUX
+ * configs for lpxelinux over HTTP. Profile strings (cmdline, URLs) may use `{{variables}}`, rendered per machine.
+ */
+import type { ScriptDecision } from '../boot/decide.ts';
+import type { ClientFacts } from '../boot/facts.ts';
+import { BootherdError } from '../errors.ts';
+import { chainScript, kernelScript, localScript, menuScript, renderTemplate, sanbootScript } from '../ipxe/scripts.ts';
+import type { Machine } from '../store/types.ts';
+
+export interface RenderContext {
+  baseUrl: string;
+  facts: ClientFacts;
+  machine?: Machine;
+  callbackUrl?: string;
+  /** An asset reference (relative path or absolute URL) → the URL the client fetches, signed when private. */
+  assetUrl(ref: string): string;
+}
+
+const BUILTIN_ITEMS = ['local', 'shell', 'config', 'reboot', 'exit'] as const;
+
+function variables(ctx: RenderContext, extra: Record<string, string>): Record<string, string> {
+  const vars: Record<string, string> = {
+    base_url: ctx.baseUrl,
+    mac: ctx.facts.mac,
+    mac_hyphen: ctx.facts.mac.replace(/:/g, '-'),
+    machine_id: ctx.machine?.id ?? '',
+    hostname: ctx.machine?.hostname ?? ctx.facts.hostname ?? '',
+    uuid: ctx.machine?.uuid ?? ctx.facts.uuid ?? '',
+    serial: ctx.machine?.serial ?? ctx.facts.serial ?? '',
+    ip: ctx.facts.ip ?? '',
+    platform: ctx.facts.platform ?? '',
+    buildarch: ctx.facts.buildarch ?? '',
+    ...Object.fromEntries(
+      Object.entries(ctx.machine?.labels ?? {}).map(([k, v]) => [`label_${k.replace(/[^A-Za-z0-9_]/g, '_')}`, v]),
+    ),
+    ...extra,
+  };
+  // Always defined so one profile serves machines with and without a pending callback.
+  vars.callback_url = ctx.callbackUrl ?? '';
+  return vars;
+}
+
+/**
+ * Templates are strict (a misspelt variable is an error), but labels are per machine: a `{{label_x}}` this machine
+ * lacks renders empty, so one profile can serve machines with different labels.
+ */
+function withLabelDefaults(text: string, vars: Record<string, string>): Record<string, string> {
+  const out = { ...vars };
+  for (const m of text.matchAll(/\blabel_[A-Za-z0-9_]+/g)) out[m[0]] ??= '';
+  return out;
+}
+
+function expand(text: string, vars: Record<string, string>): string {
+  return text.includes('{{') ? renderTemplate(text, withLabelDefaults(text, vars)) : text;
+}
+
+export function renderScript(d: ScriptDecision, ctx: RenderContext): string {
+  const platform = ctx.facts.platform;
+  switch (d.kind) {
+    case 'local':
+      return localScript({ platform });
+    case 'ignore':
+      return localScript({ platform, message: `bootherd: ${d.reason}` });
+    case 'error':
+      throw new BootherdError('PROFILE_NOT_FOUND', d.reason);
+    case 'menu': {
+      const items = [
+        ...d.items.map((p) => ({
+          key: p.name,
+          label: p.description ?? p.name,
+          kind: 'profile' as const,
+          url: `${ctx.baseUrl}/ipxe?mac=${encodeURIComponent(ctx.facts.mac)}&profile=${encodeURIComponent(p.name)}${platform ? `&platform=${encodeURIComponent(platform)}` : ''}`,
+        })),
+        ...BUILTIN_ITEMS.map((k) => ({ key: k, label: BUILTIN_LABELS[k], kind: k })),
+      ];
+      const keys = new Set(items.map((i) => i.key));
+      const def = keys.has(d.settings.default) ? d.settings.default : 'local';
+      return menuScript({
+        title: `bootherd: ${ctx.machine?.id ?? ctx.facts.mac}`,
+        items,
+        timeout: d.settings.timeout,
+        default: def,
+        platform,
+      });
+    }
+    case 'profile': {
+      const vars = variables(ctx, d.variables);
+      const boot = d.profile.boot;
+      switch (boot.kind) {
+        case 'kernel':
+          return kernelScript({
+            kernel: ctx.assetUrl(expand(boot.kernel, vars)),
+            initrds: boot.initrds.map((i) => ctx.assetUrl(expand(i, vars))),
+            cmdline: boot.cmdline === undefined ? '' : expand(boot.cmdline, vars),
+            platform,
+          });
+        case 'sanboot':
+          return sanbootScript({ url: ctx.assetUrl(expand(boot.url, vars)) });
+        case 'chain':
+          return chainScript({ url: ctx.assetUrl(expand(boot.url, vars)) });
+        case 'template':
+          return renderTemplate(boot.template, withLabelDefaults(boot.template, vars));
+        case 'local':
+        case 'menu':
+          throw new Error(`unreachable: ${boot.kind} profiles are resolved by the policy`);
+      }
+    }
+  }
+}
+
+const BUILTIN_LABELS: Record<(typeof BUILTIN_ITEMS)[number], string> = {
+  local: 'Boot from local disk',
+  shell: 'iPXE shell',
+  config: 'iPXE configuration',
+  reboot: 'Reboot',
+  exit: 'Exit to firmware',
+};
+
+/** PXELINUX configs take one line per directive: a value with a line break would add a directive. */
+function pxeValue(field: string, v: string): string {
+  if (/[\r\n\0]/.test(v)) throw new BootherdError('SCRIPT_VALUE', `${field} contains a line break or NUL`);
+  return v;
+}
+
+export function renderPxelinux(d: ScriptDecision, ctx: RenderContext): string {
+  const lines = ['# generated by bootherd'];
+  const local = () => lines.push('DEFAULT local', 'LABEL local', '  LOCALBOOT 0');
+  if (d.kind === 'profile' && d.profile.boot.kind === 'kernel') {
+    const vars = variables(ctx, d.variables);
+    const b = d.profile.boot;
+    lines.push(
+      'DEFAULT bootherd',
+      'LABEL bootherd',
+      `  KERNEL ${pxeValue('kernel', ctx.assetUrl(expand(b.kernel, vars)))}`,
+    );
+    if (b.initrds.length)
+      lines.push(`  INITRD ${pxeValue('initrds', b.initrds.map((i) => ctx.assetUrl(expand(i, vars))).join(','))}`);
+    if (b.cmdline) lines.push(`  APPEND ${pxeValue('cmdline', expand(b.cmdline, vars))}`);
+  } else if (d.kind === 'profile' && d.profile.boot.kind === 'sanboot') {
+    // memdisk loads the whole ISO into RAM: the PXELINUX way to boot an ISO.
+    lines.push(
+      'DEFAULT iso',
+      'LABEL iso',
+      '  KERNEL memdisk',
+      `  INITRD ${pxeValue('sanboot', ctx.assetUrl(d.profile.boot.url))}`,
+      '  APPEND iso raw',
+    );
+  } else if (d.kind === 'menu') {
+    lines.push(
+      'PROMPT 1',
+      `TIMEOUT ${d.settings.timeout * 10}`,
+      `DEFAULT ${pxeValue('menu.default', d.settings.default)}`,
+    );
+    for (const p of d.items) {
+      if (p.boot.kind !== 'kernel') continue;
+      const vars = variables(ctx, { ...p.variables });
+      lines.push(
+        `LABEL ${pxeValue('name', p.name)}`,
+        `  KERNEL ${pxeValue('kernel', ctx.assetUrl(expand(p.boot.kernel, vars)))}`,
+      );
+      if (p.boot.initrds.length)
+        lines.push(
+          `  INITRD ${p.boot.initrds.map((i) => pxeValue('initrds', ctx.assetUrl(expand(i, vars)))).join(',')}`,
+        );
+      if (p.boot.cmdline) lines.push(`  APPEND ${pxeValue('cmdline', expand(p.boot.cmdline, vars))}`);
+    }
+    lines.push('LABEL local', '  LOCALBOOT 0');
+  } else {
+    local();
+  }
+  return `${lines.join('\n')}\n`;
+}

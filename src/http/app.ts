@@ -1,0 +1,211 @@
+/**
+ * The HTTP service as an app factory (no listen), so tests drive it with inject() and main.ts owns the sockets.
+ * Routes: the bootstrap and per-machine iPXE scripts, PXELINUX-over-HTTP configs, install callbacks, boot assets
+ * (Range, ETag, Last-Modified, Cache-Control), the iPXE binaries for UEFI HTTP boot, health and metrics.
+ */
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { ClientFacts } from '../boot/facts.ts';
+import { normalizeMac } from '../boot/identity.ts';
+import type { Metrics } from '../core/metrics.ts';
+import type { BootService } from '../core/service.ts';
+import type { Signer } from '../core/signing.ts';
+import { BootherdError } from '../errors.ts';
+import { bootstrapScript } from '../ipxe/scripts.ts';
+import type { Profile } from '../store/types.ts';
+
+export interface HttpDeps {
+  service: BootService;
+  metrics: Metrics;
+  signer: Signer;
+  assetsDir: string;
+  ipxeDir: string;
+  /** Asset paths (relative) that need a signed URL; re-read per request so inventory changes apply. */
+  privateAssets: () => Promise<Set<string>>;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  trustProxy?: boolean;
+}
+
+const IPXE_TYPE = 'text/plain; charset=utf-8';
+/** Query values iPXE sends: settings expand to text; anything longer than this is not a real client. */
+const MAX_FACT = 256;
+
+/** The signature of a private asset URL is a capability: never write it to a log. */
+function redactUrl(url: string): string {
+  return url.replace(/([?&]sig=)[^&]*/g, '$1[redacted]');
+}
+
+export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: {
+      level: deps.logLevel ?? 'info',
+      serializers: {
+        req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remote: req.ip }),
+      },
+    },
+    trustProxy: deps.trustProxy ?? false,
+    disableRequestLogging: deps.logLevel !== 'debug',
+    return503OnClosing: true,
+  });
+  const bootstrap = bootstrapScript({ baseUrl: deps.service.boot.baseUrl });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpRequests.inc({ route, status: String(reply.statusCode) });
+    deps.metrics.httpDuration.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
+    if (err instanceof BootherdError) {
+      deps.metrics.errors.inc({ code: err.code });
+      if (err.status >= 500) req.log.error({ err }, err.message);
+      return reply.code(err.status).type(IPXE_TYPE).send(errorBody(err.code, err.message));
+    }
+    const status = err.statusCode ?? 500;
+    if (status < 500) {
+      deps.metrics.errors.inc({ code: 'BAD_REQUEST' });
+      return reply.code(status).type(IPXE_TYPE).send(errorBody('BAD_REQUEST', err.message));
+    }
+    deps.metrics.errors.inc({ code: 'INTERNAL' });
+    req.log.error({ err }, 'unhandled error');
+    return reply.code(500).type(IPXE_TYPE).send(errorBody('INTERNAL', 'internal error'));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply
+      .code(404)
+      .type(IPXE_TYPE)
+      .send(errorBody('NOT_FOUND', `no route or file for ${req.method} ${redactUrl(req.url)}`));
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/metrics', async (_req, reply) => {
+    reply.type(deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+
+  app.get('/boot.ipxe', async (_req, reply) => reply.type(IPXE_TYPE).send(bootstrap));
+
+  app.get('/ipxe', async (req, reply) => {
+    const q = req.query as Record<string, unknown>;
+    const facts = factsFromQuery(q, req.ip);
+    const choice = optional(q, 'profile');
+    const result = await deps.service.script(facts, choice);
+    if (result.decision.kind === 'error') throw new BootherdError('PROFILE_NOT_FOUND', result.decision.reason);
+    return reply.type(IPXE_TYPE).header('cache-control', 'no-store').send(result.script);
+  });
+
+  // PXELINUX over HTTP (options 209/210): pxelinux.cfg/01-<mac> as lpxelinux asks for it.
+  app.get('/pxelinux.cfg/:name', async (req, reply) => {
+    const { name } = req.params as { name: string };
+    const m = /^01-((?:[0-9a-f]{2}-){5}[0-9a-f]{2})$/i.exec(name);
+    if (!m?.[1]) throw new BootherdError('NOT_FOUND', `pxelinux.cfg/${name}: only 01-<mac> names are generated`);
+    const text = await deps.service.pxelinux({ mac: normalizeMac(m[1])!, ip: req.ip });
+    return reply.type(IPXE_TYPE).header('cache-control', 'no-store').send(text);
+  });
+
+  const callback = async (req: FastifyRequest) => {
+    const { id } = req.params as { id: string };
+    const q = req.query as Record<string, unknown>;
+    const next = await deps.service.callback(id, optional(q, 'exp'), optional(q, 'sig'));
+    return { machine: id, nextAction: next };
+  };
+  app.get('/callback/:id', callback);
+  app.post('/callback/:id', callback);
+
+  // Private assets need a valid signature; everything else is public and cacheable by a proxy in front.
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!req.url.startsWith('/assets/')) return;
+    const url = new URL(req.url, 'http://x');
+    const rel = decodeURIComponent(url.pathname.slice('/assets/'.length));
+    if (!(await deps.privateAssets()).has(rel)) return;
+    const verdict = deps.signer.verify(
+      url.pathname,
+      url.searchParams.get('exp') ?? undefined,
+      url.searchParams.get('sig') ?? undefined,
+    );
+    if (verdict !== 'ok')
+      throw new BootherdError('SIGNATURE_INVALID', `asset ${rel} needs a valid signed URL (${verdict})`);
+    reply.header('cache-control', 'private, no-store');
+  });
+  await app.register(fastifyStatic, {
+    root: deps.assetsDir,
+    prefix: '/assets/',
+    acceptRanges: true,
+    etag: true,
+    lastModified: true,
+    cacheControl: false,
+    dotfiles: 'deny',
+    index: false,
+    setHeaders: (res) => {
+      if (!res.hasHeader('cache-control')) res.header('cache-control', 'public, max-age=300');
+    },
+  });
+  await app.register(fastifyStatic, {
+    root: deps.ipxeDir,
+    prefix: '/ipxe-bin/',
+    decorateReply: false,
+    acceptRanges: true,
+    etag: true,
+    lastModified: true,
+    cacheControl: false,
+    dotfiles: 'deny',
+    index: false,
+    setHeaders: (res) => {
+      res.header('cache-control', 'public, max-age=3600');
+    },
+  });
+  return app;
+}
+
+function errorBody(code: string, message: string): string {
+  // A body iPXE can show on its console and an operator can grep: one line, no script commands.
+  return `${JSON.stringify({ error: code, message })}\n`;
+}
+
+function optional(q: Record<string, unknown>, key: string): string | undefined {
+  const v = q[key];
+  if (v === undefined || v === '') return undefined;
+  if (typeof v !== 'string') throw new BootherdError('BAD_REQUEST', `query parameter ${key} given more than once`);
+  if (v.length > MAX_FACT)
+    throw new BootherdError('BAD_REQUEST', `query parameter ${key} is longer than ${MAX_FACT} characters`);
+  return v;
+}
+
+/** The bootstrap script sends iPXE's own settings back to us; validate each before it reaches the policy. */
+export function factsFromQuery(q: Record<string, unknown>, ip: string): ClientFacts {
+  const rawMac = optional(q, 'mac');
+  if (!rawMac) throw new BootherdError('BAD_MAC', 'query parameter mac is required (iPXE: ?mac=${mac:hexhyp})');
+  const mac = normalizeMac(rawMac);
+  if (!mac) throw new BootherdError('BAD_MAC', `mac "${rawMac}" is not a MAC address`);
+  const facts: ClientFacts = { mac, ip };
+  const uuid = optional(q, 'uuid');
+  const serial = optional(q, 'serial');
+  const hostname = optional(q, 'hostname');
+  const platform = optional(q, 'platform');
+  const buildarch = optional(q, 'buildarch');
+  const nic = optional(q, 'nic');
+  if (uuid) facts.uuid = uuid;
+  if (serial) facts.serial = serial;
+  if (hostname) facts.hostname = hostname;
+  if (platform) {
+    if (!/^[a-z0-9_-]{1,32}$/.test(platform))
+      throw new BootherdError('BAD_REQUEST', `platform "${platform}" is not an iPXE platform`);
+    facts.platform = platform;
+  }
+  if (buildarch) {
+    if (!/^[a-z0-9_-]{1,32}$/.test(buildarch))
+      throw new BootherdError('BAD_REQUEST', `buildarch "${buildarch}" is not an iPXE build architecture`);
+    facts.buildarch = buildarch;
+  }
+  if (nic) {
+    if (!/^net\d{1,3}$/.test(nic))
+      throw new BootherdError('BAD_REQUEST', `nic "${nic}" is not an iPXE network device name`);
+    facts.nic = nic;
+  }
+  return facts;
+}
+
+/** Private asset paths named by any profile. */
+export function privateAssetsOf(profiles: Profile[]): Set<string> {
+  return new Set(profiles.flatMap((p) => (p.private ?? []).map((x) => x.replace(/^\/+/, ''))));
+}

@@ -1,0 +1,101 @@
+/**
+ * The composition root: config → store → core → services, one AbortController-style shutdown for all.
+ * Nothing else in the tree constructs a store, a server socket or a signer.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { Config } from './config/config.ts';
+import { parseInventory } from './config/inventory-file.ts';
+import { Metrics } from './core/metrics.ts';
+import { BootService } from './core/service.ts';
+import { loadOrCreateKey, Signer } from './core/signing.ts';
+import { listenError } from './errors.ts';
+import { EventBus } from './events/bus.ts';
+import { buildApp, privateAssetsOf } from './http/app.ts';
+import { openStore } from './store/index.ts';
+import type { Store } from './store/types.ts';
+
+export interface Logger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+export interface Core {
+  config: Config;
+  store: Store;
+  signer: Signer;
+  metrics: Metrics;
+  events: EventBus;
+  service: BootService;
+}
+
+/** Everything but the sockets: what the CLI and the server share. */
+export async function openCore(config: Config, log: Logger): Promise<Core> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const store = await openStore(config.store);
+  const signer = new Signer(loadOrCreateKey(config.secretFile));
+  const metrics = new Metrics();
+  const events = new EventBus(store, (err) => log.warn(`could not record a boot event: ${(err as Error).message}`));
+  const service = new BootService({ store, boot: config.boot, signer, events, metrics });
+  return { config, store, signer, metrics, events, service };
+}
+
+export interface Running {
+  core: Core;
+  http?: { url: string; port: number };
+  close(): Promise<void>;
+}
+
+/** Start every service the config enables; returns once all listen. */
+export async function startServer(config: Config, log: Logger): Promise<Running> {
+  const core = await openCore(config, log);
+  const closers: (() => Promise<void>)[] = [() => core.store.close()];
+  const close = async () => {
+    for (const c of closers.reverse()) await c().catch((err: Error) => log.error(`shutdown: ${err.message}`));
+  };
+  try {
+    if (config.inventory) {
+      const inv = parseInventory(readFileSync(config.inventory, 'utf8'), config.inventory);
+      const r = await core.service.apply(inv, false);
+      log.info(
+        `inventory ${config.inventory}: ${r.created.length} created, ${r.updated.length} updated, ${r.unchanged.length} unchanged`,
+      );
+    }
+    const running: Running = { core, close };
+    if (config.http.enabled) {
+      const app = await buildApp({
+        service: core.service,
+        metrics: core.metrics,
+        signer: core.signer,
+        assetsDir: config.http.assets,
+        ipxeDir: config.http.ipxeDir,
+        privateAssets: async () => privateAssetsOf(await core.store.listProfiles()),
+        logLevel: config.log.level,
+        trustProxy: config.http.trustProxy,
+      });
+      closers.push(() => app.close());
+      try {
+        await app.listen({ host: config.http.listen, port: config.http.port });
+      } catch (err) {
+        throw listenError(err, 'HTTP', config.http.listen, config.http.port);
+      }
+      const port = (app.server.address() as { port: number }).port;
+      running.http = { url: `http://${config.http.listen}:${port}`, port };
+      log.info(
+        `HTTP  listening on ${config.http.listen}:${port} (clients use ${config.boot.baseUrl}; assets from ${config.http.assets})`,
+      );
+    }
+    if (config.tftp.enabled) log.warn('TFTP is not built yet: tftp.enabled is ignored');
+    log.info(
+      config.dhcp.mode === 'off'
+        ? 'DHCP  off: point your DHCP server at bootherd (BIOS → undionly.kpxe, UEFI → snponly.efi, iPXE → ' +
+            `${config.boot.baseUrl}/boot.ipxe)`
+        : `DHCP  mode ${config.dhcp.mode} is not built yet: nothing listens on port 67`,
+    );
+    log.info(`store ${config.store.replace(/\/\/[^@/]*@/, '//***@')}`);
+    return running;
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

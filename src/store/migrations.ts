@@ -1,0 +1,64 @@
+/**
+ * The one migration list for every SQL engine. Append only: a released migration never changes. Types are kept to
+ * what SQLite and PostgreSQL share (text, integer); JSON documents are text so both engines store them alike.
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+function migrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '0001_inventory': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('profiles')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('doc', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('groups')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('doc', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('machines')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('doc', 'text', (c) => c.notNull())
+          .addColumn('uuid', 'text')
+          .addColumn('serial', 'text')
+          .addColumn('hostname', 'text')
+          .addColumn('next_action', 'text')
+          .addColumn('last_seen', 'text')
+          .execute();
+        await db.schema.createIndex('machines_uuid').on('machines').column('uuid').execute();
+        await db.schema.createIndex('machines_serial').on('machines').column('serial').execute();
+        await db.schema.createIndex('machines_hostname').on('machines').column('hostname').execute();
+        // A MAC belongs to one machine: the primary key makes a second claim fail instead of shadowing the first.
+        await db.schema
+          .createTable('machine_macs')
+          .addColumn('mac', 'text', (c) => c.primaryKey())
+          .addColumn('machine_id', 'text', (c) => c.notNull().references('machines.id').onDelete('cascade'))
+          .execute();
+        await db.schema.createIndex('machine_macs_machine').on('machine_macs').column('machine_id').execute();
+        await db.schema
+          .createTable('boot_events')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('machine_id', 'text')
+          .addColumn('mac', 'text', (c) => c.notNull())
+          .addColumn('stage', 'text', (c) => c.notNull())
+          .addColumn('facts', 'text', (c) => c.notNull())
+          .addColumn('decision', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('boot_events_machine').on('boot_events').columns(['machine_id', 'id']).execute();
+        await db.schema.createIndex('boot_events_mac').on('boot_events').columns(['mac', 'id']).execute();
+      },
+    },
+  };
+}
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return { getMigrations: async () => migrations(dialect) };
+}

@@ -1,0 +1,73 @@
+/** A full core over an in-memory SQLite store and a temp asset tree, for HTTP tests driven by inject(). */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { BootPolicyConfig } from '../../src/boot/decide.ts';
+import { parseInventory } from '../../src/config/inventory-file.ts';
+import { Metrics } from '../../src/core/metrics.ts';
+import { BootService } from '../../src/core/service.ts';
+import { Signer } from '../../src/core/signing.ts';
+import { EventBus } from '../../src/events/bus.ts';
+import { buildApp, privateAssetsOf } from '../../src/http/app.ts';
+import { openSqliteStore } from '../../src/store/sqlite.ts';
+import type { Store } from '../../src/store/types.ts';
+
+export const BASE_URL = 'http://192.0.2.1:8080';
+
+export const policy: BootPolicyConfig = {
+  baseUrl: BASE_URL,
+  requiredFeatures: ['http'],
+  bootFiles: { bios: 'undionly.kpxe', 'x64-uefi': 'snponly.efi' },
+  unknown: { action: 'menu' },
+  menu: { timeout: 10, default: 'local' },
+};
+
+export interface TestCore {
+  app: FastifyInstance;
+  store: Store;
+  service: BootService;
+  signer: Signer;
+  metrics: Metrics;
+  assets: string;
+  close(): Promise<void>;
+}
+
+export async function testCore(
+  inventoryYaml: string,
+  opts: { boot?: Partial<BootPolicyConfig>; now?: () => number } = {},
+): Promise<TestCore> {
+  const store = await openSqliteStore(':memory:');
+  const signer = new Signer(Buffer.alloc(32, 7), opts.now);
+  const metrics = new Metrics();
+  const events = new EventBus(store, (err) => {
+    throw err;
+  });
+  const service = new BootService({ store, boot: { ...policy, ...opts.boot }, signer, events, metrics });
+  await service.apply(parseInventory(inventoryYaml, 'test.yaml'), false);
+  const assets = mkdtempSync(join(tmpdir(), 'bh-assets-'));
+  const ipxeDir = mkdtempSync(join(tmpdir(), 'bh-ipxe-'));
+  writeFileSync(join(ipxeDir, 'snponly.efi'), Buffer.alloc(1000, 1));
+  mkdirSync(join(assets, 'iso'));
+  const app = await buildApp({
+    service,
+    metrics,
+    signer,
+    assetsDir: assets,
+    ipxeDir,
+    privateAssets: async () => privateAssetsOf(await store.listProfiles()),
+    logLevel: 'silent' as 'error',
+  });
+  return {
+    app,
+    store,
+    service,
+    signer,
+    metrics,
+    assets,
+    close: async () => {
+      await app.close();
+      await store.close();
+    },
+  };
+}
