@@ -49,7 +49,7 @@ export interface Running {
 /** Start every service the config enables; returns once all listen. */
 export async function startServer(config: Config, log: Logger): Promise<Running> {
   const core = await openCore(config, log);
-  const closers: (() => Promise<void>)[] = [() => core.store.close()];
+  const closers: (() => Promise<void>)[] = [() => core.store.close(), () => core.service.flush()];
   const close = async () => {
     for (const c of closers.reverse()) await c().catch((err: Error) => log.error(`shutdown: ${err.message}`));
   };

@@ -24,6 +24,11 @@ export class EventBus {
     this.emitter.emit('event', event);
   }
 
+  /** Report a failed bookkeeping write the way a failed event write is reported. */
+  fail(err: unknown): void {
+    this.onError(err);
+  }
+
   subscribe(listener: (event: BootEvent) => void): () => void {
     this.emitter.on('event', listener);
     return () => this.emitter.off('event', listener);

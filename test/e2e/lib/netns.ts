@@ -1,0 +1,54 @@
+/**
+ * A private test network: a namespace with a bridge (the "switch") holding the server address, and tap devices for
+ * VMs to plug into. Only documentation addresses, only inside the namespace; `destroy()` removes all of it.
+ */
+import { execFileSync } from 'node:child_process';
+
+export interface TestNet {
+  ns: string;
+  bridge: string;
+  serverIp: string;
+  /** A tap device on the bridge for one VM. */
+  addTap(name: string): string;
+  /** argv prefix that runs a command inside the namespace. */
+  exec: string[];
+  destroy(): void;
+}
+
+const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+
+export function createTestNet(opts: { serverIp?: string; prefix?: number } = {}): TestNet {
+  if (process.getuid?.() !== 0) throw new Error('the end-to-end tests need root (network namespaces, tap devices)');
+  const ns = `bh-e2e-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+  const serverIp = opts.serverIp ?? '192.0.2.1';
+  const inNs = (...args: string[]) => ip('-n', ns, ...args);
+  ip('netns', 'add', ns);
+  try {
+    inNs('link', 'set', 'lo', 'up');
+    inNs('link', 'add', 'br0', 'type', 'bridge');
+    inNs('addr', 'add', `${serverIp}/${opts.prefix ?? 24}`, 'dev', 'br0');
+    inNs('link', 'set', 'br0', 'up');
+  } catch (err) {
+    ip('netns', 'del', ns);
+    throw err;
+  }
+  return {
+    ns,
+    bridge: 'br0',
+    serverIp,
+    exec: ['ip', 'netns', 'exec', ns],
+    addTap(name: string) {
+      inNs('tuntap', 'add', 'dev', name, 'mode', 'tap');
+      inNs('link', 'set', name, 'master', 'br0');
+      inNs('link', 'set', name, 'up');
+      return name;
+    },
+    destroy() {
+      try {
+        ip('netns', 'del', ns);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}

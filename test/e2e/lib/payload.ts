@@ -1,0 +1,54 @@
+/**
+ * The boot payload for end-to-end tests: Debian's kernel and a busybox initramfs whose /init prints a marker line
+ * with the kernel command line and powers off. Built once per machine into .cache/e2e.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const MARKER = 'BOOTHERD-E2E-BOOTED';
+
+export interface Payload {
+  kernel: string;
+  initrd: string;
+}
+
+function debianKernel(): string {
+  const k = readdirSync('/boot')
+    .filter((f) => /^vmlinuz-.*-amd64$/.test(f))
+    .sort()
+    .pop();
+  if (!k) throw new Error('no /boot/vmlinuz-*-amd64: install the Debian package linux-image-amd64');
+  return join('/boot', k);
+}
+
+export function buildPayload(cacheDir: string): Payload {
+  const out = join(cacheDir, 'e2e');
+  mkdirSync(out, { recursive: true });
+  const kernel = join(out, 'vmlinuz');
+  const initrd = join(out, 'initrd.gz');
+  copyFileSync(debianKernel(), kernel);
+  if (existsSync(initrd)) return { kernel, initrd };
+  if (!existsSync('/bin/busybox')) throw new Error('no /bin/busybox: install the Debian package busybox-static');
+  const root = join(out, 'root');
+  rmSync(root, { recursive: true, force: true });
+  for (const d of ['bin', 'proc', 'dev']) mkdirSync(join(root, d), { recursive: true });
+  copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
+  chmodSync(join(root, 'bin', 'busybox'), 0o755);
+  writeFileSync(
+    join(root, 'init'),
+    [
+      '#!/bin/busybox sh',
+      '/bin/busybox mount -t proc proc /proc',
+      `echo "${MARKER} cmdline=[$(/bin/busybox cat /proc/cmdline)]"`,
+      '/bin/busybox poweroff -f',
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  execFileSync('sh', [
+    '-c',
+    `cd "${root}" && find . | cpio -o -H newc --quiet | gzip -1 > "${initrd}.tmp" && mv "${initrd}.tmp" "${initrd}"`,
+  ]);
+  return { kernel, initrd };
+}

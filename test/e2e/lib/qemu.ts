@@ -1,0 +1,93 @@
+/**
+ * One QEMU VM (TCG: nested KVM breaks iPXE's real-mode code) with its serial console captured, so tests can wait for
+ * a line. Every VM has a deadline and is killed by PID.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+
+export interface VmOptions {
+  /** argv prefix to run QEMU in a network namespace. */
+  exec: string[];
+  tap: string;
+  mac: string;
+  /** Direct kernel boot (ipxe.lkrn) with an initrd (an iPXE script). */
+  kernel?: string;
+  initrd?: string;
+  /** UEFI firmware (OVMF) instead of SeaBIOS. */
+  ovmf?: boolean;
+  memoryMb?: number;
+  deadlineMs: number;
+}
+
+export interface Vm {
+  /** Resolves with the console so far when a line matches; rejects at the deadline or on exit. */
+  waitFor(pattern: RegExp): Promise<string>;
+  console(): string;
+  exited: Promise<number | null>;
+  kill(): void;
+}
+
+export function startVm(o: VmOptions): Vm {
+  const args = [
+    'qemu-system-x86_64',
+    '-accel',
+    'tcg',
+    '-m',
+    String(o.memoryMb ?? 512),
+    '-nographic',
+    '-vga',
+    'none',
+    '-no-reboot',
+    '-netdev',
+    `tap,id=n0,ifname=${o.tap},script=no,downscript=no`,
+    '-device',
+    `e1000,netdev=n0,mac=${o.mac}`,
+  ];
+  if (o.ovmf) args.push('-bios', '/usr/share/ovmf/OVMF.fd');
+  if (o.kernel) args.push('-kernel', o.kernel);
+  if (o.initrd) args.push('-initrd', o.initrd);
+  const [cmd, ...rest] = [...o.exec, ...args];
+  const child: ChildProcess = spawn(cmd as string, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const waiters: { pattern: RegExp; resolve: (s: string) => void; reject: (e: Error) => void }[] = [];
+  const onData = (chunk: Buffer) => {
+    out += chunk.toString('latin1');
+    for (const w of [...waiters]) {
+      if (w.pattern.test(out)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(out);
+      }
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const timer = setTimeout(() => {
+    for (const w of waiters.splice(0))
+      w.reject(new Error(`QEMU deadline ${o.deadlineMs} ms passed waiting for ${w.pattern}; console:\n${tail(out)}`));
+    child.kill('SIGKILL');
+  }, o.deadlineMs);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      for (const w of waiters.splice(0)) {
+        if (w.pattern.test(out)) w.resolve(out);
+        else w.reject(new Error(`QEMU exited (${code}) before ${w.pattern}; console:\n${tail(out)}`));
+      }
+      resolve(code);
+    }),
+  );
+  return {
+    waitFor(pattern) {
+      if (pattern.test(out)) return Promise.resolve(out);
+      return new Promise((resolve, reject) => waiters.push({ pattern, resolve, reject }));
+    },
+    console: () => out,
+    exited,
+    kill() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+function tail(s: string): string {
+  return s.split('\n').slice(-40).join('\n');
+}
