@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +22,8 @@ const NGINX_PORT = 18481;
 const MAC = '52:54:00:12:34:56';
 
 const dir = mkdtempSync(join(tmpdir(), 'bh-bench-http-'));
+// nginx's worker runs as nobody: let it into the files it serves.
+chmodSync(dir, 0o755);
 const children: ChildProcess[] = [];
 const cleanup = () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -63,7 +65,7 @@ interface WrkResult {
 }
 
 function wrk(url: string, connections: number, header?: string): WrkResult {
-  const args = ['-t1', `-c${connections}`, `-d${SECONDS}s`, '--latency', ...(header ? ['-H', header] : []), url];
+  const args = ['-t1', `-c${connections}`, `-d${SECONDS}s`, '--timeout', '30s', '--latency', ...(header ? ['-H', header] : []), url];
   const out = execFileSync('wrk', args, { encoding: 'utf8' });
   const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN);
   const ms = (re: RegExp) => {
@@ -124,7 +126,7 @@ async function main(): Promise<void> {
   mkdirSync(join(dir, 'nginx', 'logs'), { recursive: true });
   writeFileSync(
     join(dir, 'nginx', 'nginx.conf'),
-    `daemon off;\nworker_processes 1;\nerror_log stderr warn;\npid ${dir}/nginx/nginx.pid;\nevents { worker_connections 1024; }\n` +
+    `daemon off;\nmaster_process off;\nworker_processes 1;\nerror_log stderr warn;\npid ${dir}/nginx/nginx.pid;\nevents { worker_connections 1024; }\n` +
       `http {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 100000;\n  client_body_temp_path ${dir}/nginx;\n  proxy_temp_path ${dir}/nginx;\n  fastcgi_temp_path ${dir}/nginx;\n  uwsgi_temp_path ${dir}/nginx;\n  scgi_temp_path ${dir}/nginx;\n` +
       `  server {\n    listen 127.0.0.1:${NGINX_PORT};\n    location /assets/ { alias ${assets}/; }\n  }\n}\n`,
   );

@@ -170,23 +170,18 @@ export class BootService {
   ): void {
     this.deps.metrics.decisions.inc({ stage, kind: String(decision.kind) });
     const at = this.now().toISOString();
-    // Not awaited: a boot is never slowed or failed by its own bookkeeping. flush() waits for these on shutdown.
-    this.track(this.deps.events.record({ at, machineId: machine?.id, mac: facts.mac, stage, facts, decision }));
-    if (machine && stage !== 'callback') {
-      const seen = { ...machine.lastSeen, ...facts, at };
-      this.track(this.deps.store.recordSeen(machine.id, seen).catch((err: unknown) => this.deps.events.fail(err)));
-    }
+    const event = { at, machineId: machine?.id, mac: facts.mac, stage, facts, decision };
+    // Facts from DHCP and HTTP complement each other (arch vs platform): merge onto what was seen before.
+    const seen =
+      machine && stage !== 'callback'
+        ? { machineId: machine.id, facts: { ...machine.lastSeen, ...facts, at } }
+        : undefined;
+    this.deps.events.record(event, seen);
   }
 
-  private readonly pending = new Set<Promise<unknown>>();
-  private track(p: Promise<unknown>): void {
-    this.pending.add(p);
-    void p.finally(() => this.pending.delete(p));
-  }
-
-  /** Wait for event and last-seen writes still in flight (before closing the store). */
-  async flush(): Promise<void> {
-    await Promise.allSettled([...this.pending]);
+  /** Write boot events and last-seen facts still queued (before closing the store). */
+  flush(): Promise<void> {
+    return this.deps.events.flush();
   }
 
   // Inventory operations for the CLI and (later) the REST API: writes go through here so the cache stays honest.

@@ -1,12 +1,23 @@
 /**
- * Boot events: every decision is written to the store (the machine's timeline) and published to live listeners
- * (the UI's event stream). A failing store write is logged, never allowed to fail the boot it describes.
+ * Boot events: every decision goes to live listeners at once (the UI's event stream) and to the store (the
+ * machine's timeline) in batches — one transaction, one fsync, for all boots of the last few milliseconds — so a
+ * boot storm costs a handful of disk flushes, not one per request. A failed write is reported, never allowed to fail
+ * the boot it describes. Last-seen facts ride in the same batch, the newest per machine.
  */
 import { EventEmitter } from 'node:events';
-import type { BootEvent, Store } from '../store/types.ts';
+import type { BootEvent, SeenFacts, Store } from '../store/types.ts';
+
+/** How long an event may wait for company before it is written. */
+const BATCH_MS = 20;
+/** Write at once when this many are waiting. */
+const BATCH_MAX = 500;
 
 export class EventBus {
   private readonly emitter = new EventEmitter();
+  private events: BootEvent[] = [];
+  private seen = new Map<string, SeenFacts>();
+  private timer?: NodeJS.Timeout;
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
@@ -15,18 +26,32 @@ export class EventBus {
     this.emitter.setMaxListeners(1000);
   }
 
-  async record(event: BootEvent): Promise<void> {
-    try {
-      event.id = await this.store.addEvent(event);
-    } catch (err) {
-      this.onError(err);
-    }
+  record(event: BootEvent, seen?: { machineId: string; facts: SeenFacts }): void {
+    this.events.push(event);
+    if (seen) this.seen.set(seen.machineId, seen.facts);
     this.emitter.emit('event', event);
+    if (this.events.length >= BATCH_MAX) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), BATCH_MS);
   }
 
-  /** Report a failed bookkeeping write the way a failed event write is reported. */
-  fail(err: unknown): void {
-    this.onError(err);
+  /** Write what is queued; resolves when everything recorded so far is in the store. */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const events = this.events;
+    const seen = [...this.seen];
+    this.events = [];
+    this.seen = new Map();
+    // Batches are written one after another so the log keeps its order.
+    this.writing = this.writing.then(async () => {
+      if (!events.length && !seen.length) return;
+      try {
+        await this.store.writeBootLog(events, seen);
+      } catch (err) {
+        this.onError(err);
+      }
+    });
+    return this.writing;
   }
 
   subscribe(listener: (event: BootEvent) => void): () => void {

@@ -4,7 +4,7 @@
  * (Range, ETag, Last-Modified, Cache-Control), the iPXE binaries for UEFI HTTP boot, health and metrics.
  */
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ClientFacts } from '../boot/facts.ts';
 import { normalizeMac } from '../boot/identity.ts';
 import type { Metrics } from '../core/metrics.ts';
@@ -44,7 +44,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       },
     },
     trustProxy: deps.trustProxy ?? false,
-    disableRequestLogging: deps.logLevel !== 'debug',
+    // Per-request lines only at debug: a boot storm at info would bury everything else.
+    logController: new LogController({ disableRequestLogging: deps.logLevel !== 'debug' }),
     return503OnClosing: true,
   });
   const bootstrap = bootstrapScript({ baseUrl: deps.service.boot.baseUrl });

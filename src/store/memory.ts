@@ -108,16 +108,14 @@ export class MemoryStore implements Store {
     if (!m || !same(m.nextAction, expected)) return false;
     return this.setNextAction(id, next);
   }
-  async recordSeen(id: string, seen: SeenFacts) {
-    const m = this.machines.get(id);
-    if (m) m.lastSeen = clone(seen);
+  async writeBootLog(events: BootEvent[], seen: [string, SeenFacts][]) {
+    for (const e of events) this.events.push({ ...clone(e), id: this.nextEventId++ });
+    for (const [id, facts] of seen) {
+      const m = this.machines.get(id);
+      if (m) m.lastSeen = clone(facts);
+    }
   }
 
-  async addEvent(e: BootEvent) {
-    const id = this.nextEventId++;
-    this.events.push({ ...clone(e), id });
-    return id;
-  }
   async listEvents(f: { machineId?: string; mac?: string; limit?: number }) {
     return this.events
       .filter(

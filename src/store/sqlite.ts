@@ -1,33 +1,103 @@
 /**
  * The embedded default engine: SQLite through better-sqlite3. WAL with synchronous=FULL makes a commit durable
- * (fsynced) before the call returns, so every Store write is on disk when its promise resolves.
+ * (fsynced) before the call returns, so every inventory write is on disk when its promise resolves.
+ *
+ * The boot log (events, last-seen facts) is telemetry written in batches, and better-sqlite3 runs on the event loop:
+ * an fsync per batch would stall every request behind the disk. So it goes through a second connection with
+ * synchronous=NORMAL — safe against a crash of bootherd, and made durable by the next FULL commit or checkpoint;
+ * a power cut can lose the last moments of the log, never inventory or leases.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { BootherdError } from '../errors.ts';
+import { canonical } from './canonical.ts';
 import { migrationProvider } from './migrations.ts';
 import { type Database, SqlStore } from './sql-store.ts';
+import type { BootEvent, SeenFacts } from './types.ts';
 
-export async function openSqliteStore(file: string): Promise<SqlStore> {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  let sqlite: SQLite.Database;
+class SqliteStore extends SqlStore {
+  private readonly appendLog: (events: BootEvent[], seen: [string, SeenFacts][]) => void;
+
+  constructor(db: Kysely<Database>, main: SQLite.Database, log: SQLite.Database) {
+    super(db, async () => {
+      await db.destroy();
+      if (log !== main) log.close();
+    });
+    const insert = log.prepare(
+      'INSERT INTO boot_events (at, machine_id, mac, stage, facts, decision) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const touch = log.prepare('UPDATE machines SET last_seen = ? WHERE id = ?');
+    // One synchronous transaction: it never stays open across an await, so it cannot block the main connection.
+    this.appendLog = log.transaction((events: BootEvent[], seen: [string, SeenFacts][]) => {
+      for (const e of events) {
+        insert.run(e.at, e.machineId ?? null, e.mac, e.stage, canonical(e.facts), canonical(e.decision));
+      }
+      for (const [id, facts] of seen) touch.run(canonical(facts), id);
+    });
+  }
+
+  override async writeBootLog(events: BootEvent[], seen: [string, SeenFacts][]): Promise<void> {
+    // The main connection may hold a write transaction across awaits (apply): wait for it without blocking.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.appendLog(events, seen);
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || attempt >= 500) throw err;
+        await sleep(10);
+      }
+    }
+  }
+}
+
+function connect(file: string, synchronous: 'FULL' | 'NORMAL', busyMs: number): SQLite.Database {
+  let db: SQLite.Database;
   try {
-    sqlite = new SQLite(file);
+    db = new SQLite(file);
   } catch (err) {
     throw new BootherdError('STORE', `cannot open SQLite database ${file}: ${(err as Error).message}`);
   }
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = FULL');
-  sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous}`);
+  db.pragma('foreign_keys = ON');
+  db.pragma(`busy_timeout = ${busyMs}`);
+  return db;
+}
+
+/**
+ * kysely's SQLite driver prepares every statement anew, which costs more than running it. Queries come from a small,
+ * fixed set of shapes, so keep their prepared statements (bounded, in case a caller ever builds SQL from data).
+ */
+function cachePreparedStatements(db: SQLite.Database): void {
+  const cache = new Map<string, SQLite.Statement>();
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((sql: string) => {
+    let stmt = cache.get(sql);
+    if (!stmt) {
+      if (cache.size >= 256) cache.clear();
+      stmt = prepare(sql);
+      cache.set(sql, stmt);
+    }
+    return stmt;
+  }) as SQLite.Database['prepare'];
+}
+
+export async function openSqliteStore(file: string): Promise<SqlStore> {
+  const memory = file === ':memory:';
+  if (!memory) mkdirSync(dirname(file), { recursive: true });
+  const main = connect(file, 'FULL', 5000);
+  cachePreparedStatements(main);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: main }) });
   const { error, results } = await new Migrator({ db, provider: migrationProvider('sqlite') }).migrateToLatest();
   if (error) {
     await db.destroy();
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new BootherdError('STORE', `SQLite migration ${failed} failed on ${file}: ${(error as Error).message}`);
   }
-  return new SqlStore(db);
+  // An in-memory database exists only on its own connection.
+  const log = memory ? main : connect(file, 'NORMAL', 0);
+  return new SqliteStore(db, main, log);
 }

@@ -132,9 +132,11 @@ export interface Store {
    * consumed exactly once even when two requests race. True when this call made the swap.
    */
   swapNextAction(id: string, expected: NextAction, next: NextAction | null): Promise<boolean>;
-  recordSeen(id: string, seen: SeenFacts): Promise<void>;
-
-  addEvent(event: BootEvent): Promise<number>;
+  /**
+   * Append boot events and update machines' last-seen facts in one transaction. The boot log is written in batches
+   * (one fsync per batch, not per boot); a machine id that no longer exists is skipped.
+   */
+  writeBootLog(events: BootEvent[], seen: [machineId: string, facts: SeenFacts][]): Promise<void>;
   listEvents(filter: { machineId?: string; mac?: string; limit?: number }): Promise<BootEvent[]>;
 
   /** Upsert everything in one transaction; with prune, delete what the document does not name. */

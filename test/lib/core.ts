@@ -67,6 +67,7 @@ export async function testCore(
     assets,
     close: async () => {
       await app.close();
+      await service.flush();
       await store.close();
     },
   };

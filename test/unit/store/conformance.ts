@@ -113,32 +113,34 @@ export function storeConformance(engine: string, open: () => Promise<Store>): vo
       assert.equal((await s.getMachine('a'))?.nextAction, undefined);
     });
 
-    withStore('recordSeen keeps the last facts; events list newest first, filtered and limited', async (s) => {
+    withStore('boot log: last facts kept per machine; events list newest first, filtered and limited', async (s) => {
       await s.putMachine({ id: 'a', macs: ['52:54:00:00:00:01'], labels: {} });
-      await s.recordSeen('a', { at: '2026-01-01T00:00:00.000Z', platform: 'efi', ip: '192.0.2.10' });
+      await s.writeBootLog([], [['a', { at: '2026-01-01T00:00:00.000Z', platform: 'efi', ip: '192.0.2.10' }]]);
       assert.deepEqual((await s.getMachine('a'))?.lastSeen, {
         at: '2026-01-01T00:00:00.000Z',
         platform: 'efi',
         ip: '192.0.2.10',
       });
-      const ids: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        ids.push(
-          await s.addEvent({
-            at: `2026-01-01T00:00:0${i}.000Z`,
-            machineId: i % 2 ? 'a' : undefined,
-            mac: '52:54:00:00:00:01',
-            stage: 'http',
-            facts: { mac: '52:54:00:00:00:01' },
-            decision: { kind: 'profile', n: i },
-          }),
-        );
-      }
-      assert.deepEqual(
-        [...ids].sort((x, y) => x - y),
-        ids,
-        'ids increase',
+      await s.writeBootLog(
+        Array.from({ length: 5 }, (_, i) => ({
+          at: `2026-01-01T00:00:0${i}.000Z`,
+          machineId: i % 2 ? 'a' : undefined,
+          mac: '52:54:00:00:00:01',
+          stage: 'http' as const,
+          facts: { mac: '52:54:00:00:00:01' },
+          decision: { kind: 'profile', n: i },
+        })),
+        [['ghost', { at: '2026-01-01T00:00:00.000Z' }]],
       );
+      const all = await s.listEvents({});
+      const ids = all.map((e) => e.id ?? 0);
+      assert.deepEqual(
+        [...ids].sort((x, y) => y - x),
+        ids,
+        'ids increase, newest first',
+      );
+      assert.equal(await s.getMachine('ghost'), undefined, 'last-seen for an unknown machine creates nothing');
+      assert.equal((await s.listEvents({ limit: 1000 })).length, 5);
       const forA = await s.listEvents({ machineId: 'a' });
       assert.deepEqual(
         forA.map((e) => e.decision.n),
@@ -162,7 +164,7 @@ export function storeConformance(engine: string, open: () => Promise<Store>): vo
         'profile/disk',
       ]);
       await s.setNextAction('web1', { action: 'install' });
-      await s.recordSeen('web1', { at: '2026-01-01T00:00:00.000Z' });
+      await s.writeBootLog([], [['web1', { at: '2026-01-01T00:00:00.000Z' }]]);
       const again = await s.apply(inventory(), { prune: false });
       assert.equal(again.created.length + again.updated.length + again.deleted.length, 0);
       assert.equal(again.unchanged.length, 5);
@@ -205,7 +207,7 @@ export function storeConformance(engine: string, open: () => Promise<Store>): vo
 
     withStore('export returns the document apply takes, without last-seen facts', async (s) => {
       await s.apply(inventory(), { prune: false });
-      await s.recordSeen('db1', { at: '2026-01-01T00:00:00.000Z' });
+      await s.writeBootLog([], [['db1', { at: '2026-01-01T00:00:00.000Z' }]]);
       const out = await s.export();
       assert.equal(out.machines.find((m) => m.id === 'db1')?.lastSeen, undefined);
       const other = await open();
