@@ -10,7 +10,17 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -65,7 +75,16 @@ interface WrkResult {
 }
 
 function wrk(url: string, connections: number, header?: string): WrkResult {
-  const args = ['-t1', `-c${connections}`, `-d${SECONDS}s`, '--timeout', '30s', '--latency', ...(header ? ['-H', header] : []), url];
+  const args = [
+    '-t1',
+    `-c${connections}`,
+    `-d${SECONDS}s`,
+    '--timeout',
+    '30s',
+    '--latency',
+    ...(header ? ['-H', header] : []),
+    url,
+  ];
   const out = execFileSync('wrk', args, { encoding: 'utf8' });
   const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN);
   const ms = (re: RegExp) => {

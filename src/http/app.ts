@@ -4,7 +4,7 @@
  * (Range, ETag, Last-Modified, Cache-Control), the iPXE binaries for UEFI HTTP boot, health and metrics.
  */
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance, LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { ClientFacts } from '../boot/facts.ts';
 import { normalizeMac } from '../boot/identity.ts';
 import type { Metrics } from '../core/metrics.ts';
