@@ -154,9 +154,26 @@ export class ReadTransfer {
     this.#finish({ kind: 'error', error: message, refused: true });
   }
 
+  /** Datagrams handed to the socket but not yet sent: closing before they leave would drop them (an ERROR, say). */
+  #inFlight = 0;
+  #closeWhenSent = false;
+
   #send(buf: Buffer | Buffer[]): void {
     const { client } = this.#o;
-    this.#socket?.send(buf, client.port, client.address);
+    const socket = this.#socket;
+    if (!socket) return;
+    this.#inFlight++;
+    socket.send(buf, client.port, client.address, () => {
+      if (--this.#inFlight === 0 && this.#closeWhenSent) this.#closeSocket();
+    });
+  }
+
+  #closeSocket(): void {
+    try {
+      this.#socket?.close();
+    } catch {
+      // Already closed.
+    }
   }
 
   #sendError(code: number, message: string): void {
@@ -280,11 +297,8 @@ export class ReadTransfer {
     if (socket) {
       socket.removeAllListeners('message');
       socket.on('error', () => {});
-      try {
-        socket.close();
-      } catch {
-        // Already closed.
-      }
+      if (this.#inFlight === 0) this.#closeSocket();
+      else this.#closeWhenSent = true;
     }
     void this.#source?.close();
     const base = {
