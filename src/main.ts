@@ -13,6 +13,7 @@ import { EventBus } from './events/bus.ts';
 import { buildApp, privateAssetsOf } from './http/app.ts';
 import { openStore } from './store/index.ts';
 import type { Store } from './store/types.ts';
+import { startTftpServer, type TftpServer } from './tftp/server.ts';
 
 export interface Logger {
   info(msg: string): void;
@@ -85,7 +86,39 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
         `HTTP  listening on ${config.http.listen}:${port} (clients use ${config.boot.baseUrl}; assets from ${config.http.assets})`,
       );
     }
-    if (config.tftp.enabled) log.warn('TFTP is not built yet: tftp.enabled is ignored');
+    if (config.tftp.enabled) {
+      const { metrics, service } = core;
+      let tftp: TftpServer;
+      try {
+        tftp = await startTftpServer({
+          host: config.tftp.listen,
+          port: config.tftp.port,
+          roots: config.tftp.roots,
+          maxBlksize: config.tftp.maxBlksize,
+          generated: { get: (path, client) => service.tftpFile(path, client.address) },
+          onEvent: (e) => {
+            if (e.type === 'transfer-start') return;
+            const outcome = e.type === 'transfer-done' ? 'done' : e.aborted ? 'aborted' : 'error';
+            metrics.tftpTransfers.inc({ outcome });
+            metrics.tftpBytes.inc(e.bytes);
+            metrics.tftpRetries.inc(e.retries);
+            service.tftpTransfer(e.client.address, e.file, {
+              outcome,
+              bytes: e.bytes,
+              ms: e.ms,
+              retries: e.retries,
+              ...(e.error ? { error: e.error } : {}),
+            });
+          },
+        });
+      } catch (err) {
+        throw listenError(err, 'TFTP', config.tftp.listen, config.tftp.port);
+      }
+      closers.push(() => tftp.close());
+      log.info(
+        `TFTP  listening on ${config.tftp.listen}:${tftp.port} (read-only; roots ${config.tftp.roots.join(', ')})`,
+      );
+    }
     log.info(
       config.dhcp.mode === 'off'
         ? 'DHCP  off: point your DHCP server at bootherd (BIOS → undionly.kpxe, UEFI → snponly.efi, iPXE → ' +

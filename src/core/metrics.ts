@@ -28,4 +28,20 @@ export class Metrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+  readonly tftpTransfers = new Counter({
+    name: 'bootherd_tftp_transfers_total',
+    help: 'TFTP transfers by outcome: done, aborted (by the client, e.g. a size probe), error',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly tftpBytes = new Counter({
+    name: 'bootherd_tftp_bytes_total',
+    help: 'File bytes acknowledged by TFTP clients',
+    registers: [this.registry],
+  });
+  readonly tftpRetries = new Counter({
+    name: 'bootherd_tftp_retries_total',
+    help: 'TFTP retransmissions after a timeout',
+    registers: [this.registry],
+  });
 }

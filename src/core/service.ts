@@ -12,9 +12,10 @@ import {
   type ScriptDecision,
 } from '../boot/decide.ts';
 import type { ClientFacts } from '../boot/facts.ts';
-import { normalizeHostname, normalizeSerial, normalizeUuid } from '../boot/identity.ts';
+import { normalizeHostname, normalizeMac, normalizeSerial, normalizeUuid } from '../boot/identity.ts';
 import { BootherdError } from '../errors.ts';
 import type { EventBus } from '../events/bus.ts';
+import { bootstrapScript } from '../ipxe/scripts.ts';
 import type { Group, Inventory, Machine, NextAction, Profile, Store } from '../store/types.ts';
 import type { Metrics } from './metrics.ts';
 import { type RenderContext, renderPxelinux, renderScript } from './render.ts';
@@ -134,6 +135,23 @@ export class BootService {
     return result;
   }
 
+  /**
+   * Files generated for TFTP clients: `pxelinux.cfg/01-<mac>` from the policy, and `boot.ipxe` (the bootstrap) for an
+   * iPXE told to fetch its script over TFTP. undefined: not a generated name.
+   */
+  async tftpFile(path: string, clientIp: string): Promise<Buffer | undefined> {
+    if (path === 'boot.ipxe') return Buffer.from(bootstrapScript({ baseUrl: this.deps.boot.baseUrl }));
+    const m = /^pxelinux\.cfg\/01-((?:[0-9a-f]{2}-){5}[0-9a-f]{2})$/i.exec(path);
+    const mac = m?.[1] ? normalizeMac(m[1]) : undefined;
+    if (!mac) return undefined;
+    return Buffer.from(await this.pxelinux({ mac, ip: clientIp }));
+  }
+
+  /** A finished TFTP transfer, as a boot event of the machine that fetched it (found by address when known). */
+  tftpTransfer(clientIp: string, file: string, outcome: Record<string, unknown>): void {
+    this.record('tftp', { mac: '', ip: clientIp }, undefined, { kind: 'tftp', file, ...outcome });
+  }
+
   async pxelinux(rawFacts: ClientFacts): Promise<string> {
     const facts = BootService.cleanFacts(rawFacts);
     const inv = await this.view(facts);
@@ -163,7 +181,7 @@ export class BootService {
   }
 
   private record(
-    stage: 'dhcp' | 'http' | 'callback',
+    stage: 'dhcp' | 'tftp' | 'http' | 'callback',
     facts: ClientFacts,
     machine: Machine | undefined,
     decision: Record<string, unknown>,

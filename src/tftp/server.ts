@@ -173,7 +173,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       const ms = Math.round(performance.now() - t0);
       counters.bytes += o.bytes;
       counters.retries += o.retries;
-      const base = { client, file: o.file, bytes: o.bytes, ms, retries: o.retries };
+      // The name the client asked for: events and logs must not reveal where the roots are on this host.
+      const base = { client, file: request.filename.replace(/^\/+/, ''), bytes: o.bytes, ms, retries: o.retries };
       if (o.kind === 'done') {
         counters.completed++;
         emit({ type: 'transfer-done', ...base });

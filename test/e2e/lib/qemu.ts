@@ -3,6 +3,8 @@
  * a line. Every VM has a deadline and is killed by PID.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface VmOptions {
   /** argv prefix to run QEMU in a network namespace. */
@@ -12,8 +14,12 @@ export interface VmOptions {
   /** Direct kernel boot (ipxe.lkrn) with an initrd (an iPXE script). */
   kernel?: string;
   initrd?: string;
-  /** UEFI firmware (OVMF) instead of SeaBIOS. */
-  ovmf?: boolean;
+  /** UEFI firmware (OVMF) instead of SeaBIOS: a private copy of the variable store in this folder. */
+  ovmfVarsDir?: string;
+  /** NIC model; default e1000. */
+  nic?: 'e1000' | 'virtio-net-pci';
+  /** Option ROM for the NIC: a path, '' for none (the firmware's own PXE stack), undefined for QEMU's default. */
+  romfile?: string;
   memoryMb?: number;
   deadlineMs: number;
 }
@@ -33,6 +39,7 @@ export function startVm(o: VmOptions): Vm {
     'tcg',
     '-m',
     String(o.memoryMb ?? 512),
+    // -nographic: SeaBIOS and iPXE mirror their console to the serial port, which is our stdout.
     '-nographic',
     '-vga',
     'none',
@@ -40,9 +47,18 @@ export function startVm(o: VmOptions): Vm {
     '-netdev',
     `tap,id=n0,ifname=${o.tap},script=no,downscript=no`,
     '-device',
-    `e1000,netdev=n0,mac=${o.mac}`,
+    `${o.nic ?? 'e1000'},netdev=n0,mac=${o.mac}${o.romfile === undefined ? '' : `,romfile=${o.romfile}`}`,
   ];
-  if (o.ovmf) args.push('-bios', '/usr/share/ovmf/OVMF.fd');
+  if (o.ovmfVarsDir) {
+    const vars = join(o.ovmfVarsDir, `OVMF_VARS-${o.mac.replace(/:/g, '')}.fd`);
+    copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars);
+    args.push(
+      '-drive',
+      'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
+      '-drive',
+      `if=pflash,format=raw,unit=1,file=${vars}`,
+    );
+  }
   if (o.kernel) args.push('-kernel', o.kernel);
   if (o.initrd) args.push('-initrd', o.initrd);
   const [cmd, ...rest] = [...o.exec, ...args];
