@@ -3,7 +3,7 @@
 # boot payload, nginx for the HTTP benchmark. As root, missing ones are installed; otherwise the command is printed
 # and the run fails: a test that needs a tool fails without it, it is never skipped.
 set -euo pipefail
-pkgs=(qemu-system-x86 ipxe ipxe-qemu ovmf busybox-static cpio linux-image-amd64 iproute2 curl nginx-light wrk atftp tftp-hpa dnsmasq-base)
+pkgs=(qemu-system-x86 ipxe ipxe-qemu ovmf busybox-static cpio linux-image-amd64 iproute2 curl nginx-light wrk atftp tftp-hpa dnsmasq-base isc-dhcp-client)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -14,5 +14,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Packages like nginx would start their daemons on the host (port 80): forbid service starts during the install.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -q >/dev/null
 "${cmd[@]}" >/dev/null

@@ -8,6 +8,8 @@ import { parseInventory } from './config/inventory-file.ts';
 import { Metrics } from './core/metrics.ts';
 import { BootService } from './core/service.ts';
 import { loadOrCreateKey, Signer } from './core/signing.ts';
+import { LeasePool } from './dhcp/pool.ts';
+import { startDhcpServer } from './dhcp/server.ts';
 import { listenError } from './errors.ts';
 import { EventBus } from './events/bus.ts';
 import { buildApp, privateAssetsOf } from './http/app.ts';
@@ -119,16 +121,55 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
         `TFTP  listening on ${config.tftp.listen}:${tftp.port} (read-only; roots ${config.tftp.roots.join(', ')})`,
       );
     }
-    log.info(
-      config.dhcp.mode === 'off'
-        ? 'DHCP  off: point your DHCP server at bootherd (BIOS → undionly.kpxe, UEFI → snponly.efi, iPXE → ' +
-            `${config.boot.baseUrl}/boot.ipxe)`
-        : `DHCP  mode ${config.dhcp.mode} is not built yet: nothing listens on port 67`,
-    );
+    if (config.dhcp.mode === 'off') {
+      log.info(
+        'DHCP  off: point your DHCP server at bootherd (`bootherd dhcp-config --for dnsmasq|isc-dhcpd|kea` prints it)',
+      );
+    } else {
+      const dhcp = await startDhcp(config, core, log);
+      closers.push(() => dhcp.close());
+    }
     log.info(`store ${config.store.replace(/\/\/[^@/]*@/, '//***@')}`);
     return running;
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+async function startDhcp(config: Config, core: Core, log: Logger) {
+  const { store, service, metrics } = core;
+  let pool: LeasePool | undefined;
+  if (config.dhcp.mode === 'full') {
+    // Reservations come from the inventory: a machine with an `ip` keeps it, for its first MAC.
+    const reservations = (await store.listMachines()).flatMap((m) =>
+      m.ip && m.macs[0] ? [{ mac: m.macs[0], ip: m.ip, ...(m.hostname ? { hostname: m.hostname } : {}) }] : [],
+    );
+    pool = new LeasePool({ subnets: config.dhcp.subnets, reservations });
+    pool.restore(await store.loadLeases());
+  }
+  let server: Awaited<ReturnType<typeof startDhcpServer>>;
+  try {
+    server = await startDhcpServer({
+      mode: config.dhcp.mode === 'full' ? 'full' : 'proxy',
+      interfaces: config.dhcp.interfaces,
+      ...(config.dhcp.serverIp ? { serverIp: config.dhcp.serverIp } : {}),
+      port: config.dhcp.port,
+      proxyPort: config.dhcp.proxyPort,
+      ...(pool ? { pool } : {}),
+      commitLeases: (changes) => store.commitLeases(changes),
+      decide: (facts) => service.dhcp(facts),
+      onPacket: (kind, reason) => metrics.dhcpPackets.inc({ kind, reason: reason ?? '' }),
+      warn: (m) => log.warn(m),
+    });
+  } catch (err) {
+    throw listenError(err, 'DHCP', '0.0.0.0', config.dhcp.port);
+  }
+  const where = config.dhcp.interfaces.length ? config.dhcp.interfaces.join(', ') : 'all interfaces';
+  log.info(
+    config.dhcp.mode === 'full'
+      ? `DHCP  full mode on ${where} (${config.dhcp.subnets.map((s) => `${s.subnet} ${s.range.join('-')}`).join('; ')})`
+      : `DHCP  proxy mode on ${where}, ports ${config.dhcp.port} and ${config.dhcp.proxyPort} (boot clients only)`,
+  );
+  return server;
 }

@@ -4,9 +4,11 @@
  * flag (`--set http.port=8081`).
  */
 import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { BootPolicyConfig } from '../boot/decide.ts';
+import type { SubnetConfig } from '../dhcp/pool.ts';
 import { BootherdError } from '../errors.ts';
 import { type Value, YamlDoc, YamlError } from './reader.ts';
 
@@ -20,7 +22,16 @@ export interface Config {
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
   http: { enabled: boolean; listen: string; port: number; assets: string; ipxeDir: string; trustProxy: boolean };
   tftp: { enabled: boolean; listen: string; port: number; roots: string[]; maxBlksize: number };
-  dhcp: { mode: 'off' | 'full' | 'proxy' };
+  dhcp: {
+    mode: 'off' | 'full' | 'proxy';
+    /** Interfaces to serve, one socket each (SO_BINDTODEVICE); empty: one socket on 0.0.0.0. */
+    interfaces: string[];
+    /** Our address as clients see it, when it cannot be read from the interface. */
+    serverIp?: string;
+    port: number;
+    proxyPort: number;
+    subnets: SubnetConfig[];
+  };
   /** Secret for signed URLs; read from `secretFile`, or generated once into the data folder. */
   secretFile: string;
   boot: BootPolicyConfig;
@@ -48,6 +59,10 @@ export const LEAVES = [
   'tftp.roots',
   'tftp.max_blksize',
   'dhcp.mode',
+  'dhcp.interfaces',
+  'dhcp.server_ip',
+  'dhcp.port',
+  'dhcp.proxy_port',
   'boot.user_class',
   'boot.required_features',
   'boot.unknown',
@@ -118,6 +133,51 @@ function parseUnknown(v: string): BootPolicyConfig['unknown'] | undefined {
     : undefined;
 }
 
+function ipv4(v: Value): string {
+  const s = v.string();
+  if (!isIPv4(s)) v.fail(`"${s}" is not an IPv4 address`);
+  return s;
+}
+
+function parseDhcp(dhcp: Value): Config['dhcp'] {
+  const mode = dhcp.get('mode').oneOf(['off', 'full', 'proxy'] as const, 'off');
+  const subnetsValue = dhcp.get('subnets');
+  const subnets = subnetsValue.items().map((s): SubnetConfig => {
+    s.keys(['subnet', 'range', 'lease_time', 'routers', 'dns', 'domain', 'ntp', 'mtu', 'exclude']);
+    const subnet = s.get('subnet').string();
+    if (!/^\d+\.\d+\.\d+\.\d+\/\d{1,2}$/.test(subnet) || !isIPv4(subnet.split('/')[0] ?? '')) {
+      s.get('subnet').fail(`"${subnet}" is not a subnet like 192.0.2.0/24`);
+    }
+    const range = s.get('range').items().map(ipv4);
+    if (range.length !== 2) s.get('range').fail('must be [first, last]');
+    const list = (key: string) => s.get(key).items().map(ipv4);
+    const options: SubnetConfig['options'] = {};
+    if (s.get('routers').present) options.routers = list('routers');
+    if (s.get('dns').present) options.dnsServers = list('dns');
+    if (s.get('ntp').present) options.ntpServers = list('ntp');
+    const domain = s.get('domain').optString();
+    if (domain !== undefined) options.domainName = domain;
+    if (s.get('mtu').present) options.mtu = s.get('mtu').int(1500, 576, 65535);
+    return {
+      subnet,
+      range: [range[0] as string, range[1] as string],
+      options,
+      leaseSeconds: s.get('lease_time').int(3600, 60, 365 * 24 * 3600),
+      ...(s.get('exclude').present ? { exclude: list('exclude') } : {}),
+    };
+  });
+  if (mode === 'full' && subnets.length === 0) subnetsValue.fail('full mode needs at least one subnet with a range');
+  const serverIp = dhcp.get('server_ip').present ? ipv4(dhcp.get('server_ip')) : undefined;
+  return {
+    mode,
+    interfaces: dhcp.get('interfaces').present ? dhcp.get('interfaces').strings() : [],
+    ...(serverIp ? { serverIp } : {}),
+    port: dhcp.get('port').int(67, 1, 65535),
+    proxyPort: dhcp.get('proxy_port').int(4011, 1, 65535),
+    subnets,
+  };
+}
+
 function parse(root: Value, base: string): Config {
   root.keys(TOP);
   const path = (v: string) => (isAbsolute(v) ? v : resolve(base, v));
@@ -137,7 +197,7 @@ function parse(root: Value, base: string): Config {
   tftp.keys(['enabled', 'listen', 'port', 'roots', 'max_blksize']);
   const ipxeDir = path(http.get('ipxe_dir').string('/usr/lib/ipxe'));
   const dhcp = root.get('dhcp');
-  dhcp.keys(['mode']);
+  dhcp.keys(['mode', 'interfaces', 'server_ip', 'port', 'proxy_port', 'subnets']);
   const boot = root.get('boot');
   boot.keys(['user_class', 'required_features', 'files', 'unknown', 'menu']);
   const files = boot.get('files');
@@ -174,7 +234,7 @@ function parse(root: Value, base: string): Config {
       roots: tftp.get('roots').present ? tftp.get('roots').strings().map(path) : [ipxeDir],
       maxBlksize: tftp.get('max_blksize').int(1468, 512, 65464),
     },
-    dhcp: { mode: dhcp.get('mode').oneOf(['off', 'full', 'proxy'] as const, 'off') },
+    dhcp: parseDhcp(dhcp),
     secretFile: path(root.get('secret_file').string(resolve(dataDir, 'secret.key'))),
     boot: {
       baseUrl: advertise,

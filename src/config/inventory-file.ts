@@ -2,6 +2,7 @@
  * The declarative inventory format read by `bootherd apply -f` and written by `bootherd export`. Errors name the
  * file, line, column and field; the same document always parses to the same inventory, so apply is idempotent.
  */
+import { isIPv4 } from 'node:net';
 import { stringify } from 'yaml';
 import { normalizeHostname, normalizeMac, normalizeSerial, normalizeUuid } from '../boot/identity.ts';
 import type { BootSpec, Group, Inventory, Machine, MenuSettings, NextAction, Profile } from '../store/types.ts';
@@ -199,6 +200,7 @@ function parseMachine(v: Value): Machine {
     'uuid',
     'serial',
     'hostname',
+    'ip',
     'labels',
     'profile',
     'group',
@@ -221,6 +223,13 @@ function parseMachine(v: Value): Machine {
   }
   const hostname = normalizeHostname(v.get('hostname').optString());
   if (hostname !== undefined) machine.hostname = hostname;
+  const ipValue = v.get('ip');
+  if (ipValue.present) {
+    const ip = ipValue.string();
+    if (!isIPv4(ip)) ipValue.fail(`"${ip}" is not an IPv4 address`);
+    if (macs.length === 0) ipValue.fail("a DHCP reservation needs the machine's MAC (macs)");
+    machine.ip = ip;
+  }
   const profile = v.get('profile').optString();
   if (profile !== undefined) machine.profile = profile;
   const group = v.get('group').optString();

@@ -44,4 +44,10 @@ export class Metrics {
     help: 'TFTP retransmissions after a timeout',
     registers: [this.registry],
   });
+  readonly dhcpPackets = new Counter({
+    name: 'bootherd_dhcp_packets_total',
+    help: 'DHCP packets: received, malformed, replied, dropped (with the reason)',
+    labelNames: ['kind', 'reason'] as const,
+    registers: [this.registry],
+  });
 }

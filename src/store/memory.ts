@@ -16,6 +16,7 @@ import type {
   Profile,
   SeenFacts,
   Store,
+  StoredLease,
 } from './types.ts';
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -171,6 +172,14 @@ export class MemoryStore implements Store {
   async export(): Promise<Inventory> {
     const machines = (await this.listMachines()).map(({ lastSeen: _, ...m }) => m);
     return { profiles: await this.listProfiles(), groups: await this.listGroups(), machines };
+  }
+
+  private leases = new Map<string, StoredLease>();
+  async loadLeases() {
+    return [...this.leases.values()].sort((a, b) => (a.ip < b.ip ? -1 : 1)).map(clone);
+  }
+  async commitLeases(changes: StoredLease[]) {
+    for (const l of changes) this.leases.set(l.ip, clone(l));
   }
 
   async close() {}

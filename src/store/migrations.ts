@@ -56,6 +56,20 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('boot_events_mac').on('boot_events').columns(['mac', 'id']).execute();
       },
     },
+    '0002_dhcp_leases': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('dhcp_leases')
+          .addColumn('ip', 'text', (c) => c.primaryKey())
+          .addColumn('mac', 'text', (c) => c.notNull())
+          .addColumn('client_id', 'text')
+          .addColumn('hostname', 'text')
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('dhcp_leases_mac').on('dhcp_leases').column('mac').execute();
+      },
+    },
   };
 }
 

@@ -18,6 +18,7 @@ import type {
   Profile,
   SeenFacts,
   Store,
+  StoredLease,
 } from './types.ts';
 
 export interface Database {
@@ -33,6 +34,14 @@ export interface Database {
     last_seen: string | null;
   };
   machine_macs: { mac: string; machine_id: string };
+  dhcp_leases: {
+    ip: string;
+    mac: string;
+    client_id: string | null;
+    hostname: string | null;
+    state: string;
+    expires_at: number;
+  };
   boot_events: {
     id: Generated<number>;
     at: string;
@@ -338,6 +347,38 @@ export class SqlStore implements Store {
   async export(): Promise<Inventory> {
     const machines = (await this.listMachines()).map(({ lastSeen: _, ...m }) => m);
     return { profiles: await this.listProfiles(), groups: await this.listGroups(), machines };
+  }
+
+  async loadLeases(): Promise<StoredLease[]> {
+    const rows = await this.db.selectFrom('dhcp_leases').selectAll().orderBy('ip').execute();
+    return rows.map((r) => ({
+      ip: r.ip,
+      mac: r.mac,
+      ...(r.client_id === null ? {} : { clientId: r.client_id }),
+      ...(r.hostname === null ? {} : { hostname: r.hostname }),
+      state: r.state as StoredLease['state'],
+      expiresAt: Number(r.expires_at),
+    }));
+  }
+
+  async commitLeases(changes: StoredLease[]): Promise<void> {
+    if (!changes.length) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (const l of changes) {
+        const row = {
+          mac: l.mac,
+          client_id: l.clientId ?? null,
+          hostname: l.hostname ?? null,
+          state: l.state,
+          expires_at: l.expiresAt,
+        };
+        await trx
+          .insertInto('dhcp_leases')
+          .values({ ip: l.ip, ...row })
+          .onConflict((oc) => oc.column('ip').doUpdateSet(row))
+          .execute();
+      }
+    });
   }
 
   async close() {

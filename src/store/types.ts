@@ -64,6 +64,8 @@ export interface Machine {
   serial?: string;
   hostname?: string;
   labels: Record<string, string>;
+  /** DHCP reservation (full mode): this address, for the machine's first MAC. */
+  ip?: string;
   profile?: string;
   group?: string;
   menu?: MenuSettings;
@@ -143,5 +145,21 @@ export interface Store {
   apply(inventory: Inventory, options: { prune: boolean }): Promise<ApplyResult>;
   export(): Promise<Inventory>;
 
+  /** Every stored DHCP lease. */
+  loadLeases(): Promise<StoredLease[]>;
+  /** Upsert leases by address in one transaction; durable when the promise resolves (an ACK may follow). */
+  commitLeases(changes: StoredLease[]): Promise<void>;
+
   close(): Promise<void>;
+}
+
+/** A DHCP lease as stored (full mode). The pool in dhcp/pool.ts owns the live state; the store makes it durable. */
+export interface StoredLease {
+  ip: string;
+  mac: string;
+  clientId?: string;
+  hostname?: string;
+  state: 'offered' | 'bound' | 'released' | 'declined' | 'expired';
+  /** ms since the epoch. */
+  expiresAt: number;
 }

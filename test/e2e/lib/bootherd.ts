@@ -18,8 +18,10 @@ export async function startBootherd(opts: {
   config: string;
   inventory: string;
   readyPattern?: RegExp;
+  /** Reuse this folder and its database, e.g. to restart a server. */
+  dir?: string;
 }): Promise<RunningBootherd> {
-  const dir = mkdtempSync(join(tmpdir(), 'bh-e2e-'));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'bh-e2e-'));
   const config = join(dir, 'bootherd.yaml');
   writeFileSync(join(dir, 'inventory.yaml'), opts.inventory);
   writeFileSync(config, opts.config);

@@ -10,6 +10,11 @@ export interface TestNet {
   serverIp: string;
   /** A tap device on the bridge for one VM. */
   addTap(name: string): string;
+  /**
+   * A client host: its own namespace, joined to the bridge by a veth pair, with `eth0` up and no address.
+   * Returns the argv prefix that runs a command there.
+   */
+  addClient(name: string, mac: string): string[];
   /** argv prefix that runs a command inside the namespace. */
   exec: string[];
   destroy(): void;
@@ -22,6 +27,7 @@ export function createTestNet(opts: { serverIp?: string; prefix?: number } = {})
   const ns = `bh-e2e-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
   const serverIp = opts.serverIp ?? '192.0.2.1';
   const inNs = (...args: string[]) => ip('-n', ns, ...args);
+  const clients: string[] = [];
   ip('netns', 'add', ns);
   try {
     inNs('link', 'set', 'lo', 'up');
@@ -43,11 +49,25 @@ export function createTestNet(opts: { serverIp?: string; prefix?: number } = {})
       inNs('link', 'set', name, 'up');
       return name;
     },
+    addClient(name: string, mac: string) {
+      const cns = `${ns}-${name}`;
+      ip('netns', 'add', cns);
+      clients.push(cns);
+      inNs('link', 'add', `v-${name}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', cns);
+      inNs('link', 'set', `v-${name}`, 'master', 'br0');
+      inNs('link', 'set', `v-${name}`, 'up');
+      ip('-n', cns, 'link', 'set', 'lo', 'up');
+      ip('-n', cns, 'link', 'set', 'eth0', 'address', mac);
+      ip('-n', cns, 'link', 'set', 'eth0', 'up');
+      return ['ip', 'netns', 'exec', cns];
+    },
     destroy() {
-      try {
-        ip('netns', 'del', ns);
-      } catch {
-        // already gone
+      for (const n of [...clients, ns]) {
+        try {
+          ip('netns', 'del', n);
+        } catch {
+          // already gone
+        }
       }
     },
   };

@@ -205,6 +205,20 @@ export function storeConformance(engine: string, open: () => Promise<Store>): vo
       assert.equal(await s.getMachine('zz'), undefined);
     });
 
+    withStore('DHCP leases: upsert by address in one commit, load them back', async (s) => {
+      assert.deepEqual(await s.loadLeases(), []);
+      const t = 1_800_000_000_000;
+      await s.commitLeases([
+        { ip: '192.0.2.101', mac: '52:54:00:00:00:01', clientId: '0152540000000001', state: 'bound', expiresAt: t },
+        { ip: '192.0.2.100', mac: '52:54:00:00:00:02', hostname: 'pc2', state: 'declined', expiresAt: t + 1 },
+      ]);
+      await s.commitLeases([{ ip: '192.0.2.101', mac: '52:54:00:00:00:01', state: 'released', expiresAt: t + 2 }]);
+      assert.deepEqual(await s.loadLeases(), [
+        { ip: '192.0.2.100', mac: '52:54:00:00:00:02', hostname: 'pc2', state: 'declined', expiresAt: t + 1 },
+        { ip: '192.0.2.101', mac: '52:54:00:00:00:01', state: 'released', expiresAt: t + 2 },
+      ]);
+    });
+
     withStore('export returns the document apply takes, without last-seen facts', async (s) => {
       await s.apply(inventory(), { prune: false });
       await s.writeBootLog([], [['db1', { at: '2026-01-01T00:00:00.000Z' }]]);

@@ -1,0 +1,140 @@
+/**
+ * DHCP sockets. A DHCP server must know which interface a broadcast came in on (to pick the subnet and its own
+ * address) and must send each reply out of that same interface. Linux gives that with one socket per interface bound
+ * to it with SO_BINDTODEVICE; Node's dgram cannot set that option, so the socket is made through libc (koffi) and
+ * handed to dgram by file descriptor. Where that is not possible, one socket on 0.0.0.0 serves every interface.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { networkInterfaces } from 'node:os';
+
+const AF_INET = 2;
+const SOCK_DGRAM = 2;
+const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
+const SO_BROADCAST = 6;
+const SO_BINDTODEVICE = 25;
+
+export interface DhcpSocket {
+  /** The interface this socket is bound to, or undefined for the portable fallback. */
+  iface?: string;
+  socket: Socket;
+}
+
+interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
+  bind(fd: number, addr: Buffer, len: number): number;
+  close(fd: number): number;
+  errno(): number;
+}
+
+let libc: Libc | undefined | null;
+
+async function loadLibc(): Promise<Libc | undefined> {
+  if (libc !== undefined) return libc ?? undefined;
+  try {
+    const koffi = (await import('koffi')).default;
+    const lib = koffi.load('libc.so.6');
+    libc = {
+      socket: lib.func('int socket(int, int, int)') as Libc['socket'],
+      setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)') as Libc['setsockopt'],
+      bind: lib.func('int bind(int, const void *, uint32_t)') as Libc['bind'],
+      close: lib.func('int close(int)') as Libc['close'],
+      errno: () => koffi.errno(),
+    };
+  } catch {
+    libc = null;
+  }
+  return libc ?? undefined;
+}
+
+function sockaddrIn(port: number): Buffer {
+  const sa = Buffer.alloc(16);
+  sa.writeUInt16LE(AF_INET, 0); // sa_family in host order (little-endian on the platforms we run on)
+  sa.writeUInt16BE(port, 2); // sin_port in network order; sin_addr 0.0.0.0: broadcasts reach only a wildcard bind
+  return sa;
+}
+
+/** A socket bound to `iface` and `port` on 0.0.0.0, or an Error saying why not. */
+async function boundToDevice(iface: string, port: number): Promise<Socket | Error> {
+  const c = await loadLibc();
+  if (!c) return new Error('libc is not reachable through koffi');
+  const fd = c.socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return new Error(`socket(): errno ${c.errno()}`);
+  const one = Buffer.alloc(4);
+  one.writeInt32LE(1);
+  const dev = Buffer.from(`${iface}\0`);
+  const steps: [string, () => number][] = [
+    ['SO_REUSEADDR', () => c.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4)],
+    ['SO_BROADCAST', () => c.setsockopt(fd, SOL_SOCKET, SO_BROADCAST, one, 4)],
+    ['SO_BINDTODEVICE', () => c.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, dev.length)],
+    [`bind(0.0.0.0:${port})`, () => c.bind(fd, sockaddrIn(port), 16)],
+  ];
+  for (const [what, step] of steps) {
+    if (step() !== 0) {
+      const errno = c.errno();
+      c.close(fd);
+      // EACCES/EPERM: ports below 1024 and SO_BINDTODEVICE need root or CAP_NET_BIND_SERVICE/CAP_NET_RAW.
+      return Object.assign(new Error(`${what} on ${iface}: errno ${errno}`), {
+        code: errno === 13 || errno === 1 ? 'EACCES' : errno === 98 ? 'EADDRINUSE' : 'EOTHER',
+      });
+    }
+  }
+  const socket = createSocket({ type: 'udp4' });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ fd }, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  return socket;
+}
+
+/**
+ * One socket per interface on `port`, or one wildcard socket when `interfaces` is empty or SO_BINDTODEVICE is not
+ * available (then `warn` says so: replies may leave by the wrong interface on a multi-homed host).
+ */
+export async function openDhcpSockets(
+  interfaces: string[],
+  port: number,
+  warn: (m: string) => void,
+): Promise<DhcpSocket[]> {
+  const out: DhcpSocket[] = [];
+  if (interfaces.length) {
+    for (const iface of interfaces) {
+      if (!networkInterfaces()[iface]) throw new Error(`DHCP: no network interface "${iface}" on this host`);
+      const s = await boundToDevice(iface, port);
+      if (s instanceof Error) {
+        if (
+          (s as Error & { code?: string }).code === 'EACCES' ||
+          (s as Error & { code?: string }).code === 'EADDRINUSE'
+        ) {
+          for (const o of out) o.socket.close();
+          throw s;
+        }
+        warn(`DHCP: ${s.message}; falling back to one socket on 0.0.0.0:${port} for all interfaces`);
+        for (const o of out) o.socket.close();
+        out.length = 0;
+        break;
+      }
+      out.push({ iface, socket: s });
+    }
+    if (out.length) return out;
+  }
+  const socket = createSocket({ type: 'udp4', reuseAddr: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ address: '0.0.0.0', port }, () => {
+      socket.off('error', reject);
+      socket.setBroadcast(true);
+      resolve();
+    });
+  });
+  return [{ socket }];
+}
+
+/** The first IPv4 address of an interface: the server identifier and next-server for clients on it. */
+export function interfaceAddress(iface: string): string | undefined {
+  return networkInterfaces()[iface]?.find((a) => a.family === 'IPv4' && !a.internal)?.address;
+}
