@@ -4,7 +4,9 @@
  * to it with SO_BINDTODEVICE; Node's dgram cannot set that option, so the socket is made through libc (koffi) and
  * handed to dgram by file descriptor. Where that is not possible, one socket on 0.0.0.0 serves every interface.
  */
+import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
+import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 
 const AF_INET = 2;
@@ -103,7 +105,7 @@ export async function openDhcpSockets(
   const out: DhcpSocket[] = [];
   if (interfaces.length) {
     for (const iface of interfaces) {
-      if (!networkInterfaces()[iface]) throw new Error(`DHCP: no network interface "${iface}" on this host`);
+      if (!existsSync(`/sys/class/net/${iface}`)) throw new Error(`DHCP: no network interface "${iface}" on this host`);
       const s = await boundToDevice(iface, port);
       if (s instanceof Error) {
         if (
@@ -134,7 +136,26 @@ export async function openDhcpSockets(
   return [{ socket }];
 }
 
-/** The first IPv4 address of an interface: the server identifier and next-server for clients on it. */
+const addressCache = new Map<string, { at: number; address: string | undefined }>();
+
+/**
+ * The first IPv4 address of an interface: the server identifier and next-server for clients on it. Node lists only
+ * interfaces that are up *and* have carrier (a bridge whose only port is a VM's tap before the VM starts has none),
+ * so fall back to iproute2. Cached for a few seconds: this is asked for every packet.
+ */
 export function interfaceAddress(iface: string): string | undefined {
-  return networkInterfaces()[iface]?.find((a) => a.family === 'IPv4' && !a.internal)?.address;
+  const hit = addressCache.get(iface);
+  if (hit && Date.now() - hit.at < 5000) return hit.address;
+  let address = networkInterfaces()[iface]?.find((a) => a.family === 'IPv4' && !a.internal)?.address;
+  if (!address) {
+    try {
+      const out = execFileSync('ip', ['-j', '-4', 'addr', 'show', 'dev', iface], { encoding: 'utf8', timeout: 2000 });
+      const parsed = JSON.parse(out) as { addr_info?: { local?: string }[] }[];
+      address = parsed[0]?.addr_info?.[0]?.local;
+    } catch {
+      address = undefined;
+    }
+  }
+  addressCache.set(iface, { at: Date.now(), address });
+  return address;
 }

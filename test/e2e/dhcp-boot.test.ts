@@ -1,0 +1,126 @@
+/**
+ * A real iPXE ROM (SeaBIOS + pxe-e1000.rom) gets its address and boot file from bootherd: in full mode, where
+ * bootherd is the only server, and in proxy mode beside a site DHCP server (a plain dnsmasq on another host of the
+ * segment that hands out addresses only). Both end in the booted kernel's marker.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { type RunningBootherd, startBootherd } from './lib/bootherd.ts';
+import { type RunningDnsmasq, startDnsmasq } from './lib/dnsmasq.ts';
+import { createTestNet } from './lib/netns.ts';
+import { buildPayload, MARKER } from './lib/payload.ts';
+import { startVm } from './lib/qemu.ts';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+const inventory = (mac: string) => `
+profiles:
+  - name: tiny-linux
+    kernel: linux/vmlinuz
+    initrds: [linux/initrd.gz]
+    cmdline: console=ttyS0 panic=-1
+machines:
+  - id: vm
+    macs: ["${mac}"]
+    profile: tiny-linux
+`;
+
+function linkAssets(server: RunningBootherd): void {
+  const payload = buildPayload(join(ROOT, '.cache'));
+  mkdirSync(join(server.dir, 'assets', 'linux'), { recursive: true });
+  symlinkSync(payload.kernel, join(server.dir, 'assets', 'linux', 'vmlinuz'));
+  symlinkSync(payload.initrd, join(server.dir, 'assets', 'linux', 'initrd.gz'));
+}
+
+async function bootToMarker(
+  exec: string[],
+  mac: string,
+  server: RunningBootherd,
+  site?: RunningDnsmasq,
+): Promise<string> {
+  const started = Date.now();
+  const vm = startVm({ exec, tap: 'tap0', mac, romfile: '/usr/lib/ipxe/qemu/pxe-e1000.rom', deadlineMs: 240_000 });
+  try {
+    await vm.waitFor(new RegExp(`${MARKER} cmdline=`)).catch((err: Error) => {
+      throw new Error(
+        `${err.message}\n--- bootherd log ---\n${server.log().slice(-4000)}${site ? `\n--- site dnsmasq ---\n${site.log().slice(-3000)}` : ''}`,
+      );
+    });
+    return `${((Date.now() - started) / 1000).toFixed(1)} s`;
+  } finally {
+    vm.kill();
+    await vm.exited;
+  }
+}
+
+describe('QEMU iPXE ROM gets its boot file from bootherd DHCP', () => {
+  it('full mode: bootherd is the only server on the segment', { timeout: 300_000 }, async (t) => {
+    const net = createTestNet();
+    let server: RunningBootherd | undefined;
+    try {
+      net.addTap('tap0');
+      const mac = '52:54:00:e2:e0:03';
+      server = await startBootherd({
+        exec: net.exec,
+        config: `
+data_dir: data
+inventory: inventory.yaml
+http: { listen: ${net.serverIp}, port: 8080, advertise: "http://${net.serverIp}:8080", assets: assets }
+dhcp:
+  mode: full
+  interfaces: [br0]
+  subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150], routers: [192.0.2.1] }]
+`,
+        inventory: inventory(mac),
+        readyPattern: /DHCP\s+full mode/,
+      });
+      linkAssets(server);
+      t.diagnostic(`VM start to kernel marker: ${await bootToMarker(net.exec, mac, server)}`);
+      assert.match(server.log(), /DHCP\s+full mode/);
+    } finally {
+      await server?.stop();
+      net.destroy();
+    }
+  });
+
+  it('proxy mode: beside a DHCP server that hands out addresses only', { timeout: 300_000 }, async (t) => {
+    const net = createTestNet();
+    let server: RunningBootherd | undefined;
+    let site: RunningDnsmasq | undefined;
+    try {
+      net.addTap('tap0');
+      const mac = '52:54:00:e2:e0:04';
+      // The site's DHCP server lives on another host of the segment, as it would in a real network.
+      const siteExec = net.addClient('site', '02:00:00:00:00:53');
+      execFileSync(siteExec[0] as string, [...siteExec.slice(1), 'ip', 'addr', 'add', '192.0.2.2/24', 'dev', 'eth0']);
+      server = await startBootherd({
+        exec: net.exec,
+        config: `
+data_dir: data
+inventory: inventory.yaml
+http: { listen: ${net.serverIp}, port: 8080, advertise: "http://${net.serverIp}:8080", assets: assets }
+dhcp: { mode: proxy, interfaces: [br0] }
+`,
+        inventory: inventory(mac),
+        readyPattern: /DHCP\s+proxy mode/,
+      });
+      linkAssets(server);
+      site = await startDnsmasq({
+        exec: siteExec,
+        dir: server.dir,
+        iface: 'eth0',
+        range: ['192.0.2.160', '192.0.2.190'],
+        extra: [],
+      });
+      t.diagnostic(`VM start to kernel marker: ${await bootToMarker(net.exec, mac, server, site)}`);
+      assert.match(site.log(), /DHCPACK\(eth0\) 192\.0\.2\.1[6-9]\d/, 'the address came from the site server');
+    } finally {
+      await site?.stop();
+      await server?.stop();
+      net.destroy();
+    }
+  });
+});
