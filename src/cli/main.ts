@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { type Config, envName, LEAVES, loadConfig } from '../config/config.ts';
 import { formatInventory, formatNextAction, parseInventory, parseNextAction } from '../config/inventory-file.ts';
 import { YamlError } from '../config/reader.ts';
+import { dhcpSnippet, type SnippetKind } from '../dhcp/snippets.ts';
 import { BootherdError } from '../errors.ts';
 import { tryEveryNicScript } from '../ipxe/scripts.ts';
 import { type Logger, openCore, startServer } from '../main.ts';
@@ -170,6 +171,29 @@ export function program(): Command {
           ['TIME', 'STAGE', 'MAC', 'DECISION'],
           ...events.map((e) => [e.at, e.stage, e.mac, JSON.stringify(e.decision)]),
         ]),
+      );
+    });
+
+  withConfig(
+    p
+      .command('dhcp-config')
+      .description("print the config that makes your existing DHCP server take bootherd's boot decisions (off mode)"),
+  )
+    .requiredOption('--for <server>', 'dnsmasq, isc-dhcpd or kea')
+    .option('--tftp-server <ip>', "TFTP server for iPXE binaries (default: the host of bootherd's base URL)")
+    .action((opts: ConfigOpts & { for: string; tftpServer?: string }) => {
+      if (!['dnsmasq', 'isc-dhcpd', 'kea'].includes(opts.for)) {
+        throw new BootherdError('BAD_REQUEST', `--for must be dnsmasq, isc-dhcpd or kea, got "${opts.for}"`);
+      }
+      const cfg = config(opts);
+      out(
+        dhcpSnippet(opts.for as SnippetKind, {
+          baseUrl: cfg.boot.baseUrl,
+          tftpServer: opts.tftpServer ?? new URL(cfg.boot.baseUrl).hostname,
+          bootFiles: cfg.boot.bootFiles,
+          requiredFeatures: cfg.boot.requiredFeatures,
+          ...(cfg.boot.userClass ? { userClass: cfg.boot.userClass } : {}),
+        }),
       );
     });
 

@@ -107,7 +107,7 @@ export const IPXE_FEATURES: ReadonlyMap<number, string> = new Map([
   [0x28, 'sdi'],
   [0x29, 'nfs'],
 ]);
-const IPXE_FEATURE_CODES: ReadonlyMap<string, number> = new Map([...IPXE_FEATURES].map(([c, n]) => [n, c]));
+export const IPXE_FEATURE_CODES: ReadonlyMap<string, number> = new Map([...IPXE_FEATURES].map(([c, n]) => [n, c]));
 
 /** iPXE encapsulated sub-options (iPXE include/ipxe/dhcp.h). */
 const IPXE_NO_PXEDHCP = 0xb0;

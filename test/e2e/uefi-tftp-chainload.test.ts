@@ -1,13 +1,15 @@
 /**
- * UEFI chainload with bootherd's TFTP and HTTP beside an existing DHCP server (dnsmasq, DHCP only): OVMF's own
+ * UEFI chainload with bootherd's TFTP and HTTP beside an existing DHCP server (dnsmasq, DHCP only, configured with
+ * the snippet `bootherd dhcp-config --for dnsmasq` prints): OVMF's own
  * firmware PXE (virtio NIC, no option ROM) gets snponly.efi from bootherd over TFTP — with its tsize probe and
  * windowsize 4 —, that iPXE asks DHCP again as `iPXE` and gets boot.ipxe over HTTP, then the kernel boots through
  * its EFI stub and prints the marker.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { dhcpSnippet } from '../../src/dhcp/snippets.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import { type RunningBootherd, startBootherd } from './lib/bootherd.ts';
 import { type RunningDnsmasq, startDnsmasq } from './lib/dnsmasq.ts';
@@ -52,17 +54,23 @@ machines:
     mkdirSync(join(server.dir, 'assets', 'linux'), { recursive: true });
     symlinkSync(payload.kernel, join(server.dir, 'assets', 'linux', 'vmlinuz'));
     symlinkSync(payload.initrd, join(server.dir, 'assets', 'linux', 'initrd.gz'));
+    const snippet = join(server.dir, 'bootherd-dnsmasq.conf');
+    writeFileSync(
+      snippet,
+      dhcpSnippet('dnsmasq', {
+        baseUrl: `http://${net.serverIp}:8080`,
+        tftpServer: net.serverIp,
+        bootFiles: { bios: 'undionly.kpxe', 'x64-uefi': 'snponly.efi' },
+        requiredFeatures: ['http'],
+      }),
+    );
     dhcp = await startDnsmasq({
       exec: net.exec,
       dir: server.dir,
       iface: 'br0',
       range: ['192.0.2.100', '192.0.2.150'],
-      extra: [
-        '--dhcp-match=set:efi64,option:client-arch,7',
-        '--dhcp-userclass=set:ipxe,iPXE',
-        `--dhcp-boot=tag:!ipxe,tag:efi64,snponly.efi,,${net.serverIp}`,
-        `--dhcp-boot=tag:ipxe,http://${net.serverIp}:8080/boot.ipxe`,
-      ],
+      // The site's dnsmasq runs exactly what `bootherd dhcp-config --for dnsmasq` prints.
+      extra: [`--conf-file=${snippet}`],
     });
   });
 
