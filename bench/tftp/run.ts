@@ -5,7 +5,8 @@
  *   A server that does not know windowsize (RFC 7440) leaves it out of its OACK and the client falls back to lock-step:
  *   the table shows the windowsize actually negotiated.
  * - parallel: 200 and 1000 fetches of a 70 KiB file at blksize 1468, all started at once, each from its own socket.
- * One TFTP client, written here on node:dgram, fetches from every server, so all get the same client.
+ * One TFTP client, written here on node:dgram, fetches from every server, so all get the same client. It retransmits
+ * after 1 s ±25% jitter and gives up after 5 timeouts in a row without progress.
  * Every server is its own process (bootherd too: a child running startTftpServer), so each may use its own core.
  * tftpd-hpa and atftpd conflict as Debian packages: the bench downloads and unpacks them under .cache/bench/root
  * (with libwrap0 if the host lacks it) instead of installing them. dnsmasq (dnsmasq-base) hard-codes TFTP port 69:
@@ -186,15 +187,19 @@ function fetchTftp(o: FetchOptions): Promise<FetchResult> {
       lastSent = b;
       sock.send(b, port, HOST);
     };
+    // ±25% jitter, as a fleet of real clients has: 1000 fetches started together must not retransmit in lockstep.
     const arm = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => {
-        if (finished) return;
-        if (++stalls > CLIENT_RETRIES) return finish(false, 'timeout');
-        retries++;
-        sock.send(lastSent, serverPort || o.port, HOST);
-        arm();
-      }, CLIENT_TIMEOUT_MS);
+      timer = setTimeout(
+        () => {
+          if (finished) return;
+          if (++stalls > CLIENT_RETRIES) return finish(false, 'timeout');
+          retries++;
+          sock.send(lastSent, serverPort || o.port, HOST);
+          arm();
+        },
+        CLIENT_TIMEOUT_MS * (0.75 + Math.random() * 0.5),
+      );
     };
     const deadline = setTimeout(() => finish(false, 'deadline'), o.deadlineMs);
     const sendAck = (block: number) => {

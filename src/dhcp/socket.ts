@@ -12,7 +12,6 @@ import { networkInterfaces } from 'node:os';
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
 const SOL_SOCKET = 1;
-const SO_REUSEADDR = 2;
 const SO_BROADCAST = 6;
 const SO_BINDTODEVICE = 25;
 
@@ -66,8 +65,9 @@ async function boundToDevice(iface: string, port: number): Promise<Socket | Erro
   const one = Buffer.alloc(4);
   one.writeInt32LE(1);
   const dev = Buffer.from(`${iface}\0`);
+  // No SO_REUSEADDR: sockets on different devices do not conflict, and without it a second bootherd (or another
+  // DHCP server) on the same interface fails to start instead of silently sharing the port and the pool.
   const steps: [string, () => number][] = [
-    ['SO_REUSEADDR', () => c.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4)],
     ['SO_BROADCAST', () => c.setsockopt(fd, SOL_SOCKET, SO_BROADCAST, one, 4)],
     ['SO_BINDTODEVICE', () => c.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, dev.length)],
     [`bind(0.0.0.0:${port})`, () => c.bind(fd, sockaddrIn(port), 16)],
@@ -124,7 +124,7 @@ export async function openDhcpSockets(
     }
     if (out.length) return out;
   }
-  const socket = createSocket({ type: 'udp4', reuseAddr: true });
+  const socket = createSocket({ type: 'udp4' });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind({ address: '0.0.0.0', port }, () => {
