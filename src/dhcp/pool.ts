@@ -480,7 +480,15 @@ export class LeasePool {
       if (this.reservedByIp.has(ip)) continue;
       if (this.check(st, c, ip, now) === 'ok') return ip;
     }
-    return undefined;
+    // Full: an offer is a promise to nobody until a REQUEST binds it, so a flood of DISCOVERs from made-up MACs must
+    // not lock real clients out for the hold time. Take back the offer that has waited longest.
+    let oldest: Lease | undefined;
+    for (let ip = st.first; ip <= st.last; ip++) {
+      const l = this.leases.get(ip);
+      if (l?.state === 'offered' && !this.reservedByIp.has(ip) && (!oldest || l.expiresAt < oldest.expiresAt))
+        oldest = l;
+    }
+    return oldest ? ipToInt(oldest.ip) : undefined;
   }
 
   private makeLease(ip: number, c: Client, state: LeaseState, expiresAt: number, hostname?: string): Lease {

@@ -142,15 +142,19 @@ describe('LeasePool.offer', () => {
     assert.equal(offerIp(p3, p3.subnetFor('198.51.100.1')!, A, T0), '198.51.100.11');
   });
 
-  test('pool exhaustion: no offer', () => {
+  test('pool exhaustion: bound leases leave no offer; offers alone never exhaust the pool', () => {
     const pool = new LeasePool(config());
     const small = pool.subnetFor('198.51.100.99')!;
-    assert.equal(offerIp(pool, small, A, T0), '198.51.100.10');
-    assert.equal(offerIp(pool, small, B, T0), '198.51.100.11');
-    assert.equal(offerIp(pool, small, C, T0), '198.51.100.12');
-    assert.equal(pool.offer(small, { mac: '52:54:00:00:00:0d' }, T0), undefined);
-    // Holds run out: room again.
-    assert.equal(offerIp(pool, small, '52:54:00:00:00:0d', T0 + 30_000), '198.51.100.10');
+    for (const mac of [A, B, C]) bound(pool, small, mac, T0);
+    assert.equal(pool.offer(small, { mac: '52:54:00:00:00:0d' }, T0), undefined, 'every address is bound');
+
+    const flood = new LeasePool(config());
+    const s = flood.subnetFor('198.51.100.99')!;
+    // A flood of DISCOVERs from made-up MACs fills every address with offers...
+    for (let i = 0; i < 50; i++) flood.offer(s, { mac: `02:ff:00:00:00:${i.toString(16).padStart(2, '0')}` }, T0 + i);
+    // ...yet a real client still gets an offer (the oldest hold is taken back) and can bind it.
+    const ip = offerIp(flood, s, A, T0 + 100);
+    assert.equal(flood.request(s, { mac: A }, ip, 'selecting', T0 + 101).kind, 'ack');
   });
 
   test('a client keeps its bound address across a new DISCOVER, lease not shortened', () => {
