@@ -16,10 +16,11 @@ import { BootherdError } from '../errors.ts';
 import { canonical } from './canonical.ts';
 import { migrationProvider } from './migrations.ts';
 import { type Database, SqlStore } from './sql-store.ts';
-import type { BootEvent, SeenFacts } from './types.ts';
+import type { BootEvent, SeenFacts, StoredLease } from './types.ts';
 
 class SqliteStore extends SqlStore {
   private readonly appendLog: (events: BootEvent[], seen: [string, SeenFacts][]) => void;
+  private readonly upsertLeases: (leases: StoredLease[]) => void;
 
   constructor(db: Kysely<Database>, main: SQLite.Database, log: SQLite.Database) {
     super(db, async () => {
@@ -30,6 +31,16 @@ class SqliteStore extends SqlStore {
       'INSERT INTO boot_events (at, machine_id, mac, stage, facts, decision) VALUES (?, ?, ?, ?, ?, ?)',
     );
     const touch = log.prepare('UPDATE machines SET last_seen = ? WHERE id = ?');
+    const upsertLease = main.prepare(
+      'INSERT INTO dhcp_leases (ip, mac, client_id, hostname, state, expires_at) VALUES (?, ?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (ip) DO UPDATE SET mac = excluded.mac, client_id = excluded.client_id, ' +
+        'hostname = excluded.hostname, state = excluded.state, expires_at = excluded.expires_at',
+    );
+    this.upsertLeases = main.transaction((leases: StoredLease[]) => {
+      for (const l of leases) {
+        upsertLease.run(l.ip, l.mac, l.clientId ?? null, l.hostname ?? null, l.state, l.expiresAt);
+      }
+    });
     // One synchronous transaction: it never stays open across an await, so it cannot block the main connection.
     this.appendLog = log.transaction((events: BootEvent[], seen: [string, SeenFacts][]) => {
       for (const e of events) {
@@ -37,6 +48,11 @@ class SqliteStore extends SqlStore {
       }
       for (const [id, facts] of seen) touch.run(canonical(facts), id);
     });
+  }
+
+  /** One synchronous transaction of prepared upserts on the FULL connection: durable when it returns. */
+  override async commitLeases(changes: StoredLease[]): Promise<void> {
+    if (changes.length) this.upsertLeases(changes);
   }
 
   override async writeBootLog(events: BootEvent[], seen: [string, SeenFacts][]): Promise<void> {
