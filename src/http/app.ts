@@ -128,15 +128,19 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       throw new BootherdError('SIGNATURE_INVALID', `asset ${rel} needs a valid signed URL (${verdict})`);
     reply.header('cache-control', 'private, no-store');
   });
-  await app.register(fastifyStatic, {
-    root: deps.assetsDir,
-    prefix: '/assets/',
+  // Range for sanboot, validators for caches; Cache-Control is ours (set below), dotfiles and listings never.
+  const files = {
     acceptRanges: true,
     etag: true,
     lastModified: true,
     cacheControl: false,
     dotfiles: 'deny',
     index: false,
+  } as const;
+  await app.register(fastifyStatic, {
+    root: deps.assetsDir,
+    prefix: '/assets/',
+    ...files,
     setHeaders: (res) => {
       if (!res.hasHeader('cache-control')) res.header('cache-control', 'public, max-age=300');
     },
@@ -145,12 +149,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     root: deps.ipxeDir,
     prefix: '/ipxe-bin/',
     decorateReply: false,
-    acceptRanges: true,
-    etag: true,
-    lastModified: true,
-    cacheControl: false,
-    dotfiles: 'deny',
-    index: false,
+    ...files,
     setHeaders: (res) => {
       res.header('cache-control', 'public, max-age=3600');
     },

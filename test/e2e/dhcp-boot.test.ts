@@ -5,35 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type RunningBootherd, startBootherd } from './lib/bootherd.ts';
 import { type RunningDnsmasq, startDnsmasq } from './lib/dnsmasq.ts';
 import { createTestNet } from './lib/netns.ts';
-import { buildPayload, MARKER } from './lib/payload.ts';
+import { linkPayload, MARKER, tinyLinuxInventory } from './lib/payload.ts';
 import { startVm } from './lib/qemu.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+const inventory = (mac: string) => tinyLinuxInventory('vm', mac);
 
-const inventory = (mac: string) => `
-profiles:
-  - name: tiny-linux
-    kernel: linux/vmlinuz
-    initrds: [linux/initrd.gz]
-    cmdline: console=ttyS0 panic=-1
-machines:
-  - id: vm
-    macs: ["${mac}"]
-    profile: tiny-linux
-`;
-
-function linkAssets(server: RunningBootherd): void {
-  const payload = buildPayload(join(ROOT, '.cache'));
-  mkdirSync(join(server.dir, 'assets', 'linux'), { recursive: true });
-  symlinkSync(payload.kernel, join(server.dir, 'assets', 'linux', 'vmlinuz'));
-  symlinkSync(payload.initrd, join(server.dir, 'assets', 'linux', 'initrd.gz'));
-}
+const linkAssets = (server: RunningBootherd) => linkPayload(server.dir);
 
 async function bootToMarker(
   exec: string[],

@@ -6,16 +6,15 @@
  * A label with `&&` and `#` goes through the real iPXE parser and must reach the kernel command line intact.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import { type RunningBootherd, startBootherd } from './lib/bootherd.ts';
 import { createTestNet, type TestNet } from './lib/netns.ts';
-import { buildPayload, MARKER } from './lib/payload.ts';
+import { linkPayload, MARKER } from './lib/payload.ts';
 import { startVm } from './lib/qemu.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const MAC = '52:54:00:e2:e0:01';
 const CLIENT_IP = '192.0.2.50';
 
@@ -26,7 +25,6 @@ describe('QEMU + iPXE: static address, chain boot.ipxe, kernel and initrd from b
   before(async () => {
     net = createTestNet();
     net.addTap('tap0');
-    const payload = buildPayload(join(ROOT, '.cache'));
     const config = `
 data_dir: data
 inventory: inventory.yaml
@@ -54,9 +52,7 @@ machines:
     next: install
 `;
     server = await startBootherd({ exec: net.exec, config, inventory });
-    mkdirSync(join(server.dir, 'assets', 'linux'), { recursive: true });
-    symlinkSync(payload.kernel, join(server.dir, 'assets', 'linux', 'vmlinuz'));
-    symlinkSync(payload.initrd, join(server.dir, 'assets', 'linux', 'initrd.gz'));
+    linkPayload(server.dir);
   });
 
   after(async () => {

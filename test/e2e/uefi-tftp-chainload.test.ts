@@ -6,7 +6,7 @@
  * its EFI stub and prints the marker.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { dhcpSnippet } from '../../src/dhcp/snippets.ts';
@@ -14,10 +14,9 @@ import { openSqliteStore } from '../../src/store/sqlite.ts';
 import { type RunningBootherd, startBootherd } from './lib/bootherd.ts';
 import { type RunningDnsmasq, startDnsmasq } from './lib/dnsmasq.ts';
 import { createTestNet, type TestNet } from './lib/netns.ts';
-import { buildPayload, MARKER } from './lib/payload.ts';
+import { linkPayload, MARKER, tinyLinuxInventory } from './lib/payload.ts';
 import { startVm } from './lib/qemu.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const MAC = '52:54:00:e2:e0:02';
 
 describe('UEFI: OVMF firmware PXE → TFTP snponly.efi from bootherd → iPXE → HTTP → kernel (EFI stub)', () => {
@@ -28,7 +27,6 @@ describe('UEFI: OVMF firmware PXE → TFTP snponly.efi from bootherd → iPXE �
   before(async () => {
     net = createTestNet();
     net.addTap('tap0');
-    const payload = buildPayload(join(ROOT, '.cache'));
     server = await startBootherd({
       exec: net.exec,
       config: `
@@ -38,22 +36,10 @@ http: { listen: ${net.serverIp}, port: 8080, advertise: "http://${net.serverIp}:
 tftp: { enabled: true, listen: ${net.serverIp}, port: 69, roots: [/usr/lib/ipxe] }
 boot: { unknown: local }
 `,
-      inventory: `
-profiles:
-  - name: tiny-linux
-    kernel: linux/vmlinuz
-    initrds: [linux/initrd.gz]
-    cmdline: console=ttyS0 panic=-1
-machines:
-  - id: uefi1
-    macs: ["${MAC}"]
-    profile: tiny-linux
-`,
+      inventory: tinyLinuxInventory('uefi1', MAC),
       readyPattern: /TFTP\s+listening/,
     });
-    mkdirSync(join(server.dir, 'assets', 'linux'), { recursive: true });
-    symlinkSync(payload.kernel, join(server.dir, 'assets', 'linux', 'vmlinuz'));
-    symlinkSync(payload.initrd, join(server.dir, 'assets', 'linux', 'initrd.gz'));
+    linkPayload(server.dir);
     const snippet = join(server.dir, 'bootherd-dnsmasq.conf');
     writeFileSync(
       snippet,

@@ -3,7 +3,16 @@
  * with the kernel command line and powers off. Built once per machine into .cache/e2e.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 export const MARKER = 'BOOTHERD-E2E-BOOTED';
@@ -51,4 +60,29 @@ export function buildPayload(cacheDir: string): Payload {
     `cd "${root}" && find . | cpio -o -H newc --quiet | gzip -1 > "${initrd}.tmp" && mv "${initrd}.tmp" "${initrd}"`,
   ]);
   return { kernel, initrd };
+}
+
+const CACHE = new URL('../../../.cache', import.meta.url).pathname;
+
+/** The inventory most boot tests use: one machine that boots the payload kernel. */
+export function tinyLinuxInventory(id: string, mac: string): string {
+  return `
+profiles:
+  - name: tiny-linux
+    kernel: linux/vmlinuz
+    initrds: [linux/initrd.gz]
+    cmdline: console=ttyS0 panic=-1
+machines:
+  - id: ${id}
+    macs: ["${mac}"]
+    profile: tiny-linux
+`;
+}
+
+/** Put the payload where profiles find it: `linux/vmlinuz` and `linux/initrd.gz` under a server's asset folder. */
+export function linkPayload(serverDir: string): void {
+  const payload = buildPayload(CACHE);
+  mkdirSync(join(serverDir, 'assets', 'linux'), { recursive: true });
+  symlinkSync(payload.kernel, join(serverDir, 'assets', 'linux', 'vmlinuz'));
+  symlinkSync(payload.initrd, join(serverDir, 'assets', 'linux', 'initrd.gz'));
 }
