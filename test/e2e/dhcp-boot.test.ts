@@ -105,3 +105,74 @@ dhcp: { mode: proxy, interfaces: [br0] }
     }
   });
 });
+
+describe('chainload from a first stage that is not iPXE', () => {
+  it('a vendor-style PXE ROM gets undionly.kpxe over bootherd TFTP; that iPXE gets the script: the loop is broken', {
+    timeout: 300_000,
+  }, async (t) => {
+    const net = createTestNet();
+    let server: RunningBootherd | undefined;
+    try {
+      net.addTap('tap0');
+      const mac = '52:54:00:e2:e0:06';
+      server = await startBootherd({
+        exec: net.exec,
+        config: `
+data_dir: data
+inventory: inventory.yaml
+http: { listen: ${net.serverIp}, port: 8080, advertise: "http://${net.serverIp}:8080", assets: assets }
+tftp: { enabled: true, listen: ${net.serverIp}, port: 69, roots: [/usr/lib/ipxe] }
+dhcp:
+  mode: full
+  interfaces: [br0]
+  subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150] }]
+`,
+        inventory: inventory(mac),
+        readyPattern: /DHCP\s+full mode/,
+      });
+      linkAssets(server);
+      const started = Date.now();
+      const vm = startVm({
+        exec: net.exec,
+        tap: 'tap0',
+        mac,
+        romfile: '/usr/lib/ipxe/qemu/pxe-e1000.rom',
+        deadlineMs: 240_000,
+      });
+      try {
+        // Imitate a vendor PXE ROM from the iPXE ROM's shell (clients.md): DHCP with another user class, then fetch
+        // the boot file it was given over TFTP, as firmware PXE would.
+        await vm.waitFor(/Press Ctrl-B for the iPXE command line/);
+        await vm.type('\x02');
+        await vm.waitFor(/iPXE>/);
+        await vm.type(
+          'set user-class PXE-ROM && ifconf -c dhcp && clear user-class && chain tftp://${next-server}/${filename}\r',
+        );
+        await vm.waitFor(new RegExp(`${MARKER} cmdline=`)).catch((err: Error) => {
+          throw new Error(`${err.message}\n--- bootherd log ---\n${server?.log().slice(-4000)}`);
+        });
+        t.diagnostic(`VM start to kernel marker: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      } finally {
+        vm.kill();
+        await vm.exited;
+      }
+      await server.stop();
+      const { openSqliteStore } = await import('../../src/store/sqlite.ts');
+      const store = await openSqliteStore(`${server.dir}/data/bootherd.db`);
+      try {
+        const events = (await store.listEvents({ limit: 500 })).reverse();
+        const kinds = events.filter((e) => e.stage === 'dhcp').map((e) => e.decision.kind);
+        assert.ok(kinds.includes('ipxe-binary') && kinds.includes('script'), JSON.stringify(kinds));
+        const fetched = events
+          .filter((e) => e.stage === 'tftp' && e.decision.outcome === 'done')
+          .map((e) => e.decision.file);
+        assert.deepEqual(fetched, ['undionly.kpxe'], 'undionly.kpxe over TFTP, once');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await server?.stop();
+      net.destroy();
+    }
+  });
+});

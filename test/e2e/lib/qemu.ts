@@ -30,6 +30,8 @@ export interface Vm {
   console(): string;
   exited: Promise<number | null>;
   kill(): void;
+  /** Type on the serial console (the firmware's keyboard under -nographic), one key at a time. */
+  type(text: string): Promise<void>;
 }
 
 export function startVm(o: VmOptions): Vm {
@@ -62,7 +64,7 @@ export function startVm(o: VmOptions): Vm {
   if (o.kernel) args.push('-kernel', o.kernel);
   if (o.initrd) args.push('-initrd', o.initrd);
   const [cmd, ...rest] = [...o.exec, ...args];
-  const child: ChildProcess = spawn(cmd as string, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(cmd as string, rest, { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   const waiters: { pattern: RegExp; resolve: (s: string) => void; reject: (e: Error) => void }[] = [];
   const onData = (chunk: Buffer) => {
@@ -98,6 +100,13 @@ export function startVm(o: VmOptions): Vm {
     },
     console: () => out,
     exited,
+    async type(text: string) {
+      // A 16550 UART holds 16 bytes and firmware polls it: paste a line at once and most of it is lost.
+      for (const ch of text) {
+        child.stdin?.write(ch);
+        await new Promise((r) => setTimeout(r, 15));
+      }
+    },
     kill() {
       if (child.exitCode === null) child.kill('SIGKILL');
     },
