@@ -176,3 +176,55 @@ dhcp:
     }
   });
 });
+
+describe('menu for an unknown machine', () => {
+  it('shows the menu and boots its default item after the timeout', { timeout: 300_000 }, async (t) => {
+    const net = createTestNet();
+    let server: RunningBootherd | undefined;
+    try {
+      net.addTap('tap0');
+      server = await startBootherd({
+        exec: net.exec,
+        config: `
+data_dir: data
+inventory: inventory.yaml
+http: { listen: ${net.serverIp}, port: 8080, advertise: "http://${net.serverIp}:8080", assets: assets }
+dhcp:
+  mode: full
+  interfaces: [br0]
+  subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150] }]
+boot:
+  unknown: menu
+  menu: { timeout: 3, default: tiny-linux }
+`,
+        // No machine: this VM is unknown to the inventory.
+        inventory: tinyLinuxInventory('someone-else', '02:00:00:00:00:42'),
+        readyPattern: /DHCP\s+full mode/,
+      });
+      linkAssets(server);
+      const started = Date.now();
+      const vm = startVm({
+        exec: net.exec,
+        tap: 'tap0',
+        mac: '52:54:00:e2:e0:07',
+        romfile: '/usr/lib/ipxe/qemu/pxe-e1000.rom',
+        deadlineMs: 240_000,
+      });
+      try {
+        const out = await vm.waitFor(new RegExp(`${MARKER} cmdline=`)).catch((err: Error) => {
+          throw new Error(`${err.message}\n--- bootherd log ---\n${server?.log().slice(-4000)}`);
+        });
+        // The menu was on screen before the kernel: its title and the default item's label.
+        assert.match(out, /bootherd: 52:54:00:e2:e0:07/);
+        assert.match(out, /tiny-linux/);
+        t.diagnostic(`VM start to kernel marker: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      } finally {
+        vm.kill();
+        await vm.exited;
+      }
+    } finally {
+      await server?.stop();
+      net.destroy();
+    }
+  });
+});
