@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { tryEveryNicScript } from '../../src/ipxe/scripts.ts';
 import { type RunningBootherd, startBootherd } from './lib/bootherd.ts';
 import { type RunningDnsmasq, startDnsmasq } from './lib/dnsmasq.ts';
 import { createTestNet } from './lib/netns.ts';
@@ -221,6 +224,71 @@ boot:
       } finally {
         vm.kill();
         await vm.exited;
+      }
+    } finally {
+      await server?.stop();
+      net.destroy();
+    }
+  });
+});
+
+describe('multi-NIC: the first NIC is on a dead network', () => {
+  it('the try-every-NIC script (bootherd ipxe-try-nics) boots from the second NIC', { timeout: 300_000 }, async (t) => {
+    const net = createTestNet();
+    let server: RunningBootherd | undefined;
+    try {
+      net.addTap('tapdead', { bridged: false });
+      net.addTap('tap0');
+      const dead = '52:54:00:e2:e0:08';
+      const live = '52:54:00:e2:e0:09';
+      server = await startBootherd({
+        exec: net.exec,
+        config: `
+data_dir: data
+inventory: inventory.yaml
+http: { listen: ${net.serverIp}, port: 8080, advertise: "http://${net.serverIp}:8080", assets: assets }
+dhcp:
+  mode: full
+  interfaces: [br0]
+  subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150] }]
+`,
+        inventory: tinyLinuxInventory('twonics', live),
+        readyPattern: /DHCP\s+full mode/,
+      });
+      linkAssets(server);
+      // What an operator embeds into iPXE (make EMBED=) or puts on boot media; here ipxe.lkrn runs it as its script.
+      const script = join(server.dir, 'try-nics.ipxe');
+      writeFileSync(script, tryEveryNicScript({ bootUrl: `http://${net.serverIp}:8080/boot.ipxe`, maxNics: 4 }));
+      const started = Date.now();
+      const vm = startVm({
+        exec: net.exec,
+        tap: 'tapdead',
+        mac: dead,
+        secondNic: { tap: 'tap0', mac: live },
+        romfile: '',
+        kernel: '/usr/lib/ipxe/ipxe.lkrn',
+        initrd: script,
+        deadlineMs: 240_000,
+      });
+      try {
+        const out = await vm.waitFor(new RegExp(`${MARKER} cmdline=`)).catch((err: Error) => {
+          throw new Error(`${err.message}\n--- bootherd log ---\n${server?.log().slice(-4000)}`);
+        });
+        assert.match(out, /trying net0/);
+        assert.match(out, /trying net1/);
+        t.diagnostic(`VM start to kernel marker: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      } finally {
+        vm.kill();
+        await vm.exited;
+      }
+      await server.stop();
+      const { openSqliteStore } = await import('../../src/store/sqlite.ts');
+      const store = await openSqliteStore(join(server.dir, 'data', 'bootherd.db'));
+      try {
+        const http = (await store.listEvents({ machineId: 'twonics' })).filter((e) => e.stage === 'http');
+        assert.equal(http[0]?.facts.nic, 'net1', 'the bootstrap reported the NIC it booted from');
+      } finally {
+        await store.close();
       }
     } finally {
       await server?.stop();

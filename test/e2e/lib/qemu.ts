@@ -16,6 +16,8 @@ export interface VmOptions {
   initrd?: string;
   /** UEFI firmware (OVMF) instead of SeaBIOS: a private copy of the variable store in this folder. */
   ovmfVarsDir?: string;
+  /** A second NIC (net1), same model and ROM setting. */
+  secondNic?: { tap: string; mac: string };
   /** NIC model; default e1000. */
   nic?: 'e1000' | 'virtio-net-pci';
   /** Option ROM for the NIC: a path, '' for none (the firmware's own PXE stack), undefined for QEMU's default. */
@@ -51,6 +53,15 @@ export function startVm(o: VmOptions): Vm {
     '-device',
     `${o.nic ?? 'e1000'},netdev=n0,mac=${o.mac}${o.romfile === undefined ? '' : `,romfile=${o.romfile}`}`,
   ];
+  if (o.secondNic) {
+    const rom = o.romfile === undefined ? '' : `,romfile=${o.romfile}`;
+    args.push(
+      '-netdev',
+      `tap,id=n1,ifname=${o.secondNic.tap},script=no,downscript=no`,
+      '-device',
+      `${o.nic ?? 'e1000'},netdev=n1,mac=${o.secondNic.mac}${rom}`,
+    );
+  }
   if (o.ovmfVarsDir) {
     const vars = join(o.ovmfVarsDir, `OVMF_VARS-${o.mac.replace(/:/g, '')}.fd`);
     copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars);
