@@ -281,6 +281,22 @@ dhcp:
         vm.kill();
         await vm.exited;
       }
+      // Control: the stock iPXE ROM on net0 only (net1 without ROM) tries net0 alone and never boots.
+      const stock = startVm({
+        exec: net.exec,
+        tap: 'tapdead',
+        mac: dead,
+        romfile: '/usr/lib/ipxe/qemu/pxe-e1000.rom',
+        secondNic: { tap: 'tap0', mac: live, romfile: '' },
+        deadlineMs: 180_000,
+      });
+      try {
+        const out = await stock.waitFor(/No bootable device/);
+        assert.doesNotMatch(out, new RegExp(MARKER));
+      } finally {
+        stock.kill();
+        await stock.exited;
+      }
       await server.stop();
       const { openSqliteStore } = await import('../../src/store/sqlite.ts');
       const store = await openSqliteStore(join(server.dir, 'data', 'bootherd.db'));

@@ -17,7 +17,7 @@ export interface VmOptions {
   /** UEFI firmware (OVMF) instead of SeaBIOS: a private copy of the variable store in this folder. */
   ovmfVarsDir?: string;
   /** A second NIC (net1), same model and ROM setting. */
-  secondNic?: { tap: string; mac: string };
+  secondNic?: { tap: string; mac: string; romfile?: string };
   /** NIC model; default e1000. */
   nic?: 'e1000' | 'virtio-net-pci';
   /** Option ROM for the NIC: a path, '' for none (the firmware's own PXE stack), undefined for QEMU's default. */
@@ -54,7 +54,8 @@ export function startVm(o: VmOptions): Vm {
     `${o.nic ?? 'e1000'},netdev=n0,mac=${o.mac}${o.romfile === undefined ? '' : `,romfile=${o.romfile}`}`,
   ];
   if (o.secondNic) {
-    const rom = o.romfile === undefined ? '' : `,romfile=${o.romfile}`;
+    const romfile = o.secondNic.romfile ?? o.romfile;
+    const rom = romfile === undefined ? '' : `,romfile=${romfile}`;
     args.push(
       '-netdev',
       `tap,id=n1,ifname=${o.secondNic.tap},script=no,downscript=no`,
