@@ -9,6 +9,7 @@ import { Metrics } from './core/metrics.ts';
 import { BootService } from './core/service.ts';
 import { loadOrCreateKey, Signer } from './core/signing.ts';
 import { LeasePool } from './dhcp/pool.ts';
+import { answerRouterSolicitations, type RouterAdvertiser } from './dhcp/ra.ts';
 import { startDhcpServer } from './dhcp/server.ts';
 import { listenError } from './errors.ts';
 import { EventBus } from './events/bus.ts';
@@ -165,11 +166,31 @@ async function startDhcp(config: Config, core: Core, log: Logger) {
   } catch (err) {
     throw listenError(err, 'DHCP', '0.0.0.0', config.dhcp.port);
   }
+  const advertisers: RouterAdvertiser[] = [];
+  if (config.dhcp.routerAdvertisements) {
+    if (!config.dhcp.interfaces.length) log.warn('DHCP: router_advertisements needs dhcp.interfaces; not answering RS');
+    for (const iface of config.dhcp.interfaces) {
+      try {
+        advertisers.push(
+          await answerRouterSolicitations(iface, () =>
+            metrics.dhcpPackets.inc({ kind: 'replied', reason: 'router-advertisement' }),
+          ),
+        );
+      } catch (err) {
+        log.warn(`DHCP: not answering IPv6 router solicitations on ${iface}: ${(err as Error).message}`);
+      }
+    }
+  }
   const where = config.dhcp.interfaces.length ? config.dhcp.interfaces.join(', ') : 'all interfaces';
   log.info(
     config.dhcp.mode === 'full'
-      ? `DHCP  full mode on ${where} (${config.dhcp.subnets.map((s) => `${s.subnet} ${s.range.join('-')}`).join('; ')})`
+      ? `DHCP  full mode on ${where}${advertisers.length ? ', answering IPv6 router solicitations' : ''} (${config.dhcp.subnets.map((s) => `${s.subnet} ${s.range.join('-')}`).join('; ')})`
       : `DHCP  proxy mode on ${where}, ports ${config.dhcp.port} and ${config.dhcp.proxyPort} (boot clients only)`,
   );
-  return server;
+  return {
+    close: async () => {
+      for (const a of advertisers) a.close();
+      await server.close();
+    },
+  };
 }

@@ -31,6 +31,8 @@ export interface Config {
     port: number;
     proxyPort: number;
     subnets: SubnetConfig[];
+    /** Answer IPv6 Router Solicitations with a bare RA so iPXE stops waiting for a router (see dhcp/ra.ts). */
+    routerAdvertisements: boolean;
   };
   /** Secret for signed URLs; read from `secretFile`, or generated once into the data folder. */
   secretFile: string;
@@ -63,6 +65,7 @@ export const LEAVES = [
   'dhcp.server_ip',
   'dhcp.port',
   'dhcp.proxy_port',
+  'dhcp.router_advertisements',
   'boot.user_class',
   'boot.required_features',
   'boot.unknown',
@@ -175,6 +178,8 @@ function parseDhcp(dhcp: Value): Config['dhcp'] {
     port: dhcp.get('port').int(67, 1, 65535),
     proxyPort: dhcp.get('proxy_port').int(4011, 1, 65535),
     subnets,
+    // On where bootherd owns the segment (full mode); beside another DHCP server the network may have real routers.
+    routerAdvertisements: dhcp.get('router_advertisements').bool(mode === 'full'),
   };
 }
 
@@ -197,7 +202,7 @@ function parse(root: Value, base: string): Config {
   tftp.keys(['enabled', 'listen', 'port', 'roots', 'max_blksize']);
   const ipxeDir = path(http.get('ipxe_dir').string('/usr/lib/ipxe'));
   const dhcp = root.get('dhcp');
-  dhcp.keys(['mode', 'interfaces', 'server_ip', 'port', 'proxy_port', 'subnets']);
+  dhcp.keys(['mode', 'interfaces', 'server_ip', 'port', 'proxy_port', 'subnets', 'router_advertisements']);
   const boot = root.get('boot');
   boot.keys(['user_class', 'required_features', 'files', 'unknown', 'menu']);
   const files = boot.get('files');

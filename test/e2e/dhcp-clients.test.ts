@@ -187,4 +187,34 @@ describe('DHCP full mode with real clients (udhcpc, dhclient)', () => {
     assert.notEqual(other, held, 'an acknowledged lease survives the restart');
     assert.equal(await udhcpc(k1, ['-r', held]), held, 'its owner gets it back');
   });
+
+  it('answers an IPv6 Router Solicitation with a bare RA: router lifetime 0, no flags, no options', {
+    timeout: 30_000,
+  }, async () => {
+    const exec = net.addClient('ra1', '02:00:00:00:00:0c');
+    // Link-local addresses need a moment (DAD) before anything can be sent.
+    await sleep(2500);
+    const probe = `
+import socket, struct, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+s.settimeout(3)
+s.sendto(bytes([133, 0, 0, 0, 0, 0, 0, 0]), ('ff02::2', 0, 0, socket.if_nametoindex('eth0')))
+end = time.time() + 3
+while time.time() < end:
+    try:
+        d, a = s.recvfrom(1500)
+    except socket.timeout:
+        break
+    if d[0] == 134:
+        print('RA', len(d), d[4], d[5], struct.unpack('!H', d[6:8])[0])
+        break
+else:
+    print('none')
+`;
+    const [cmd, ...args] = [...exec, '/usr/bin/python3', '-c', probe];
+    const { stdout } = await run(cmd as string, args, { timeout: 15_000 });
+    // length 16 (no options), hop limit 0, flags 0 (M = O = 0), router lifetime 0.
+    assert.equal(stdout.trim(), 'RA 16 0 0 0');
+  });
 });

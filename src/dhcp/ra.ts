@@ -1,0 +1,121 @@
+/**
+ * Ending iPXE's IPv6 wait. iPXE builds of 2019 (Debian's) wait ~13 s for an IPv6 router after every DHCP; a Router
+ * Advertisement ends the wait. bootherd answers Router Solicitations on its DHCP interfaces with a bare one:
+ * RFC 4861 §4.2 with Router Lifetime 0 ("not a default router"), M = O = 0 and no options, so it configures nothing
+ * on any host and only tells the solicitor there is no router to wait for.
+ *
+ * Node has no raw sockets: the ICMPv6 socket comes from libc through koffi; a read with a 1 s receive timeout runs
+ * on the libuv thread pool, so nothing blocks the event loop and close() is prompt.
+ */
+import { read, readFileSync } from 'node:fs';
+
+const AF_INET6 = 10;
+const SOCK_RAW = 3;
+const IPPROTO_ICMPV6 = 58;
+const IPPROTO_IPV6 = 41;
+const SOL_SOCKET = 1;
+const SO_RCVTIMEO = 20;
+const SO_BINDTODEVICE = 25;
+const IPV6_MULTICAST_HOPS = 18;
+const IPV6_JOIN_GROUP = 20;
+const ROUTER_SOLICITATION = 133;
+const ROUTER_ADVERTISEMENT = 134;
+
+interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
+  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
+  close(fd: number): number;
+  errno(): number;
+}
+
+async function libc(): Promise<Libc> {
+  const koffi = (await import('koffi')).default;
+  const lib = koffi.load('libc.so.6');
+  return {
+    socket: lib.func('int socket(int, int, int)') as Libc['socket'],
+    setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)') as Libc['setsockopt'],
+    sendto: lib.func('long sendto(int, const void *, size_t, int, const void *, uint32_t)') as Libc['sendto'],
+    close: lib.func('int close(int)') as Libc['close'],
+    errno: () => koffi.errno(),
+  };
+}
+
+/** The bare RA: type, code, checksum (the kernel fills it in for ICMPv6 raw sockets), then all zeros. */
+export function bareRouterAdvertisement(): Buffer {
+  const ra = Buffer.alloc(16);
+  ra[0] = ROUTER_ADVERTISEMENT;
+  return ra;
+}
+
+function allNodes(): Buffer {
+  // sockaddr_in6 for ff02::1: family, port 0, flowinfo 0, address, scope id 0 (the bound device decides).
+  const sa = Buffer.alloc(28);
+  sa.writeUInt16LE(AF_INET6, 0);
+  sa[8] = 0xff;
+  sa[9] = 0x02;
+  sa[23] = 0x01;
+  return sa;
+}
+
+export interface RouterAdvertiser {
+  close(): void;
+}
+
+/** Answer Router Solicitations on `iface`; calls `onAnswer` per RA sent. Throws if the socket cannot be made. */
+export async function answerRouterSolicitations(iface: string, onAnswer?: () => void): Promise<RouterAdvertiser> {
+  const c = await libc();
+  const fd = c.socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
+  if (fd < 0) throw new Error(`ICMPv6 socket: errno ${c.errno()} (needs root or CAP_NET_RAW)`);
+  const int = (v: number) => {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(v);
+    return b;
+  };
+  const timeout = Buffer.alloc(16); // struct timeval { 1 s, 0 µs }
+  timeout.writeBigInt64LE(1n, 0);
+  const dev = Buffer.from(`${iface}\0`);
+  // Solicitations go to ff02::2, all-routers: a host that is not a router has not joined it, so join it here.
+  const join = Buffer.alloc(20); // struct ipv6_mreq { in6_addr ff02::2; int ifindex }
+  join[0] = 0xff;
+  join[1] = 0x02;
+  join[15] = 0x02;
+  join.writeInt32LE(Number(readFileSync(`/sys/class/net/${iface}/ifindex`, 'utf8').trim()), 16);
+  for (const [level, name, value] of [
+    [SOL_SOCKET, SO_BINDTODEVICE, dev],
+    [SOL_SOCKET, SO_RCVTIMEO, timeout],
+    // RFC 4861 §6.1.2: a receiver drops an RA whose hop limit is not 255.
+    [IPPROTO_IPV6, IPV6_MULTICAST_HOPS, int(255)],
+    [IPPROTO_IPV6, IPV6_JOIN_GROUP, join],
+  ] as const) {
+    if (c.setsockopt(fd, level, name, value, value.length) !== 0) {
+      const errno = c.errno();
+      c.close(fd);
+      throw new Error(`ICMPv6 socket option ${name} on ${iface}: errno ${errno}`);
+    }
+  }
+  const ra = bareRouterAdvertisement();
+  const dest = allNodes();
+  let closed = false;
+  const buf = Buffer.alloc(1500);
+  const loop = () => {
+    if (closed) return;
+    read(fd, buf, 0, buf.length, null, (err, n) => {
+      if (closed) return;
+      // EAGAIN every second (the receive timeout) is the loop's chance to notice close().
+      if (!err && n > 0 && buf[0] === ROUTER_SOLICITATION) {
+        if (c.sendto(fd, ra, ra.length, 0, dest, dest.length) === ra.length) onAnswer?.();
+      }
+      loop();
+    });
+  };
+  loop();
+  return {
+    close() {
+      if (closed) return;
+      closed = true;
+      // Let a read in flight return (at most the 1 s timeout) before the descriptor goes away.
+      setTimeout(() => c.close(fd), 1100).unref();
+    },
+  };
+}
