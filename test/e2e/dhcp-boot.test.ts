@@ -5,14 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { tryEveryNicScript } from '../../src/ipxe/scripts.ts';
 import { type RunningBootherd, startBootherd } from './lib/bootherd.ts';
 import { type RunningDnsmasq, startDnsmasq } from './lib/dnsmasq.ts';
 import { createTestNet } from './lib/netns.ts';
-import { linkPayload, MARKER, tinyLinuxInventory } from './lib/payload.ts';
+import { buildIso, linkPayload, MARKER, tinyLinuxInventory } from './lib/payload.ts';
 import { startVm } from './lib/qemu.ts';
 
 const inventory = (mac: string) => tinyLinuxInventory('vm', mac);
@@ -305,6 +305,62 @@ dhcp:
         assert.equal(http[0]?.facts.nic, 'net1', 'the bootstrap reported the NIC it booted from');
       } finally {
         await store.close();
+      }
+    } finally {
+      await server?.stop();
+      net.destroy();
+    }
+  });
+});
+
+describe('sanboot of an ISO over HTTP', () => {
+  it('iPXE boots an isolinux ISO from bootherd assets through Range requests', { timeout: 300_000 }, async (t) => {
+    const net = createTestNet();
+    let server: RunningBootherd | undefined;
+    try {
+      net.addTap('tap0');
+      const mac = '52:54:00:e2:e0:0a';
+      server = await startBootherd({
+        exec: net.exec,
+        config: `
+data_dir: data
+inventory: inventory.yaml
+http: { listen: ${net.serverIp}, port: 8080, advertise: "http://${net.serverIp}:8080", assets: assets }
+dhcp:
+  mode: full
+  interfaces: [br0]
+  subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150] }]
+`,
+        inventory: `
+profiles:
+  - name: tiny-iso
+    sanboot: iso/tiny.iso
+machines:
+  - id: isovm
+    macs: ["${mac}"]
+    profile: tiny-iso
+`,
+        readyPattern: /DHCP\s+full mode/,
+      });
+      mkdirSync(join(server.dir, 'assets', 'iso'), { recursive: true });
+      symlinkSync(buildIso(), join(server.dir, 'assets', 'iso', 'tiny.iso'));
+      const started = Date.now();
+      const vm = startVm({
+        exec: net.exec,
+        tap: 'tap0',
+        mac,
+        romfile: '/usr/lib/ipxe/qemu/pxe-e1000.rom',
+        deadlineMs: 240_000,
+      });
+      try {
+        const out = await vm.waitFor(new RegExp(`${MARKER} cmdline=`)).catch((err: Error) => {
+          throw new Error(`${err.message}\n--- bootherd log ---\n${server?.log().slice(-4000)}`);
+        });
+        assert.match(out, /from=iso/, 'the kernel came from the ISO (isolinux passed its own command line)');
+        t.diagnostic(`VM start to kernel marker: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      } finally {
+        vm.kill();
+        await vm.exited;
       }
     } finally {
       await server?.stop();

@@ -86,3 +86,43 @@ export function linkPayload(serverDir: string): void {
   symlinkSync(payload.kernel, join(serverDir, 'assets', 'linux', 'vmlinuz'));
   symlinkSync(payload.initrd, join(serverDir, 'assets', 'linux', 'initrd.gz'));
 }
+
+/** A small bootable ISO (isolinux) holding the payload kernel and initrd, for `sanboot` tests. Cached. */
+export function buildIso(): string {
+  const payload = buildPayload(CACHE);
+  const out = join(CACHE, 'e2e');
+  const iso = join(out, 'tiny.iso');
+  if (existsSync(iso)) return iso;
+  for (const f of ['/usr/lib/ISOLINUX/isolinux.bin', '/usr/lib/syslinux/modules/bios/ldlinux.c32']) {
+    if (!existsSync(f)) throw new Error(`no ${f}: install the Debian packages isolinux and syslinux-common`);
+  }
+  const root = join(out, 'iso-root');
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(join(root, 'isolinux'), { recursive: true });
+  copyFileSync('/usr/lib/ISOLINUX/isolinux.bin', join(root, 'isolinux', 'isolinux.bin'));
+  copyFileSync('/usr/lib/syslinux/modules/bios/ldlinux.c32', join(root, 'isolinux', 'ldlinux.c32'));
+  copyFileSync(payload.kernel, join(root, 'vmlinuz'));
+  copyFileSync(payload.initrd, join(root, 'initrd.gz'));
+  writeFileSync(
+    join(root, 'isolinux', 'isolinux.cfg'),
+    'DEFAULT linux\nLABEL linux\n  KERNEL /vmlinuz\n  APPEND initrd=/initrd.gz console=ttyS0 panic=-1 from=iso\n',
+  );
+  execFileSync('xorriso', [
+    '-as',
+    'mkisofs',
+    '-quiet',
+    '-o',
+    `${iso}.tmp`,
+    '-b',
+    'isolinux/isolinux.bin',
+    '-c',
+    'isolinux/boot.cat',
+    '-no-emul-boot',
+    '-boot-load-size',
+    '4',
+    '-boot-info-table',
+    root,
+  ]);
+  execFileSync('mv', [`${iso}.tmp`, iso]);
+  return iso;
+}
