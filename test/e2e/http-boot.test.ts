@@ -62,7 +62,7 @@ machines:
 
   it('boots the installer once, with the hostile label intact on the kernel command line, then local', {
     timeout: 300_000,
-  }, async () => {
+  }, async (t) => {
     const script = join(server.dir, 'static.ipxe');
     // The seeds' "machine3": no DHCP on this network, the address is set by hand.
     writeFileSync(
@@ -76,6 +76,7 @@ machines:
         '',
       ].join('\n'),
     );
+    const started = Date.now();
     const vm = startVm({
       exec: net.exec,
       tap: 'tap0',
@@ -90,6 +91,7 @@ machines:
       assert.match(cmdline, /host=vm1 role=web && reboot #x/, `kernel command line: ${cmdline}`);
       assert.match(cmdline, /initrd=initrd\.gz/);
       assert.doesNotMatch(out, /^Rebooting/m);
+      t.diagnostic(`VM start to kernel marker: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     } finally {
       vm.kill();
       await vm.exited;
