@@ -8,38 +8,17 @@
  * on the libuv thread pool, so nothing blocks the event loop and close() is prompt.
  */
 import { read, readFileSync } from 'node:fs';
+import { loadLibc, SO_BINDTODEVICE, SOL_SOCKET } from './libc.ts';
 
 const AF_INET6 = 10;
 const SOCK_RAW = 3;
 const IPPROTO_ICMPV6 = 58;
 const IPPROTO_IPV6 = 41;
-const SOL_SOCKET = 1;
 const SO_RCVTIMEO = 20;
-const SO_BINDTODEVICE = 25;
 const IPV6_MULTICAST_HOPS = 18;
 const IPV6_JOIN_GROUP = 20;
 const ROUTER_SOLICITATION = 133;
 const ROUTER_ADVERTISEMENT = 134;
-
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
-  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
-  close(fd: number): number;
-  errno(): number;
-}
-
-async function libc(): Promise<Libc> {
-  const koffi = (await import('koffi')).default;
-  const lib = koffi.load('libc.so.6');
-  return {
-    socket: lib.func('int socket(int, int, int)') as Libc['socket'],
-    setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)') as Libc['setsockopt'],
-    sendto: lib.func('long sendto(int, const void *, size_t, int, const void *, uint32_t)') as Libc['sendto'],
-    close: lib.func('int close(int)') as Libc['close'],
-    errno: () => koffi.errno(),
-  };
-}
 
 /** The bare RA: type, code, checksum (the kernel fills it in for ICMPv6 raw sockets), then all zeros. */
 export function bareRouterAdvertisement(): Buffer {
@@ -64,7 +43,8 @@ export interface RouterAdvertiser {
 
 /** Answer Router Solicitations on `iface`; calls `onAnswer` per RA sent. Throws if the socket cannot be made. */
 export async function answerRouterSolicitations(iface: string, onAnswer?: () => void): Promise<RouterAdvertiser> {
-  const c = await libc();
+  const c = await loadLibc();
+  if (!c) throw new Error('libc is not reachable through koffi');
   const fd = c.socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
   if (fd < 0) throw new Error(`ICMPv6 socket: errno ${c.errno()} (needs root or CAP_NET_RAW)`);
   const int = (v: number) => {

@@ -8,12 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
+import { loadLibc, SO_BINDTODEVICE, SOL_SOCKET } from './libc.ts';
 
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
-const SOL_SOCKET = 1;
 const SO_BROADCAST = 6;
-const SO_BINDTODEVICE = 25;
 const SO_RCVBUFFORCE = 33;
 /** Room for a burst of requests while the loop waits on a lease commit's fsync. */
 const RECEIVE_BUFFER = 4 * 1024 * 1024;
@@ -22,34 +21,6 @@ export interface DhcpSocket {
   /** The interface this socket is bound to, or undefined for the portable fallback. */
   iface?: string;
   socket: Socket;
-}
-
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
-  bind(fd: number, addr: Buffer, len: number): number;
-  close(fd: number): number;
-  errno(): number;
-}
-
-let libc: Libc | undefined | null;
-
-async function loadLibc(): Promise<Libc | undefined> {
-  if (libc !== undefined) return libc ?? undefined;
-  try {
-    const koffi = (await import('koffi')).default;
-    const lib = koffi.load('libc.so.6');
-    libc = {
-      socket: lib.func('int socket(int, int, int)') as Libc['socket'],
-      setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)') as Libc['setsockopt'],
-      bind: lib.func('int bind(int, const void *, uint32_t)') as Libc['bind'],
-      close: lib.func('int close(int)') as Libc['close'],
-      errno: () => koffi.errno(),
-    };
-  } catch {
-    libc = null;
-  }
-  return libc ?? undefined;
 }
 
 function sockaddrIn(port: number): Buffer {

@@ -11,29 +11,56 @@ import { describe, it } from 'node:test';
 import { tryEveryNicScript } from '../../src/ipxe/scripts.ts';
 import { type RunningBootherd, startBootherd } from './lib/bootherd.ts';
 import { type RunningDnsmasq, startDnsmasq } from './lib/dnsmasq.ts';
-import { createTestNet } from './lib/netns.ts';
+import { createTestNet, type TestNet } from './lib/netns.ts';
 import { buildIso, linkPayload, MARKER, tinyLinuxInventory } from './lib/payload.ts';
-import { startVm } from './lib/qemu.ts';
+import { startVm, type VmOptions } from './lib/qemu.ts';
 
 const inventory = (mac: string) => tinyLinuxInventory('vm', mac);
 
 const linkAssets = (server: RunningBootherd) => linkPayload(server.dir);
 
+/** bootherd as the segment's only DHCP server (full mode) on the test bridge, plus `extra` config lines. */
+function startFull(net: TestNet, inventory: string, extra = ''): Promise<RunningBootherd> {
+  return startBootherd({
+    exec: net.exec,
+    config: `
+data_dir: data
+inventory: inventory.yaml
+http: { listen: ${net.serverIp}, port: 8080, advertise: "http://${net.serverIp}:8080", assets: assets }
+dhcp:
+  mode: full
+  interfaces: [br0]
+  subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150] }]
+${extra}`,
+    inventory,
+    readyPattern: /DHCP\s+full mode/,
+  });
+}
+
+/** Boot a VM (the iPXE ROM on e1000 unless `vm` says otherwise) to the payload marker; the console and the time. */
 async function bootToMarker(
   exec: string[],
   mac: string,
   server: RunningBootherd,
   site?: RunningDnsmasq,
-): Promise<string> {
+  vmOptions: Partial<VmOptions> = {},
+): Promise<{ console: string; seconds: string }> {
   const started = Date.now();
-  const vm = startVm({ exec, tap: 'tap0', mac, romfile: '/usr/lib/ipxe/qemu/pxe-e1000.rom', deadlineMs: 240_000 });
+  const vm = startVm({
+    exec,
+    tap: 'tap0',
+    mac,
+    romfile: '/usr/lib/ipxe/qemu/pxe-e1000.rom',
+    deadlineMs: 240_000,
+    ...vmOptions,
+  });
   try {
-    await vm.waitFor(new RegExp(`${MARKER} cmdline=`)).catch((err: Error) => {
+    const console = await vm.waitFor(new RegExp(`${MARKER} cmdline=`)).catch((err: Error) => {
       throw new Error(
         `${err.message}\n--- bootherd log ---\n${server.log().slice(-4000)}${site ? `\n--- site dnsmasq ---\n${site.log().slice(-3000)}` : ''}`,
       );
     });
-    return `${((Date.now() - started) / 1000).toFixed(1)} s`;
+    return { console, seconds: `${((Date.now() - started) / 1000).toFixed(1)} s` };
   } finally {
     vm.kill();
     await vm.exited;
@@ -47,22 +74,9 @@ describe('QEMU iPXE ROM gets its boot file from bootherd DHCP', () => {
     try {
       net.addTap('tap0');
       const mac = '52:54:00:e2:e0:03';
-      server = await startBootherd({
-        exec: net.exec,
-        config: `
-data_dir: data
-inventory: inventory.yaml
-http: { listen: ${net.serverIp}, port: 8080, advertise: "http://${net.serverIp}:8080", assets: assets }
-dhcp:
-  mode: full
-  interfaces: [br0]
-  subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150], routers: [192.0.2.1] }]
-`,
-        inventory: inventory(mac),
-        readyPattern: /DHCP\s+full mode/,
-      });
+      server = await startFull(net, inventory(mac));
       linkAssets(server);
-      t.diagnostic(`VM start to kernel marker: ${await bootToMarker(net.exec, mac, server)}`);
+      t.diagnostic(`VM start to kernel marker: ${(await bootToMarker(net.exec, mac, server)).seconds}`);
       assert.match(server.log(), /DHCP\s+full mode/);
     } finally {
       await server?.stop();
@@ -99,7 +113,7 @@ dhcp: { mode: proxy, interfaces: [br0] }
         range: ['192.0.2.160', '192.0.2.190'],
         extra: [],
       });
-      t.diagnostic(`VM start to kernel marker: ${await bootToMarker(net.exec, mac, server, site)}`);
+      t.diagnostic(`VM start to kernel marker: ${(await bootToMarker(net.exec, mac, server, site)).seconds}`);
       assert.match(site.log(), /DHCPACK\(eth0\) 192\.0\.2\.1[6-9]\d/, 'the address came from the site server');
     } finally {
       await site?.stop();
@@ -118,21 +132,12 @@ describe('chainload from a first stage that is not iPXE', () => {
     try {
       net.addTap('tap0');
       const mac = '52:54:00:e2:e0:06';
-      server = await startBootherd({
-        exec: net.exec,
-        config: `
-data_dir: data
-inventory: inventory.yaml
-http: { listen: ${net.serverIp}, port: 8080, advertise: "http://${net.serverIp}:8080", assets: assets }
-tftp: { enabled: true, listen: ${net.serverIp}, port: 69, roots: [/usr/lib/ipxe] }
-dhcp:
-  mode: full
-  interfaces: [br0]
-  subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150] }]
+      server = await startFull(
+        net,
+        inventory(mac),
+        `tftp: { enabled: true, listen: ${net.serverIp}, port: 69, roots: [/usr/lib/ipxe] }
 `,
-        inventory: inventory(mac),
-        readyPattern: /DHCP\s+full mode/,
-      });
+      );
       linkAssets(server);
       const started = Date.now();
       const vm = startVm({
@@ -186,45 +191,21 @@ describe('menu for an unknown machine', () => {
     let server: RunningBootherd | undefined;
     try {
       net.addTap('tap0');
-      server = await startBootherd({
-        exec: net.exec,
-        config: `
-data_dir: data
-inventory: inventory.yaml
-http: { listen: ${net.serverIp}, port: 8080, advertise: "http://${net.serverIp}:8080", assets: assets }
-dhcp:
-  mode: full
-  interfaces: [br0]
-  subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150] }]
-boot:
+      // No machine: this VM is unknown to the inventory.
+      server = await startFull(
+        net,
+        tinyLinuxInventory('someone-else', '02:00:00:00:00:42'),
+        `boot:
   unknown: menu
   menu: { timeout: 3, default: tiny-linux }
 `,
-        // No machine: this VM is unknown to the inventory.
-        inventory: tinyLinuxInventory('someone-else', '02:00:00:00:00:42'),
-        readyPattern: /DHCP\s+full mode/,
-      });
+      );
       linkAssets(server);
-      const started = Date.now();
-      const vm = startVm({
-        exec: net.exec,
-        tap: 'tap0',
-        mac: '52:54:00:e2:e0:07',
-        romfile: '/usr/lib/ipxe/qemu/pxe-e1000.rom',
-        deadlineMs: 240_000,
-      });
-      try {
-        const out = await vm.waitFor(new RegExp(`${MARKER} cmdline=`)).catch((err: Error) => {
-          throw new Error(`${err.message}\n--- bootherd log ---\n${server?.log().slice(-4000)}`);
-        });
-        // The menu was on screen before the kernel: its title and the default item's label.
-        assert.match(out, /bootherd: 52:54:00:e2:e0:07/);
-        assert.match(out, /tiny-linux/);
-        t.diagnostic(`VM start to kernel marker: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      } finally {
-        vm.kill();
-        await vm.exited;
-      }
+      const boot = await bootToMarker(net.exec, '52:54:00:e2:e0:07', server);
+      // The menu was on screen before the kernel: its title and the default item's label.
+      assert.match(boot.console, /bootherd: 52:54:00:e2:e0:07/);
+      assert.match(boot.console, /tiny-linux/);
+      t.diagnostic(`VM start to kernel marker: ${boot.seconds}`);
     } finally {
       await server?.stop();
       net.destroy();
@@ -241,20 +222,7 @@ describe('multi-NIC: the first NIC is on a dead network', () => {
       net.addTap('tap0');
       const dead = '52:54:00:e2:e0:08';
       const live = '52:54:00:e2:e0:09';
-      server = await startBootherd({
-        exec: net.exec,
-        config: `
-data_dir: data
-inventory: inventory.yaml
-http: { listen: ${net.serverIp}, port: 8080, advertise: "http://${net.serverIp}:8080", assets: assets }
-dhcp:
-  mode: full
-  interfaces: [br0]
-  subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150] }]
-`,
-        inventory: tinyLinuxInventory('twonics', live),
-        readyPattern: /DHCP\s+full mode/,
-      });
+      server = await startFull(net, tinyLinuxInventory('twonics', live));
       linkAssets(server);
       // What an operator embeds into iPXE (make EMBED=) or puts on boot media; here ipxe.lkrn runs it as its script.
       const script = join(server.dir, 'try-nics.ipxe');
@@ -320,18 +288,9 @@ describe('sanboot of an ISO over HTTP', () => {
     try {
       net.addTap('tap0');
       const mac = '52:54:00:e2:e0:0a';
-      server = await startBootherd({
-        exec: net.exec,
-        config: `
-data_dir: data
-inventory: inventory.yaml
-http: { listen: ${net.serverIp}, port: 8080, advertise: "http://${net.serverIp}:8080", assets: assets }
-dhcp:
-  mode: full
-  interfaces: [br0]
-  subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150] }]
-`,
-        inventory: `
+      server = await startFull(
+        net,
+        `
 profiles:
   - name: tiny-iso
     sanboot: iso/tiny.iso
@@ -340,28 +299,12 @@ machines:
     macs: ["${mac}"]
     profile: tiny-iso
 `,
-        readyPattern: /DHCP\s+full mode/,
-      });
+      );
       mkdirSync(join(server.dir, 'assets', 'iso'), { recursive: true });
       symlinkSync(buildIso(), join(server.dir, 'assets', 'iso', 'tiny.iso'));
-      const started = Date.now();
-      const vm = startVm({
-        exec: net.exec,
-        tap: 'tap0',
-        mac,
-        romfile: '/usr/lib/ipxe/qemu/pxe-e1000.rom',
-        deadlineMs: 240_000,
-      });
-      try {
-        const out = await vm.waitFor(new RegExp(`${MARKER} cmdline=`)).catch((err: Error) => {
-          throw new Error(`${err.message}\n--- bootherd log ---\n${server?.log().slice(-4000)}`);
-        });
-        assert.match(out, /from=iso/, 'the kernel came from the ISO (isolinux passed its own command line)');
-        t.diagnostic(`VM start to kernel marker: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      } finally {
-        vm.kill();
-        await vm.exited;
-      }
+      const boot = await bootToMarker(net.exec, mac, server);
+      assert.match(boot.console, /from=iso/, 'the kernel came from the ISO (isolinux passed its own command line)');
+      t.diagnostic(`VM start to kernel marker: ${boot.seconds}`);
     } finally {
       await server?.stop();
       net.destroy();

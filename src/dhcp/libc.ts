@@ -1,0 +1,37 @@
+/**
+ * The few socket calls Node's dgram cannot make (SO_BINDTODEVICE, raw ICMPv6), from libc through koffi. Loaded once;
+ * undefined where libc or koffi is not available, so callers can fall back.
+ */
+export interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
+  bind(fd: number, addr: Buffer, len: number): number;
+  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
+  close(fd: number): number;
+  errno(): number;
+}
+
+export const SOL_SOCKET = 1;
+export const SO_BINDTODEVICE = 25;
+
+let loaded: Promise<Libc | undefined> | undefined;
+
+export function loadLibc(): Promise<Libc | undefined> {
+  loaded ??= (async () => {
+    try {
+      const koffi = (await import('koffi')).default;
+      const lib = koffi.load('libc.so.6');
+      return {
+        socket: lib.func('int socket(int, int, int)') as Libc['socket'],
+        setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)') as Libc['setsockopt'],
+        bind: lib.func('int bind(int, const void *, uint32_t)') as Libc['bind'],
+        sendto: lib.func('long sendto(int, const void *, size_t, int, const void *, uint32_t)') as Libc['sendto'],
+        close: lib.func('int close(int)') as Libc['close'],
+        errno: () => koffi.errno(),
+      };
+    } catch {
+      return undefined;
+    }
+  })();
+  return loaded;
+}
