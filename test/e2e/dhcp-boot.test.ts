@@ -311,3 +311,32 @@ machines:
     }
   });
 });
+
+describe('UEFI through bootherd alone', () => {
+  it('OVMF firmware PXE → bootherd DHCP + TFTP snponly.efi → iPXE → HTTP → kernel (EFI stub)', {
+    timeout: 300_000,
+  }, async (t) => {
+    const net = createTestNet();
+    let server: RunningBootherd | undefined;
+    try {
+      net.addTap('tap0');
+      const mac = '52:54:00:e2:e0:0b';
+      server = await startFull(
+        net,
+        inventory(mac),
+        `tftp: { enabled: true, listen: ${net.serverIp}, port: 69, roots: [/usr/lib/ipxe] }\n`,
+      );
+      linkAssets(server);
+      const boot = await bootToMarker(net.exec, mac, server, undefined, {
+        nic: 'virtio-net-pci',
+        romfile: '',
+        ovmfVarsDir: server.dir,
+      });
+      assert.match(boot.console, /initrd=initrd\.gz/, 'the EFI stub got its initrd by name');
+      t.diagnostic(`VM start to kernel marker: ${boot.seconds}`);
+    } finally {
+      await server?.stop();
+      net.destroy();
+    }
+  });
+});
