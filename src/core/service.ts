@@ -44,9 +44,12 @@ export interface ScriptResult {
 export class BootService {
   private catalog?: { at: number; groups: Group[]; profiles: Map<string, Profile> };
   private readonly now: () => Date;
+  /** The bootstrap script is the same for every client: rendered once, served over HTTP and TFTP. */
+  readonly bootstrap: string;
 
   constructor(private readonly deps: ServiceDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.bootstrap = bootstrapScript({ baseUrl: deps.boot.baseUrl });
   }
 
   get boot(): BootPolicyConfig {
@@ -140,9 +143,8 @@ export class BootService {
    * iPXE told to fetch its script over TFTP. undefined: not a generated name.
    */
   async tftpFile(path: string, clientIp: string): Promise<Buffer | undefined> {
-    if (path === 'boot.ipxe') return Buffer.from(bootstrapScript({ baseUrl: this.deps.boot.baseUrl }));
-    const m = /^pxelinux\.cfg\/01-((?:[0-9a-f]{2}-){5}[0-9a-f]{2})$/i.exec(path);
-    const mac = m?.[1] ? normalizeMac(m[1]) : undefined;
+    if (path === 'boot.ipxe') return Buffer.from(this.bootstrap);
+    const mac = path.startsWith('pxelinux.cfg/') ? pxelinuxConfigMac(path.slice('pxelinux.cfg/'.length)) : undefined;
     if (!mac) return undefined;
     return Buffer.from(await this.pxelinux({ mac, ip: clientIp }));
   }
@@ -173,8 +175,8 @@ export class BootService {
       callbackUrl,
       assetUrl: (ref: string) => {
         if (/^[a-z][a-z0-9+.-]*:\/\//i.test(ref)) return ref;
-        const path = `/assets/${ref.replace(/^\/+/, '')}`;
         const clean = ref.replace(/^\/+/, '');
+        const path = `/assets/${clean}`;
         return privatePaths.has(clean) ? `${baseUrl}${path}?${this.deps.signer.sign(path, 3600)}` : `${baseUrl}${path}`;
       },
     };
@@ -218,6 +220,12 @@ export class BootService {
       throw new BootherdError('MACHINE_NOT_FOUND', `no machine "${machineId}"`);
     }
   }
+}
+
+/** The MAC in a PXELINUX per-machine config name, `01-<mac with hyphens>` (01 = Ethernet); undefined for others. */
+export function pxelinuxConfigMac(name: string): string | undefined {
+  const m = /^01-((?:[0-9a-f]{2}-){5}[0-9a-f]{2})$/i.exec(name);
+  return m?.[1] ? normalizeMac(m[1]) : undefined;
 }
 
 export function callbackPath(machineId: string): string {

@@ -8,10 +8,9 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import type { ClientFacts } from '../boot/facts.ts';
 import { normalizeMac } from '../boot/identity.ts';
 import type { Metrics } from '../core/metrics.ts';
-import type { BootService } from '../core/service.ts';
+import { type BootService, pxelinuxConfigMac } from '../core/service.ts';
 import type { Signer } from '../core/signing.ts';
 import { BootherdError } from '../errors.ts';
-import { bootstrapScript } from '../ipxe/scripts.ts';
 import type { Profile } from '../store/types.ts';
 
 export interface HttpDeps {
@@ -48,7 +47,6 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: deps.logLevel !== 'debug' }),
     return503OnClosing: true,
   });
-  const bootstrap = bootstrapScript({ baseUrl: deps.service.boot.baseUrl });
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
@@ -84,7 +82,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     return deps.metrics.registry.metrics();
   });
 
-  app.get('/boot.ipxe', async (_req, reply) => reply.type(IPXE_TYPE).send(bootstrap));
+  app.get('/boot.ipxe', async (_req, reply) => reply.type(IPXE_TYPE).send(deps.service.bootstrap));
 
   app.get('/ipxe', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
@@ -98,9 +96,9 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   // PXELINUX over HTTP (options 209/210): pxelinux.cfg/01-<mac> as lpxelinux asks for it.
   app.get('/pxelinux.cfg/:name', async (req, reply) => {
     const { name } = req.params as { name: string };
-    const m = /^01-((?:[0-9a-f]{2}-){5}[0-9a-f]{2})$/i.exec(name);
-    if (!m?.[1]) throw new BootherdError('NOT_FOUND', `pxelinux.cfg/${name}: only 01-<mac> names are generated`);
-    const text = await deps.service.pxelinux({ mac: normalizeMac(m[1])!, ip: req.ip });
+    const mac = pxelinuxConfigMac(name);
+    if (!mac) throw new BootherdError('NOT_FOUND', `pxelinux.cfg/${name}: only 01-<mac> names are generated`);
+    const text = await deps.service.pxelinux({ mac, ip: req.ip });
     return reply.type(IPXE_TYPE).header('cache-control', 'no-store').send(text);
   });
 
