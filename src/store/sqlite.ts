@@ -22,7 +22,11 @@ class SqliteStore extends SqlStore {
   private readonly appendLog: (events: BootEvent[], seen: [string, SeenFacts][]) => void;
   private readonly upsertLeases: (leases: StoredLease[]) => void;
 
-  constructor(db: Kysely<Database>, main: SQLite.Database, log: SQLite.Database) {
+  constructor(
+    db: Kysely<Database>,
+    private readonly main: SQLite.Database,
+    log: SQLite.Database,
+  ) {
     super(db, async () => {
       await db.destroy();
       if (log !== main) log.close();
@@ -52,7 +56,11 @@ class SqliteStore extends SqlStore {
 
   /** One synchronous transaction of prepared upserts on the FULL connection: durable when it returns. */
   override async commitLeases(changes: StoredLease[]): Promise<void> {
-    if (changes.length) this.upsertLeases(changes);
+    if (!changes.length) return;
+    // A kysely transaction (apply) may be open on this connection across awaits; better-sqlite3 would nest the upsert
+    // as a savepoint inside it, committed (or rolled back) with it. Queue behind it on kysely's connection instead.
+    if (this.main.inTransaction) return super.commitLeases(changes);
+    this.upsertLeases(changes);
   }
 
   override async writeBootLog(events: BootEvent[], seen: [string, SeenFacts][]): Promise<void> {

@@ -51,3 +51,32 @@ test('sqlite: an acknowledged write survives SIGKILL of the writer', async () =>
     await s.close();
   }
 });
+
+test('sqlite: a lease commit during an open apply transaction is durable on its own, not part of the apply', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'bh-lease-tx-')), 'bootherd.db');
+  const s = await openSqliteStore(file);
+  try {
+    // An apply that fails after a MAC conflict rolls back; a lease committed meanwhile must survive that rollback.
+    const inv = {
+      profiles: [],
+      groups: [],
+      machines: [
+        { id: 'a', macs: ['52:54:00:00:00:01'], labels: {} },
+        { id: 'b', macs: ['52:54:00:00:00:01'], labels: {} },
+      ],
+    };
+    const lease = { ip: '192.0.2.100', mac: '52:54:00:00:00:09', state: 'bound' as const, expiresAt: 1 };
+    const applying = s.apply(inv, { prune: false }).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    // Let the apply transaction begin: its statements are chained by promises, so a few microtasks in it is open.
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    await s.commitLeases([lease]);
+    assert.match(String(await applying), /already used/);
+    // Without the guard the upsert nests as a savepoint in the apply and is rolled back with it: no lease.
+    assert.deepEqual(await s.loadLeases(), [lease]);
+  } finally {
+    await s.close();
+  }
+});
