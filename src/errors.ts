@@ -15,6 +15,16 @@ export const ERRORS = {
   PORT_IN_USE: { status: 500, message: 'port already in use' },
   PORT_DENIED: { status: 500, message: 'no permission to bind port' },
   STORE: { status: 500, message: 'store error' },
+  VALIDATION: { status: 400, message: 'invalid value' },
+  UNAUTHORIZED: { status: 401, message: 'authentication required' },
+  FORBIDDEN: { status: 403, message: 'forbidden' },
+  TOO_MANY_ATTEMPTS: { status: 429, message: 'too many failed authentication attempts' },
+  TOKEN_NOT_FOUND: { status: 404, message: 'no such token' },
+  TLS: { status: 500, message: 'TLS certificate or key unusable' },
+  GROUP_NOT_FOUND: { status: 404, message: 'no such group' },
+  LEASE_NOT_FOUND: { status: 404, message: 'no such lease' },
+  CONFLICT: { status: 409, message: 'already exists' },
+  TLS_REQUIRED: { status: 403, message: 'the API is served over HTTPS only' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

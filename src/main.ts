@@ -1,133 +1,131 @@
 /**
- * The composition root: config → store → core → services, one AbortController-style shutdown for all.
- * Nothing else in the tree constructs a store, a server socket or a signer.
+ * The composition root: config → logger → store → core → services, one shutdown for all. Nothing else in the tree
+ * constructs a store, a server socket, a logger or a signer.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino, { type Logger } from 'pino';
 import type { Config } from './config/config.ts';
 import { parseInventory } from './config/inventory-file.ts';
+import { AttemptLimiter } from './core/attempts.ts';
+import { instrumentStore } from './core/instrument.ts';
+import { InventoryService } from './core/inventory.ts';
 import { Metrics } from './core/metrics.ts';
 import { BootService } from './core/service.ts';
 import { loadOrCreateKey, Signer } from './core/signing.ts';
-import { LeasePool } from './dhcp/pool.ts';
-import { answerRouterSolicitations, type RouterAdvertiser } from './dhcp/ra.ts';
-import { startDhcpServer } from './dhcp/server.ts';
+import { TokenService } from './core/tokens.ts';
+import { startDhcp } from './dhcp/start.ts';
 import { listenError } from './errors.ts';
 import { EventBus } from './events/bus.ts';
-import { buildApp, privateAssetsOf } from './http/app.ts';
+import { buildApp } from './http/app.ts';
+import { privateAssetsOf } from './http/boot-routes.ts';
+import type { ServerStatus } from './http/ops.ts';
+import { loadOrCreateTls } from './http/tls.ts';
 import { openStore } from './store/index.ts';
 import type { Store } from './store/types.ts';
 import { startTftpServer, type TftpServer } from './tftp/server.ts';
 
-export interface Logger {
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
+export type { Logger };
+
+export const VERSION = '0.1.0';
+/** The built web UI, beside src/ and dist/ alike. */
+const UI_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../web/dist');
+
+/** One logger for every part: JSON lines on stderr; secrets are never given to it (see http/api). */
+export function createLogger(level: Config['log']['level'] | 'silent'): Logger {
+  return pino({ level, base: null, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2));
 }
 
 export interface Core {
   config: Config;
+  log: Logger;
   store: Store;
   signer: Signer;
   metrics: Metrics;
   events: EventBus;
   service: BootService;
+  inventory: InventoryService;
+  tokens: TokenService;
+  close(): Promise<void>;
 }
 
 /** Everything but the sockets: what the CLI and the server share. */
 export async function openCore(config: Config, log: Logger): Promise<Core> {
   mkdirSync(config.dataDir, { recursive: true });
-  const store = await openStore(config.store);
-  const signer = new Signer(loadOrCreateKey(config.secretFile));
   const metrics = new Metrics();
-  const events = new EventBus(store, (err) => log.warn(`could not record a boot event: ${(err as Error).message}`));
+  const store = instrumentStore(await openStore(config.store), metrics);
+  const signer = new Signer(loadOrCreateKey(config.secretFile));
+  const events = new EventBus(store, (err) => log.warn({ err }, 'could not record a boot event'));
   const service = new BootService({ store, boot: config.boot, signer, events, metrics });
-  return { config, store, signer, metrics, events, service };
+  const inventory = new InventoryService(store, service);
+  const tokens = new TokenService(store, { onError: (err) => log.warn({ err }, 'could not record a token use') });
+  return {
+    config,
+    log,
+    store,
+    signer,
+    metrics,
+    events,
+    service,
+    inventory,
+    tokens,
+    close: async () => {
+      await service.flush();
+      await store.close();
+    },
+  };
 }
 
 export interface Running {
   core: Core;
   http?: { url: string; port: number };
+  https?: { url: string; port: number; fingerprint256: string };
+  status: ServerStatus;
   close(): Promise<void>;
+}
+
+/**
+ * Apply the `inventory:` file. A bad file must not stop the fleet: the error (file:line:col) is logged and kept in
+ * the status (/healthz, the API and the UI show it), nothing of the file is applied, and the store keeps serving.
+ */
+async function applyInventoryFile(core: Core, path: string, status: ServerStatus): Promise<void> {
+  try {
+    const inv = parseInventory(readFileSync(path, 'utf8'), path);
+    const r = await core.inventory.apply(inv, false);
+    status.inventoryFile = { path, appliedAt: new Date().toISOString() };
+    core.log.info(
+      `inventory ${path}: ${r.created.length} created, ${r.updated.length} updated, ${r.unchanged.length} unchanged`,
+    );
+  } catch (err) {
+    const message = (err as Error).message;
+    status.inventoryFile = { path, error: message };
+    core.log.error(`inventory file not applied, serving what the store holds: ${message}`);
+  }
 }
 
 /** Start every service the config enables; returns once all listen. */
 export async function startServer(config: Config, log: Logger): Promise<Running> {
   const core = await openCore(config, log);
-  const closers: (() => Promise<void>)[] = [() => core.store.close(), () => core.service.flush()];
+  const closers: (() => Promise<void>)[] = [() => core.close()];
   const close = async () => {
     for (const c of closers.reverse()) await c().catch((err: Error) => log.error(`shutdown: ${err.message}`));
   };
+  const status: ServerStatus = {
+    version: VERSION,
+    services: { http: config.http.enabled, tftp: config.tftp.enabled, dhcp: config.dhcp.mode },
+  };
   try {
-    if (config.inventory) {
-      const inv = parseInventory(readFileSync(config.inventory, 'utf8'), config.inventory);
-      const r = await core.service.apply(inv, false);
-      log.info(
-        `inventory ${config.inventory}: ${r.created.length} created, ${r.updated.length} updated, ${r.unchanged.length} unchanged`,
-      );
-    }
-    const running: Running = { core, close };
-    if (config.http.enabled) {
-      const app = await buildApp({
-        service: core.service,
-        metrics: core.metrics,
-        signer: core.signer,
-        assetsDir: config.http.assets,
-        ipxeDir: config.http.ipxeDir,
-        privateAssets: async () => privateAssetsOf(await core.store.listProfiles()),
-        logLevel: config.log.level,
-        trustProxy: config.http.trustProxy,
-      });
-      closers.push(() => app.close());
-      try {
-        await app.listen({ host: config.http.listen, port: config.http.port });
-      } catch (err) {
-        throw listenError(err, 'HTTP', config.http.listen, config.http.port);
-      }
-      const port = (app.server.address() as { port: number }).port;
-      running.http = { url: `http://${config.http.listen}:${port}`, port };
-      log.info(
-        `HTTP  listening on ${config.http.listen}:${port} (clients use ${config.boot.baseUrl}; assets from ${config.http.assets})`,
-      );
-    }
-    if (config.tftp.enabled) {
-      const { metrics, service } = core;
-      let tftp: TftpServer;
-      try {
-        tftp = await startTftpServer({
-          host: config.tftp.listen,
-          port: config.tftp.port,
-          roots: config.tftp.roots,
-          maxBlksize: config.tftp.maxBlksize,
-          generated: { get: (path, client) => service.tftpFile(path, client.address) },
-          onEvent: (e) => {
-            if (e.type === 'transfer-start') return;
-            const outcome = e.type === 'transfer-done' ? 'done' : e.aborted ? 'aborted' : 'error';
-            metrics.tftpTransfers.inc({ outcome });
-            metrics.tftpBytes.inc(e.bytes);
-            metrics.tftpRetries.inc(e.retries);
-            service.tftpTransfer(e.client.address, e.file, {
-              outcome,
-              bytes: e.bytes,
-              ms: e.ms,
-              retries: e.retries,
-              ...(e.error ? { error: e.error } : {}),
-            });
-          },
-        });
-      } catch (err) {
-        throw listenError(err, 'TFTP', config.tftp.listen, config.tftp.port);
-      }
-      closers.push(() => tftp.close());
-      log.info(
-        `TFTP  listening on ${config.tftp.listen}:${tftp.port} (read-only; roots ${config.tftp.roots.join(', ')})`,
-      );
-    }
+    if (config.inventory) await applyInventoryFile(core, config.inventory, status);
+    const running: Running = { core, status, close };
+    if (config.http.enabled) await startHttp(core, status, running, closers);
+    if (config.tftp.enabled) closers.push(await startTftp(core));
     if (config.dhcp.mode === 'off') {
       log.info(
         'DHCP  off: point your DHCP server at bootherd (`bootherd dhcp-config --for dnsmasq|isc-dhcpd|kea` prints it)',
       );
     } else {
-      const dhcp = await startDhcp(config, core, log);
+      const dhcp = await startDhcp(core);
       closers.push(() => dhcp.close());
     }
     log.info(`store ${config.store.replace(/\/\/[^@/]*@/, '//***@')}`);
@@ -138,59 +136,102 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   }
 }
 
-async function startDhcp(config: Config, core: Core, log: Logger) {
-  const { store, service, metrics } = core;
-  let pool: LeasePool | undefined;
-  if (config.dhcp.mode === 'full') {
-    // Reservations come from the inventory: a machine with an `ip` keeps it, for its first MAC.
-    const reservations = (await store.listMachines()).flatMap((m) =>
-      m.ip && m.macs[0] ? [{ mac: m.macs[0], ip: m.ip, ...(m.hostname ? { hostname: m.hostname } : {}) }] : [],
+async function startHttp(
+  core: Core,
+  status: ServerStatus,
+  running: Running,
+  closers: (() => Promise<void>)[],
+): Promise<void> {
+  const { config, log } = core;
+  const tlsConf = config.http.tls;
+  const shared = {
+    service: core.service,
+    metrics: core.metrics,
+    signer: core.signer,
+    assetsDir: config.http.assets,
+    ipxeDir: config.http.ipxeDir,
+    privateAssets: async () => privateAssetsOf(await core.inventory.listProfiles()),
+    logger: log,
+    logLevel: config.log.level,
+    trustProxy: config.http.trustProxy,
+    status: () => status,
+  };
+  const listen = async (app: Awaited<ReturnType<typeof buildApp>>, port: number, what: string) => {
+    closers.push(() => app.close());
+    try {
+      await app.listen({ host: config.http.listen, port });
+    } catch (err) {
+      throw listenError(err, what, config.http.listen, port);
+    }
+    return (app.server.address() as { port: number }).port;
+  };
+  const host = config.http.listen === '0.0.0.0' ? new URL(config.boot.baseUrl).hostname : config.http.listen;
+  const httpsUrl = (port: number) => `https://${host}:${port}/`;
+
+  if (tlsConf.enabled) {
+    const tls = await loadOrCreateTls({
+      dataDir: config.dataDir,
+      ...(tlsConf.cert && tlsConf.key ? { certFile: tlsConf.cert, keyFile: tlsConf.key } : {}),
+      hostnames: [new URL(config.boot.baseUrl).hostname],
+    });
+    const app = await buildApp({
+      ...shared,
+      inventory: core.inventory,
+      tokens: core.tokens,
+      events: core.events,
+      attempts: new AttemptLimiter(),
+      uiDir: UI_DIR,
+      https: { key: tls.key, cert: tls.cert },
+    });
+    const port = await listen(app, tlsConf.port, 'HTTPS');
+    running.https = { url: httpsUrl(port), port, fingerprint256: tls.fingerprint256 };
+    log.info(
+      `HTTPS listening on ${config.http.listen}:${port}: API and web UI at ${httpsUrl(port)} ` +
+        `(${tls.generated ? 'new self-signed' : 'certificate'} ${tls.certFile}, SHA-256 ${tls.fingerprint256})`,
     );
-    pool = new LeasePool({ subnets: config.dhcp.subnets, reservations });
-    pool.restore(await store.loadLeases());
   }
-  let server: Awaited<ReturnType<typeof startDhcpServer>>;
+  const plain = await buildApp({
+    ...shared,
+    parts: { boot: true, api: false, ui: false },
+    ...(running.https ? { apiElsewhere: running.https.url } : {}),
+  });
+  const port = await listen(plain, config.http.port, 'HTTP');
+  running.http = { url: `http://${config.http.listen}:${port}`, port };
+  log.info(
+    `HTTP  listening on ${config.http.listen}:${port} (clients use ${config.boot.baseUrl}; assets from ${config.http.assets})`,
+  );
+}
+
+async function startTftp(core: Core): Promise<() => Promise<void>> {
+  const { config, metrics, service, log } = core;
+  let tftp: TftpServer;
   try {
-    server = await startDhcpServer({
-      mode: config.dhcp.mode === 'full' ? 'full' : 'proxy',
-      interfaces: config.dhcp.interfaces,
-      ...(config.dhcp.serverIp ? { serverIp: config.dhcp.serverIp } : {}),
-      port: config.dhcp.port,
-      proxyPort: config.dhcp.proxyPort,
-      ...(pool ? { pool } : {}),
-      commitLeases: (changes) => store.commitLeases(changes),
-      decide: (facts) => service.dhcp(facts),
-      onPacket: (kind, reason) => metrics.dhcpPackets.inc({ kind, reason: reason ?? '' }),
-      warn: (m) => log.warn(m),
+    tftp = await startTftpServer({
+      host: config.tftp.listen,
+      port: config.tftp.port,
+      roots: config.tftp.roots,
+      maxBlksize: config.tftp.maxBlksize,
+      log: log.child({ service: 'tftp' }),
+      generated: { get: (path, client) => service.tftpFile(path, client.address) },
+      onErrorSent: (e) => metrics.tftpErrors.inc({ code: e.name }),
+      onEvent: (e) => {
+        if (e.type === 'transfer-start') return;
+        const outcome = e.type === 'transfer-done' ? 'done' : e.aborted ? 'aborted' : 'error';
+        metrics.tftpTransfers.inc({ outcome });
+        metrics.tftpBytes.inc(e.bytes);
+        metrics.tftpRetransmissions.inc(e.retries);
+        service.tftpTransfer(e.client.address, e.file, {
+          outcome,
+          bytes: e.bytes,
+          ms: e.ms,
+          retries: e.retries,
+          ...(e.error ? { error: e.error } : {}),
+        });
+      },
     });
   } catch (err) {
-    throw listenError(err, 'DHCP', '0.0.0.0', config.dhcp.port);
+    throw listenError(err, 'TFTP', config.tftp.listen, config.tftp.port);
   }
-  const advertisers: RouterAdvertiser[] = [];
-  if (config.dhcp.routerAdvertisements) {
-    if (!config.dhcp.interfaces.length) log.warn('DHCP: router_advertisements needs dhcp.interfaces; not answering RS');
-    for (const iface of config.dhcp.interfaces) {
-      try {
-        advertisers.push(
-          await answerRouterSolicitations(iface, () =>
-            metrics.dhcpPackets.inc({ kind: 'replied', reason: 'router-advertisement' }),
-          ),
-        );
-      } catch (err) {
-        log.warn(`DHCP: not answering IPv6 router solicitations on ${iface}: ${(err as Error).message}`);
-      }
-    }
-  }
-  const where = config.dhcp.interfaces.length ? config.dhcp.interfaces.join(', ') : 'all interfaces';
-  log.info(
-    config.dhcp.mode === 'full'
-      ? `DHCP  full mode on ${where}${advertisers.length ? ', answering IPv6 router solicitations' : ''} (${config.dhcp.subnets.map((s) => `${s.subnet} ${s.range.join('-')}`).join('; ')})`
-      : `DHCP  proxy mode on ${where}, ports ${config.dhcp.port} and ${config.dhcp.proxyPort} (boot clients only)`,
-  );
-  return {
-    close: async () => {
-      for (const a of advertisers) a.close();
-      await server.close();
-    },
-  };
+  log.info(`TFTP  listening on ${config.tftp.listen}:${tftp.port} (read-only; roots ${config.tftp.roots.join(', ')})`);
+  return () => tftp.close();
 }

@@ -2,9 +2,8 @@
  * The one boot policy. DHCP, TFTP and HTTP all ask it what a client gets; it is a pure function of the client's
  * facts, the inventory and the configuration, so every rule here is tested without a socket.
  */
-import type { Group, Machine, MenuSettings, NextAction, Profile } from '../store/types.ts';
+import type { ClientFacts, Group, Machine, MenuSettings, NextAction, Profile } from '../model/types.ts';
 import { archInfo, type FirmwareKey, firmwareKey } from './arch.ts';
-import type { ClientFacts } from './facts.ts';
 
 export interface BootPolicyConfig {
   /** Base URL of bootherd's HTTP service as clients reach it, e.g. `http://192.0.2.1:8080`. */

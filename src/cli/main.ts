@@ -10,25 +10,41 @@ import { YamlError } from '../config/reader.ts';
 import { dhcpSnippet, type SnippetKind } from '../dhcp/snippets.ts';
 import { BootherdError } from '../errors.ts';
 import { tryEveryNicScript } from '../ipxe/scripts.ts';
-import { type Logger, openCore, startServer } from '../main.ts';
+import { createLogger, openCore, startServer } from '../main.ts';
+import { normalizeMac } from '../model/identity.ts';
+import type { TokenScope } from '../model/types.ts';
+import { type FleetClient, localClient, remoteClient } from './client.ts';
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 
-const stderrLog: Logger = {
-  info: (m) => process.stderr.write(`${m}\n`),
-  warn: (m) => process.stderr.write(`warning: ${m}\n`),
-  error: (m) => process.stderr.write(`error: ${m}\n`),
+/** One-line messages for the operator at the terminal; `serve` logs through the server's logger instead. */
+const say = {
+  warn: (m: string) => process.stderr.write(`warning: ${m}\n`),
+  error: (m: string) => process.stderr.write(`error: ${m}\n`),
 };
 
 interface ConfigOpts {
   config?: string;
   set?: string[];
+  server?: string;
+  token?: string;
+  ca?: string;
+  fingerprint?: string;
 }
 
 function withConfig(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'config file (YAML); env BOOTHERD_CONFIG', process.env.BOOTHERD_CONFIG)
     .option('--set <key=value>', 'override a config value, e.g. --set http.port=8081 (repeatable)', collect, []);
+}
+
+/** Commands that can steer a remote bootherd through its API instead of opening the local store. */
+function withRemote(cmd: Command): Command {
+  return withConfig(cmd)
+    .option('--server <url>', 'a remote bootherd (https://host:8443); env BOOTHERD_SERVER', process.env.BOOTHERD_SERVER)
+    .option('--token <token>', 'API token for --server; env BOOTHERD_TOKEN (preferred: not in shell history)')
+    .option('--ca <file>', "PEM certificate to trust for --server (e.g. the server's data_dir/tls/cert.pem)")
+    .option('--fingerprint <sha256>', "pin the server certificate's SHA-256 fingerprint, as `serve` prints it");
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -39,15 +55,24 @@ function config(opts: ConfigOpts): Config {
   return loadConfig(opts.config, process.env, opts.set ?? []);
 }
 
-async function withCore<T>(
-  opts: ConfigOpts,
-  fn: (core: Awaited<ReturnType<typeof openCore>>) => Promise<T>,
-): Promise<T> {
-  const core = await openCore(config(opts), stderrLog);
+async function withClient<T>(opts: ConfigOpts, fn: (client: FleetClient) => Promise<T>): Promise<T> {
+  let client: FleetClient;
+  if (opts.server) {
+    const token = opts.token ?? process.env.BOOTHERD_TOKEN;
+    if (!token) throw new BootherdError('UNAUTHORIZED', '--server needs a token: --token or BOOTHERD_TOKEN');
+    client = remoteClient({
+      server: opts.server,
+      token,
+      ...(opts.ca ? { ca: opts.ca } : {}),
+      ...(opts.fingerprint ? { fingerprint: opts.fingerprint } : {}),
+    });
+  } else {
+    client = localClient(await openCore(config(opts), createLogger('warn')));
+  }
   try {
-    return await fn(core);
+    return await fn(client);
   } finally {
-    await core.store.close();
+    await client.close();
   }
 }
 
@@ -60,10 +85,12 @@ export function program(): Command {
 
   withConfig(p.command('serve').description('start every service the config enables; stops on SIGINT/SIGTERM')).action(
     async (opts: ConfigOpts) => {
-      const running = await startServer(config(opts), stderrLog);
+      const cfg = config(opts);
+      const log = createLogger(cfg.log.level);
+      const running = await startServer(cfg, log);
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
-          stderrLog.info(`${sig}: shutting down`);
+          log.info(`${sig}: shutting down`);
           running.close().then(resolve, resolve);
         };
         process.once('SIGINT', () => stop('SIGINT'));
@@ -80,7 +107,7 @@ export function program(): Command {
     out(`config ok${cfg.inventory ? `, inventory ${cfg.inventory} ok` : ''}`);
   });
 
-  withConfig(p.command('apply').description('create or update profiles, groups and machines from an inventory file'))
+  withRemote(p.command('apply').description('create or update profiles, groups and machines from an inventory file'))
     .requiredOption('-f, --file <file>', 'inventory YAML')
     .option('--prune', 'delete profiles, groups and machines the file does not name')
     .option('--dry-run', 'validate only')
@@ -92,26 +119,26 @@ export function program(): Command {
         );
         return;
       }
-      const r = await withCore(opts, (core) => core.service.apply(inv, opts.prune ?? false));
+      const r = await withClient(opts, (c) => c.apply(inv, opts.prune ?? false));
       for (const [verb, names] of Object.entries(r)) for (const n of names as string[]) out(`${verb.padEnd(9)} ${n}`);
       out(
         `${r.created.length} created, ${r.updated.length} updated, ${r.unchanged.length} unchanged, ${r.deleted.length} deleted`,
       );
     });
 
-  withConfig(p.command('export').description('write the inventory in the format apply reads'))
+  withRemote(p.command('export').description('write the inventory in the format apply reads'))
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .action(async (opts: ConfigOpts & { output?: string }) => {
-      const text = formatInventory(await withCore(opts, (core) => core.store.export()));
+      const text = formatInventory(await withClient(opts, (c) => c.export()));
       if (opts.output) writeFileSync(opts.output, text);
       else out(text);
     });
 
   const machines = p.command('machines').description('list and manage machines');
-  withConfig(machines.command('list').description('list machines with their MACs, profile and next action'))
+  withRemote(machines.command('list').description('list machines with their MACs, profile and next action'))
     .option('--json', 'JSON output')
     .action(async (opts: ConfigOpts & { json?: boolean }) => {
-      const list = await withCore(opts, (core) => core.store.listMachines());
+      const list = await withClient(opts, (c) => c.listMachines());
       if (opts.json) {
         out(JSON.stringify(list, null, 2));
         return;
@@ -125,14 +152,13 @@ export function program(): Command {
       ]);
       out(table([['ID', 'MACS', 'PROFILE', 'NEXT', 'LAST SEEN'], ...rows]));
     });
-  withConfig(machines.command('show').description('show one machine').argument('<id>')).action(
+  withRemote(machines.command('show').description('show one machine').argument('<id>')).action(
     async (id: string, opts: ConfigOpts) => {
-      const m = await withCore(opts, (core) => core.store.getMachine(id));
-      if (!m) throw new BootherdError('MACHINE_NOT_FOUND', `no machine "${id}"`);
+      const m = await withClient(opts, (c) => c.getMachine(id));
       out(JSON.stringify(m, null, 2));
     },
   );
-  withConfig(
+  withRemote(
     machines
       .command('next')
       .description(
@@ -147,21 +173,16 @@ export function program(): Command {
         'BAD_REQUEST',
         `"${action}" is not install, install:<profile>, local, menu, profile:<name> or clear`,
       );
-    await withCore(opts, (core) => core.service.setNextAction(id, next));
+    await withClient(opts, (c) => c.setNextAction(id, next));
     out(`${id}: next boot ${next ? formatNextAction(next) : 'cleared'}`);
   });
-  withConfig(machines.command('events').description("a machine's boot events, newest first").argument('<id-or-mac>'))
+  withRemote(machines.command('events').description("a machine's boot events, newest first").argument('<id-or-mac>'))
     .option('-n, --limit <n>', 'how many', '20')
     .option('--json', 'JSON output')
     .action(async (key: string, opts: ConfigOpts & { limit: string; json?: boolean }) => {
       const limit = Number.parseInt(opts.limit, 10);
-      const events = await withCore(opts, async (core) => {
-        const filter =
-          key.includes(':') || (key.includes('-') && /^([0-9a-f]{2}-){5}/i.test(key))
-            ? { mac: key.toLowerCase().replace(/-/g, ':') }
-            : { machineId: key };
-        return core.store.listEvents({ ...filter, limit });
-      });
+      const mac = normalizeMac(key);
+      const events = await withClient(opts, (c) => c.events({ ...(mac ? { mac } : { machineId: key }), limit }));
       if (opts.json) {
         out(JSON.stringify(events, null, 2));
         return;
@@ -173,6 +194,39 @@ export function program(): Command {
         ]),
       );
     });
+
+  const token = p.command('token').description('API tokens: create (shown once), list, revoke');
+  withRemote(
+    token.command('create').description('create a token; its secret is the last line of the output, shown once'),
+  )
+    .requiredOption('--scope <scope>', 'read, write or admin')
+    .option('--name <name>', 'who or what uses it', 'cli')
+    .action(async (opts: ConfigOpts & { scope: string; name: string }) => {
+      if (!['read', 'write', 'admin'].includes(opts.scope))
+        throw new BootherdError('VALIDATION', `--scope must be read, write or admin, got "${opts.scope}"`);
+      const r = await withClient(opts, (c) => c.createToken(opts.name, opts.scope as TokenScope));
+      process.stderr.write(
+        `token ${r.record.id} "${r.record.name}" (${r.record.scope}); keep it secret, it is not shown again:\n`,
+      );
+      out(r.token);
+    });
+  withRemote(token.command('list').description('list tokens (never their secrets)')).action(
+    async (opts: ConfigOpts) => {
+      const list = await withClient(opts, (c) => c.listTokens());
+      out(
+        table([
+          ['ID', 'NAME', 'SCOPE', 'CREATED', 'LAST USED'],
+          ...list.map((t) => [t.id, t.name, t.scope, t.createdAt, t.lastUsedAt ?? 'never']),
+        ]),
+      );
+    },
+  );
+  withRemote(token.command('revoke').description('revoke a token by its id').argument('<id>')).action(
+    async (id: string, opts: ConfigOpts) => {
+      await withClient(opts, (c) => c.revokeToken(id));
+      out(`token ${id} revoked`);
+    },
+  );
 
   withConfig(
     p
@@ -242,11 +296,11 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
     if (err instanceof YamlError || err instanceof BootherdError) {
-      stderrLog.error(err.message);
+      say.error(err.message);
       return 1;
     }
     if (process.env.BOOTHERD_DEBUG) throw err;
-    stderrLog.error((err as Error).message ?? String(err));
+    say.error((err as Error).message ?? String(err));
     return 1;
   }
 }

@@ -20,7 +20,19 @@ export interface Config {
   /** Inventory file applied at start (optional). */
   inventory?: string;
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
-  http: { enabled: boolean; listen: string; port: number; assets: string; ipxeDir: string; trustProxy: boolean };
+  http: {
+    enabled: boolean;
+    listen: string;
+    port: number;
+    assets: string;
+    ipxeDir: string;
+    trustProxy: boolean;
+    /**
+     * The API and the web UI, over HTTPS on their own port (boot routes stay on plain `port`: Debian's iPXE has no
+     * HTTPS). Without cert/key a self-signed certificate is generated in data_dir on first start.
+     */
+    tls: { enabled: boolean; port: number; cert?: string; key?: string };
+  };
   tftp: { enabled: boolean; listen: string; port: number; roots: string[]; maxBlksize: number };
   dhcp: {
     mode: 'off' | 'full' | 'proxy';
@@ -55,6 +67,10 @@ export const LEAVES = [
   'http.assets',
   'http.ipxe_dir',
   'http.trust_proxy',
+  'http.tls.enabled',
+  'http.tls.port',
+  'http.tls.cert',
+  'http.tls.key',
   'tftp.enabled',
   'tftp.listen',
   'tftp.port',
@@ -190,7 +206,12 @@ function parse(root: Value, base: string): Config {
   const log = root.get('log');
   log.keys(['level']);
   const http = root.get('http');
-  http.keys(['enabled', 'listen', 'port', 'advertise', 'assets', 'ipxe_dir', 'trust_proxy']);
+  http.keys(['enabled', 'listen', 'port', 'advertise', 'assets', 'ipxe_dir', 'trust_proxy', 'tls']);
+  const tls = http.get('tls');
+  tls.keys(['enabled', 'port', 'cert', 'key']);
+  const tlsCert = tls.get('cert').optString();
+  const tlsKey = tls.get('key').optString();
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) tls.fail('give both cert and key, or neither');
   const httpPort = http.get('port').int(8080, 1, 65535);
   const listen = http.get('listen').string('0.0.0.0');
   const advertiseValue = http.get('advertise');
@@ -231,6 +252,11 @@ function parse(root: Value, base: string): Config {
       assets: path(http.get('assets').string('./assets')),
       ipxeDir,
       trustProxy: http.get('trust_proxy').bool(false),
+      tls: {
+        enabled: tls.get('enabled').bool(true),
+        port: tls.get('port').int(8443, 0, 65535),
+        ...(tlsCert !== undefined && tlsKey !== undefined ? { cert: path(tlsCert), key: path(tlsKey) } : {}),
+      },
     },
     tftp: {
       enabled: tftp.get('enabled').bool(false),

@@ -2,13 +2,12 @@
  * The declarative inventory format read by `bootherd apply -f` and written by `bootherd export`. Errors name the
  * file, line, column and field; the same document always parses to the same inventory, so apply is idempotent.
  */
-import { isIPv4 } from 'node:net';
 import { stringify } from 'yaml';
-import { normalizeHostname, normalizeMac, normalizeSerial, normalizeUuid } from '../boot/identity.ts';
-import type { BootSpec, Group, Inventory, Machine, MenuSettings, NextAction, Profile } from '../store/types.ts';
+import { BootherdError } from '../errors.ts';
+import type { BootSpec, Group, Inventory, Machine, MenuSettings, NextAction, Profile } from '../model/types.ts';
+import { checkGroup, checkMachine, checkProfile } from '../model/validate.ts';
 import { type Value, YamlDoc } from './reader.ts';
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const BOOT_KINDS = ['kernel', 'sanboot', 'chain', 'menu', 'local', 'template'] as const;
 const PROFILE_KEYS = [
   'name',
@@ -87,10 +86,26 @@ function checkUnique(list: Value, names: string[]): void {
   });
 }
 
-function name(v: Value): string {
-  const n = v.string('');
-  if (!NAME_RE.test(n)) v.fail('must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
-  return n;
+/**
+ * Run the one validator (model/validate.ts) on a record read from this document; its rejection names a field path,
+ * which is turned back into the YAML node so the error carries file:line:column.
+ */
+function validated<T>(v: Value, check: (x: T) => T, record: T, aliases: Record<string, string> = {}): T {
+  try {
+    return check(record);
+  } catch (err) {
+    if (!(err instanceof BootherdError) || typeof err.detail?.field !== 'string') throw err;
+    const field = err.detail.field;
+    let node = v;
+    for (const raw of field.split('/')) {
+      const seg = aliases[raw] ?? raw;
+      if (seg === '') continue;
+      const next = /^\d+$/.test(seg) ? node.items()[Number(seg)] : node.get(seg);
+      if (!next?.present) break;
+      node = next;
+    }
+    return node.fail(String(err.detail.reason ?? err.message));
+  }
 }
 
 function parseProfile(v: Value): Profile {
@@ -143,14 +158,16 @@ function parseProfile(v: Value): Profile {
       boot = { kind, template: v.get('template').string() };
       break;
   }
-  const profile: Profile = { name: name(v.get('name')), boot };
+  const profile: Profile = { name: v.get('name').string(''), boot };
   const description = v.get('description').optString();
   if (description !== undefined) profile.description = description;
   if (v.get('variables').present) profile.variables = v.get('variables').record();
   if (v.get('consume').present)
     profile.consume = v.get('consume').oneOf(['on-serve', 'on-callback'] as const, 'on-serve');
   if (v.get('private').present) profile.private = v.get('private').strings();
-  return profile;
+  // boot/<field> of the record is the profile's own key in the file (`kernel`, `initrds`, `sanboot`, `menu`).
+  const bootKey = kind === 'sanboot' || kind === 'chain' ? kind : kind === 'menu' ? 'menu' : undefined;
+  return validated(v, checkProfile, profile, { boot: '', url: bootKey ?? 'url', items: 'menu' });
 }
 
 function parseMenu(v: Value): MenuSettings | undefined {
@@ -164,11 +181,7 @@ function parseMenu(v: Value): MenuSettings | undefined {
 
 function parseGroup(v: Value): Group {
   v.keys(['name', 'description', 'selectors', 'profile', 'menu', 'variables']);
-  const group: Group = { name: name(v.get('name')), selectors: v.get('selectors').record() };
-  for (const [k, val] of Object.entries(group.selectors)) {
-    if (k === 'mac' && !normalizeMac(val)) v.get('selectors').get(k).fail(`"${val}" is not a MAC address`);
-    if (k === 'mac') group.selectors[k] = normalizeMac(val)!;
-  }
+  const group: Group = { name: v.get('name').string(''), selectors: v.get('selectors').record() };
   const description = v.get('description').optString();
   if (description !== undefined) group.description = description;
   const profile = v.get('profile').optString();
@@ -176,7 +189,7 @@ function parseGroup(v: Value): Group {
   const menu = parseMenu(v.get('menu'));
   if (menu) group.menu = menu;
   if (v.get('variables').present) group.variables = v.get('variables').record();
-  return group;
+  return validated(v, checkGroup, group);
 }
 
 /** `install`, `install:<profile>`, `local`, `menu` or `profile:<name>`. */
@@ -208,32 +221,16 @@ function parseMachine(v: Value): Machine {
     'variables',
     'next',
   ]);
-  const macsValue = v.get('macs').present ? v.get('macs') : v.get('mac');
-  const macs = macsValue.strings().map((m) => normalizeMac(m) ?? macsValue.fail(`"${m}" is not a MAC address`));
-  const machine: Machine = { id: name(v.get('id')), macs, labels: v.get('labels').record() };
-  const uuidValue = v.get('uuid');
-  if (uuidValue.present) {
-    machine.uuid =
-      normalizeUuid(uuidValue.string()) ?? uuidValue.fail('not a UUID, or a placeholder that identifies nothing');
+  const macsKey = v.get('macs').present ? 'macs' : 'mac';
+  const machine: Machine = {
+    id: v.get('id').string(''),
+    macs: v.get(macsKey).strings(),
+    labels: v.get('labels').record(),
+  };
+  for (const key of ['uuid', 'serial', 'hostname', 'ip', 'profile', 'group'] as const) {
+    const value = v.get(key).optString();
+    if (value !== undefined) machine[key] = value;
   }
-  const serialValue = v.get('serial');
-  if (serialValue.present) {
-    machine.serial =
-      normalizeSerial(serialValue.string()) ?? serialValue.fail('a placeholder serial identifies nothing');
-  }
-  const hostname = normalizeHostname(v.get('hostname').optString());
-  if (hostname !== undefined) machine.hostname = hostname;
-  const ipValue = v.get('ip');
-  if (ipValue.present) {
-    const ip = ipValue.string();
-    if (!isIPv4(ip)) ipValue.fail(`"${ip}" is not an IPv4 address`);
-    if (macs.length === 0) ipValue.fail("a DHCP reservation needs the machine's MAC (macs)");
-    machine.ip = ip;
-  }
-  const profile = v.get('profile').optString();
-  if (profile !== undefined) machine.profile = profile;
-  const group = v.get('group').optString();
-  if (group !== undefined) machine.group = group;
   const menu = parseMenu(v.get('menu'));
   if (menu) machine.menu = menu;
   if (v.get('variables').present) machine.variables = v.get('variables').record();
@@ -242,10 +239,7 @@ function parseMachine(v: Value): Machine {
     machine.nextAction =
       parseNextAction(next.string()) ?? next.fail('must be install, install:<profile>, local, menu or profile:<name>');
   }
-  if (macs.length === 0 && !machine.uuid && !machine.serial && !machine.hostname) {
-    v.fail('a machine needs at least one of macs, uuid, serial or hostname to be recognised');
-  }
-  return machine;
+  return validated(v, checkMachine, machine, { macs: macsKey, nextAction: 'next' });
 }
 
 /** The inverse of parseInventory: `bootherd export` output that `bootherd apply` takes back unchanged. */

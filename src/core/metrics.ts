@@ -1,8 +1,22 @@
 /** Prometheus metrics shared by every front end; one registry per server instance so tests stay independent. */
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** One subnet's addresses, as `LeasePool.usage()` counts them. */
+export interface PoolUsage {
+  subnet: string;
+  size: number;
+  free: number;
+  offered: number;
+  bound: number;
+  declined: number;
+}
+
+const POOL_STATES = ['size', 'free', 'offered', 'bound', 'declined'] as const;
 
 export class Metrics {
   readonly registry = new Registry();
+  #pools: (() => PoolUsage[])[] = [];
+
   readonly httpRequests = new Counter({
     name: 'bootherd_http_requests_total',
     help: 'HTTP requests by route and status code',
@@ -18,8 +32,8 @@ export class Metrics {
   });
   readonly decisions = new Counter({
     name: 'bootherd_boot_decisions_total',
-    help: 'Boot policy decisions by stage and kind',
-    labelNames: ['stage', 'kind'] as const,
+    help: 'Boot policy decisions by stage (dhcp, tftp, http, callback), kind, and source of the answer (machine, group, next-action, unknown-default, menu-choice; empty when none)',
+    labelNames: ['stage', 'kind', 'source'] as const,
     registers: [this.registry],
   });
   readonly errors = new Counter({
@@ -39,15 +53,76 @@ export class Metrics {
     help: 'File bytes acknowledged by TFTP clients',
     registers: [this.registry],
   });
-  readonly tftpRetries = new Counter({
-    name: 'bootherd_tftp_retries_total',
-    help: 'TFTP retransmissions after a timeout',
+  readonly tftpRetransmissions = new Counter({
+    name: 'bootherd_tftp_retransmissions_total',
+    help: 'TFTP windows or OACKs sent again after the client did not acknowledge them in time',
+    registers: [this.registry],
+  });
+  readonly tftpErrors = new Counter({
+    name: 'bootherd_tftp_errors_total',
+    help: 'TFTP ERROR packets sent, by RFC 1350/2347 error code (file-not-found, access-violation, illegal-operation, unknown-tid, option-refused, not-defined for timeouts and shutdown ...)',
+    labelNames: ['code'] as const,
     registers: [this.registry],
   });
   readonly dhcpPackets = new Counter({
     name: 'bootherd_dhcp_packets_total',
-    help: 'DHCP packets: received, malformed, replied, dropped (with the reason)',
+    help: 'DHCP datagrams: received, malformed, replied, dropped (with the reason); router advertisements as replied',
     labelNames: ['kind', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly dhcpMessages = new Counter({
+    name: 'bootherd_dhcp_messages_total',
+    help: 'DHCP client messages by type (discover, request, inform, release, decline, bootp, unknown; malformed for undecodable datagrams) and outcome (offered, acked, nak, ignored, released, declined, informed; dropped for malformed)',
+    labelNames: ['message', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly poolAddresses = new Gauge({
+    name: 'bootherd_dhcp_pool_addresses',
+    help: 'Full-mode DHCP addresses per subnet: size (assignable addresses), free, offered, bound, declined (in quarantine)',
+    labelNames: ['subnet', 'state'] as const,
+    registers: [this.registry],
+    // Counted at scrape time, so a busy DHCP loop pays nothing for it.
+    collect: () => this.#collectPools(),
+  });
+  readonly storeSeconds = new Histogram({
+    name: 'bootherd_store_seconds',
+    help: 'Store call duration by method (findMachine, commitLeases, writeBootLog ...), failed calls included',
+    labelNames: ['op'] as const,
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+
+  /** One DHCP exchange (see dhcp/exchange.ts); label values are lower-case like every other label here. */
+  dhcpExchange(e: { message: string; outcome: string }): void {
+    this.dhcpMessages.inc({ message: e.message.toLowerCase(), outcome: e.outcome });
+  }
+
+  /** A DHCP server packet event; malformed ones also count as a message, there being no exchange for them. */
+  dhcpPacket(kind: 'received' | 'malformed' | 'replied' | 'dropped', reason?: string): void {
+    this.dhcpPackets.inc({ kind, reason: reason ?? '' });
+    if (kind === 'malformed') this.dhcpMessages.inc({ message: 'malformed', outcome: 'dropped' });
+  }
+
+  /** A boot decision; `source` is '' when the decision has none (an error, a TFTP transfer, a callback). */
+  decision(stage: string, kind: string, source?: string): void {
+    this.decisions.inc({ stage, kind, source: source ?? '' });
+  }
+
+  /** Reports a lease pool's usage on every scrape; returns a function that stops it. */
+  watchPool(usage: () => PoolUsage[]): () => void {
+    this.#pools.push(usage);
+    return () => {
+      this.#pools = this.#pools.filter((u) => u !== usage);
+    };
+  }
+
+  #collectPools(): void {
+    // Reset first: a subnet gone from the config must not keep its last value.
+    this.poolAddresses.reset();
+    for (const usage of this.#pools) {
+      for (const u of usage()) {
+        for (const state of POOL_STATES) this.poolAddresses.set({ subnet: u.subnet, state }, u[state]);
+      }
+    }
+  }
 }

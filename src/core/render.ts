@@ -3,10 +3,9 @@
  * configs for lpxelinux over HTTP. Profile strings (cmdline, URLs) may use `{{variables}}`, rendered per machine.
  */
 import type { ScriptDecision } from '../boot/decide.ts';
-import type { ClientFacts } from '../boot/facts.ts';
 import { BootherdError } from '../errors.ts';
 import { chainScript, kernelScript, localScript, menuScript, renderTemplate, sanbootScript } from '../ipxe/scripts.ts';
-import type { Machine } from '../store/types.ts';
+import type { ClientFacts, Machine } from '../model/types.ts';
 
 export interface RenderContext {
   baseUrl: string;

@@ -11,12 +11,12 @@ import {
   type InventoryView,
   type ScriptDecision,
 } from '../boot/decide.ts';
-import type { ClientFacts } from '../boot/facts.ts';
-import { normalizeHostname, normalizeMac, normalizeSerial, normalizeUuid } from '../boot/identity.ts';
 import { BootherdError } from '../errors.ts';
 import type { EventBus } from '../events/bus.ts';
 import { bootstrapScript } from '../ipxe/scripts.ts';
-import type { Group, Inventory, Machine, NextAction, Profile, Store } from '../store/types.ts';
+import { normalizeHostname, normalizeMac, normalizeSerial, normalizeUuid } from '../model/identity.ts';
+import type { ClientFacts, Group, Machine, NextAction, Profile } from '../model/types.ts';
+import type { Store } from '../store/types.ts';
 import type { Metrics } from './metrics.ts';
 import { type RenderContext, renderPxelinux, renderScript } from './render.ts';
 import type { Signer } from './signing.ts';
@@ -25,6 +25,8 @@ import type { Signer } from './signing.ts';
 const CALLBACK_TTL_S = 7 * 24 * 3600;
 /** Profiles and groups change rarely; a short cache keeps per-request rendering cheap, writes here invalidate it. */
 const CATALOG_TTL_MS = 1000;
+/** Addresses remembered for attributing TFTP and asset requests; the oldest go first. */
+const MAX_ADDRESSES = 65_536;
 
 export interface ServiceDeps {
   store: Store;
@@ -33,6 +35,18 @@ export interface ServiceDeps {
   events: EventBus;
   metrics: Metrics;
   now?: () => Date;
+}
+
+/** What the DHCP server reports after each exchange (see dhcp/server.ts). */
+export interface DhcpExchangeReport {
+  facts: ClientFacts;
+  message: string;
+  port: number;
+  reply?: string;
+  yiaddr?: string;
+  outcome: string;
+  reason?: string;
+  bootfile?: string;
 }
 
 export interface ScriptResult {
@@ -44,6 +58,10 @@ export interface ScriptResult {
 export class BootService {
   private catalog?: { at: number; groups: Group[]; profiles: Map<string, Profile> };
   private readonly now: () => Date;
+  /** Recent client addresses → who used them (insertion order = age), to place TFTP and asset fetches. */
+  /** The decision last made per MAC, so the exchange's event names the machine without a second lookup. */
+  private readonly dhcpClients = new Map<string, { machine?: Machine; decision: DhcpDecision }>();
+  private readonly byAddress = new Map<string, { mac: string; machineId?: string }>();
   /** The bootstrap script is the same for every client: rendered once, served over HTTP and TFTP. */
   readonly bootstrap: string;
 
@@ -95,8 +113,28 @@ export class BootService {
     const facts = BootService.cleanFacts(rawFacts);
     const inv = await this.view(facts);
     const decision = decideDhcp(facts, inv, this.deps.boot);
-    this.record('dhcp', facts, inv.machine, { ...decision });
+    // The event is recorded when the exchange ends (dhcpExchange), with what was replied; keep who this was.
+    this.dhcpClients.delete(facts.mac);
+    this.dhcpClients.set(facts.mac, { machine: inv.machine, decision });
+    if (this.dhcpClients.size > MAX_ADDRESSES) this.dhcpClients.delete(this.dhcpClients.keys().next().value as string);
     return decision;
+  }
+
+  /** One DHCP exchange is over (reply sent, or the packet ignored): a step of the machine's timeline. */
+  dhcpExchange(e: DhcpExchangeReport): void {
+    const facts = BootService.cleanFacts(e.facts);
+    const known = this.dhcpClients.get(facts.mac);
+    const factsWithAddress = e.yiaddr && e.yiaddr !== '0.0.0.0' ? { ...facts, ip: e.yiaddr } : facts;
+    this.record('dhcp', factsWithAddress, known?.machine, {
+      kind: known?.decision.kind ?? 'none',
+      message: e.message,
+      ...(e.reply ? { reply: e.reply } : {}),
+      outcome: e.outcome,
+      ...(e.yiaddr && e.yiaddr !== '0.0.0.0' ? { yiaddr: e.yiaddr } : {}),
+      ...(e.bootfile ? { bootfile: e.bootfile } : {}),
+      ...(e.reason ? { reason: e.reason } : {}),
+      ...(e.port === 4011 ? { port: 4011 } : {}),
+    });
   }
 
   /** The per-machine script. `choice` is a profile picked from a menu. */
@@ -154,6 +192,34 @@ export class BootService {
     this.record('tftp', { mac: '', ip: clientIp }, undefined, { kind: 'tftp', file, ...outcome });
   }
 
+  /**
+   * The script a machine would get now, for the API and UI: the same policy and renderer as a real boot, but the
+   * one-shot is not consumed and nothing is recorded. Facts come from what the machine last told us.
+   */
+  async preview(
+    machine: Machine,
+    format: 'ipxe' | 'pxelinux',
+  ): Promise<{ format: string; script: string; decision: Record<string, unknown> }> {
+    const { at: _, ...seen } = machine.lastSeen ?? { at: '' };
+    const facts = BootService.cleanFacts({
+      ...seen,
+      mac: machine.macs[0] ?? seen.mac ?? '00:00:00:00:00:00',
+      ...(machine.uuid ? { uuid: machine.uuid } : {}),
+      ...(machine.serial ? { serial: machine.serial } : {}),
+      ...(machine.hostname ? { hostname: machine.hostname } : {}),
+    });
+    const inv = { machine, ...(await this.loadCatalog()) };
+    const decision = decideScript(facts, inv, this.deps.boot);
+    const ctx = this.context(facts, machine, decision);
+    const script = format === 'pxelinux' ? renderPxelinux(decision, ctx) : renderScript(decision, ctx);
+    return { format, script, decision: summarize(decision, false) };
+  }
+
+  /** A boot asset (kernel, initrd, ISO) was served: part of the machine's timeline, found by its address. */
+  assetServed(clientIp: string, file: string, detail: Record<string, unknown>): void {
+    this.record('http', { mac: '', ip: clientIp }, undefined, { kind: 'asset', file, ...detail });
+  }
+
   async pxelinux(rawFacts: ClientFacts): Promise<string> {
     const facts = BootService.cleanFacts(rawFacts);
     const inv = await this.view(facts);
@@ -184,41 +250,45 @@ export class BootService {
 
   private record(
     stage: 'dhcp' | 'tftp' | 'http' | 'callback',
-    facts: ClientFacts,
-    machine: Machine | undefined,
+    rawFacts: ClientFacts,
+    found: Machine | undefined,
     decision: Record<string, unknown>,
   ): void {
-    this.deps.metrics.decisions.inc({ stage, kind: String(decision.kind) });
+    // An exchange report is the timeline's record of a decision already counted when it was made.
+    if (!decision.message)
+      this.deps.metrics.decision(
+        stage,
+        String(decision.kind),
+        typeof decision.source === 'string' ? decision.source : undefined,
+      );
     const at = this.now().toISOString();
-    const event = { at, machineId: machine?.id, mac: facts.mac, stage, facts, decision };
+    let facts = rawFacts;
+    let machineId = found?.id;
+    if (facts.ip && facts.mac) this.rememberAddress(facts.ip, facts.mac, machineId);
+    else if (facts.ip && !facts.mac) {
+      // TFTP and asset requests carry only an address: attribute them to whoever last booted from it.
+      const who = this.byAddress.get(facts.ip);
+      if (who) {
+        facts = { ...facts, mac: who.mac };
+        machineId ??= who.machineId;
+      }
+    }
+    const event = { at, ...(machineId ? { machineId } : {}), mac: facts.mac, stage, facts, decision };
     // Facts from DHCP and HTTP complement each other (arch vs platform): merge onto what was seen before.
     const seen =
-      machine && stage !== 'callback'
-        ? { machineId: machine.id, facts: { ...machine.lastSeen, ...facts, at } }
-        : undefined;
+      found && stage !== 'callback' ? { machineId: found.id, facts: { ...found.lastSeen, ...facts, at } } : undefined;
     this.deps.events.record(event, seen);
+  }
+
+  private rememberAddress(ip: string, mac: string, machineId: string | undefined): void {
+    this.byAddress.delete(ip);
+    this.byAddress.set(ip, { mac, ...(machineId ? { machineId } : {}) });
+    if (this.byAddress.size > MAX_ADDRESSES) this.byAddress.delete(this.byAddress.keys().next().value as string);
   }
 
   /** Write boot events and last-seen facts still queued (before closing the store). */
   flush(): Promise<void> {
     return this.deps.events.flush();
-  }
-
-  // Inventory operations for the CLI and (later) the REST API: writes go through here so the cache stays honest.
-
-  async apply(inventory: Inventory, prune: boolean) {
-    const result = await this.deps.store.apply(inventory, { prune });
-    this.invalidate();
-    return result;
-  }
-
-  async setNextAction(machineId: string, action: NextAction | null): Promise<void> {
-    if (action && 'profile' in action && action.profile && !(await this.deps.store.getProfile(action.profile))) {
-      throw new BootherdError('PROFILE_NOT_FOUND', `no profile "${action.profile}"`);
-    }
-    if (!(await this.deps.store.setNextAction(machineId, action))) {
-      throw new BootherdError('MACHINE_NOT_FOUND', `no machine "${machineId}"`);
-    }
   }
 }
 

@@ -1,7 +1,7 @@
 /** What a DHCP request tells us about the client, in the shape boot/ decides on. */
 import { archInfo } from '../boot/arch.ts';
-import type { ClientFacts } from '../boot/facts.ts';
-import { normalizeHostname, normalizeUuid } from '../boot/identity.ts';
+import { normalizeHostname, normalizeUuid } from '../model/identity.ts';
+import type { ClientFacts } from '../model/types.ts';
 import type { DhcpPacket } from './packet.ts';
 
 /** Option 60 of PXE firmware: `PXEClient:Arch:00007:UNDI:003000`; UEFI HTTP boot sends `HTTPClient:Arch:00016…`. */

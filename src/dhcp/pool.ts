@@ -4,6 +4,7 @@
  * returns the leases it changed: the caller commits them (LeaseStore.commit, grouped as it likes) BEFORE it sends
  * the ACK, so an address is never handed out twice across a crash.
  */
+import { normalizeMac } from '../model/identity.ts';
 import { ipv4ToBytes } from './options.ts';
 
 export type LeaseState = 'offered' | 'bound' | 'released' | 'declined' | 'expired';
@@ -116,6 +117,17 @@ export interface OfferResult {
   changes: Lease[];
 }
 
+/** One subnet's addresses now: `size` counts those the pool can hand out (the range less exclusions, plus
+ * reservations); `free` is what is neither offered, bound nor declined. For dashboards, not for allocation. */
+export interface SubnetUsage {
+  subnet: string;
+  size: number;
+  free: number;
+  offered: number;
+  bound: number;
+  declined: number;
+}
+
 /** RFC 2131 §4.3.2: how the client filled in its DHCPREQUEST. */
 export type RequestState = 'selecting' | 'init-reboot';
 
@@ -151,10 +163,11 @@ function mustIp(what: string, ip: string): number {
   return n;
 }
 
-export function normalizeMac(mac: string): string {
-  const hex = mac.toLowerCase().replace(/[:-]/g, '');
-  if (!/^[0-9a-f]{12}$/.test(hex)) throw new Error(`not a MAC address: ${JSON.stringify(mac)}`);
-  return hex.match(/../g)!.join(':');
+/** The one MAC normalisation (model/identity.ts); the pool refuses what is not a MAC instead of storing it. */
+function mustMac(mac: string): string {
+  const n = normalizeMac(mac);
+  if (!n) throw new Error(`not a MAC address: ${JSON.stringify(mac)}`);
+  return n;
 }
 
 function clientIdHex(id: Buffer | string | undefined): string | undefined {
@@ -232,16 +245,30 @@ export class LeasePool {
         exclude: new Set((s.exclude ?? []).map((ip) => mustIp(`${s.subnet} exclude`, ip))),
       });
     }
-    for (const r of config.reservations ?? []) {
+    this.setReservations(config.reservations ?? []);
+  }
+
+  /**
+   * Replace the reservations (the inventory changed): takes effect from the next packet. Leases already bound keep
+   * their address until they end; a new reservation wins at the client's next DISCOVER or renewal NAK.
+   */
+  setReservations(reservations: Reservation[]): void {
+    const byIp = new Map<number, Reservation>();
+    const byMac = new Map<string, Reservation[]>();
+    for (const r of reservations) {
       const ip = mustIp(`reservation ${r.mac}`, r.ip);
-      const res: Reservation = { ...r, mac: normalizeMac(r.mac) };
-      if (this.reservedByIp.has(ip)) throw new Error(`${r.ip} is reserved twice`);
+      const res: Reservation = { ...r, mac: mustMac(r.mac) };
+      if (byIp.has(ip)) throw new Error(`${r.ip} is reserved twice`);
       if (!this.stateFor(ip)) throw new Error(`reservation ${r.ip} is in no configured subnet`);
-      this.reservedByIp.set(ip, res);
-      const list = this.reservedByMac.get(res.mac) ?? [];
+      byIp.set(ip, res);
+      const list = byMac.get(res.mac) ?? [];
       list.push(res);
-      this.reservedByMac.set(res.mac, list);
+      byMac.set(res.mac, list);
     }
+    this.reservedByIp.clear();
+    this.reservedByMac.clear();
+    for (const [ip, r] of byIp) this.reservedByIp.set(ip, r);
+    for (const [mac, list] of byMac) this.reservedByMac.set(mac, list);
   }
 
   /** A pool with the store's leases loaded. */
@@ -263,6 +290,30 @@ export class LeasePool {
   /** Every lease record, copied (for the API / UI). */
   all(): Lease[] {
     return [...this.leases.values()].map((l) => ({ ...l }));
+  }
+
+  /** Per-subnet address counts, O(leases + exclusions + reservations): cheap enough for every scrape. */
+  usage(now: number = Date.now()): SubnetUsage[] {
+    const out = this.subnets.map((st) => {
+      let size = st.last - st.first + 1;
+      // Addresses inside the range that check() never hands out, each once.
+      const holes = new Set([...st.exclude, st.network, st.broadcast]);
+      for (const ip of holes) if (ip >= st.first && ip <= st.last && !this.assignable(st, ip)) size--;
+      for (const ip of this.reservedByIp.keys()) {
+        if ((ip & st.mask) >>> 0 === st.network && (ip < st.first || ip > st.last) && this.assignable(st, ip)) size++;
+      }
+      return { subnet: st.subnet.cidr, size, free: 0, offered: 0, bound: 0, declined: 0 };
+    });
+    for (const [ip, l] of this.leases) {
+      if (!isActive(l, now)) continue;
+      const i = this.subnets.findIndex((s) => (ip & s.mask) >>> 0 === s.network);
+      const u = out[i];
+      // A lease restored from an older config on an address no longer ours takes nothing from `size`.
+      if (!u || !this.assignable(this.subnets[i]!, ip)) continue;
+      if (l.state === 'offered' || l.state === 'bound' || l.state === 'declined') u[l.state]++;
+    }
+    for (const u of out) u.free = Math.max(0, u.size - u.offered - u.bound - u.declined);
+    return out;
   }
 
   lease(ip: string): Lease | undefined {
@@ -378,6 +429,16 @@ export class LeasePool {
     return [{ ...l }];
   }
 
+  /** An operator releases an address (API): whoever holds it, it returns to the pool. */
+  releaseAddress(ip: string, now: number): Lease[] {
+    const n = ipToInt(ip);
+    const l = n === undefined ? undefined : this.leases.get(n);
+    if (!l) return [];
+    l.state = 'released';
+    l.expiresAt = Math.min(l.expiresAt, now);
+    return [{ ...l }];
+  }
+
   /**
    * DHCPDECLINE. RFC 2131 §4.3.3: "the client has discovered through some other means that the suggested network
    * address is already in use. The server MUST mark the network address as not available". Only the client the
@@ -411,7 +472,7 @@ export class LeasePool {
   // -------------------------------------------------------------------------------------------------------------
 
   private client(k: ClientKey): Client {
-    const c: Client = { mac: normalizeMac(k.mac) };
+    const c: Client = { mac: mustMac(k.mac) };
     const id = clientIdHex(k.clientId);
     if (id !== undefined) c.clientId = id;
     return c;
@@ -441,6 +502,13 @@ export class LeasePool {
       if ((ip & st.mask) >>> 0 === st.network && sameClient(l, c)) out.push([ip, l]);
     }
     return out;
+  }
+
+  /** Could anyone ever get this address here (check() without the client and the lease)? */
+  private assignable(st: SubnetState, ip: number): boolean {
+    if (st.mask !== 0xffffffff && st.mask !== 0xfffffffe && (ip === st.network || ip === st.broadcast)) return false;
+    if (this.reservedByIp.has(ip)) return true;
+    return ip >= st.first && ip <= st.last && !st.exclude.has(ip);
   }
 
   /** May this client have this address now? */

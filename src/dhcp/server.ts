@@ -5,10 +5,21 @@
  *
  * Leases are durable before they are acknowledged: ACKs wait for the commit of their lease, and all leases decided
  * in the same turn of the event loop are committed together (group commit: one fsync for a burst, not one a client).
+ *
+ * Every client packet ends in one DhcpExchange (what came, what went back, why not), reported once the reply has
+ * left or the packet was given up on: the boot timeline and the per-message metrics are built from these.
  */
 import type { Socket } from 'node:dgram';
 import type { DhcpDecision } from '../boot/decide.ts';
-import type { ClientFacts } from '../boot/facts.ts';
+import type { ClientFacts } from '../model/types.ts';
+import {
+  type DhcpExchange,
+  type DhcpIgnoreReason,
+  type DhcpOutcome,
+  dhcpMessageName,
+  type ExchangeResult,
+  replied,
+} from './exchange.ts';
 import { factsFromPacket, isHttpClient, isPxeClient } from './facts.ts';
 import { MessageType } from './options.ts';
 import { BOOTREQUEST, type DhcpPacket, decodePacket, encodePacket } from './packet.ts';
@@ -26,6 +37,8 @@ import {
 } from './reply.ts';
 import { type DhcpSocket, interfaceAddress, openDhcpSockets } from './socket.ts';
 
+export type { DhcpExchange, DhcpIgnoreReason, DhcpMessageName, DhcpOutcome } from './exchange.ts';
+
 export interface DhcpServerOptions {
   mode: 'full' | 'proxy';
   interfaces: string[];
@@ -39,6 +52,8 @@ export interface DhcpServerOptions {
   /** The boot policy (records the boot event and the decision metric). */
   decide(facts: ClientFacts): Promise<DhcpDecision>;
   onPacket?(kind: 'received' | 'malformed' | 'replied' | 'dropped', detail?: string): void;
+  /** Once per client packet, after its reply was sent (an ACK: after its lease was durable and it was sent). */
+  onExchange?(e: DhcpExchange): void;
   warn(message: string): void;
   debug?(message: string): void;
   now?: () => number;
@@ -48,6 +63,8 @@ export interface DhcpServer {
   close(): Promise<void>;
 }
 
+type SendFailure = 'encode-failed' | 'send-failed' | 'commit-failed';
+
 interface Outgoing {
   socket: Socket;
   request: DhcpPacket;
@@ -55,6 +72,8 @@ interface Outgoing {
   nak?: boolean;
   clientPort?: number;
   sourceAddress?: string;
+  /** Reports the exchange: once the reply left, or with why it did not. */
+  settle(failure?: SendFailure): void;
 }
 
 const ZERO = '0.0.0.0';
@@ -74,6 +93,7 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
     if (!encoded.ok) {
       count('dropped', `encode ${encoded.error.code}`);
       o.warn(`DHCP: could not encode a reply for ${out.request.mac}: ${encoded.error.message}`);
+      out.settle('encode-failed');
       return;
     }
     const dest = replyDestination(out.request, out.reply, {
@@ -83,10 +103,21 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
     // Node cannot write the ARP entry a unicast to a client without an address needs: broadcast instead, which
     // RFC 2131 allows ("the server broadcasts ... if the client cannot receive unicast" is the broadcast-bit case).
     const address = dest.unicastToChaddr ? '255.255.255.255' : (out.sourceAddress ?? dest.address);
-    out.socket.send(encoded.buffer, dest.port, address, (err) => {
-      if (err) o.warn(`DHCP: send to ${address}:${dest.port} failed: ${err.message}`);
-      else count('replied');
-    });
+    const sent = (err: Error | null) => {
+      if (err) {
+        o.warn(`DHCP: send to ${address}:${dest.port} failed: ${err.message}`);
+        out.settle('send-failed');
+      } else {
+        count('replied');
+        out.settle();
+      }
+    };
+    try {
+      out.socket.send(encoded.buffer, dest.port, address, sent);
+    } catch (err) {
+      // A socket closed under a late group commit throws instead of calling back.
+      sent(err as Error);
+    }
   }
 
   // Group commit: ACKs wait here until their leases are durable.
@@ -115,12 +146,16 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
         // Offers are promises to nobody: only states that matter after a crash are written.
         const durable = changes.filter((l) => l.state !== 'offered');
         if (durable.length) await o.commitLeases(durable);
-        for (const s of sends) send(s);
       } catch (err) {
         // Not durable, so not acknowledged: the clients will retry.
-        for (const _ of sends) count('dropped', 'lease commit failed');
+        for (const s of sends) {
+          count('dropped', 'lease commit failed');
+          s.settle('commit-failed');
+        }
         o.warn(`DHCP: lease commit failed, ${sends.length} replies withheld: ${(err as Error).message}`);
+        return;
       }
+      for (const s of sends) send(s);
     })();
     await flushing;
   }
@@ -141,40 +176,97 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
     const p = decoded.packet;
     if (p.op !== BOOTREQUEST || !p.mac) return;
     count('received');
+    const facts = factsFromPacket(p, iface);
+    // An unrelayed packet's source is the client itself (0.0.0.0 until it has an address).
+    const source = p.giaddr === ZERO && from.address !== ZERO ? from.address : undefined;
+    const known: ClientFacts = facts.ip === undefined && source ? { ...facts, ip: source } : facts;
+    const base = {
+      message: dhcpMessageName(p.options.messageType),
+      port: onProxyPort ? o.proxyPort : o.port,
+      xid: p.xid,
+    };
+    let settled = false;
+    const finish = (r: ExchangeResult): void => {
+      if (settled) return;
+      settled = true;
+      if (!o.onExchange) return;
+      // The address just acknowledged is the client's from now on: later TFTP and HTTP requests come from it.
+      const withIp = r.outcome === 'acked' && r.yiaddr && known.ip === undefined ? { ...known, ip: r.yiaddr } : known;
+      try {
+        o.onExchange({ facts: withIp, ...base, ...r });
+      } catch (err) {
+        o.warn(`DHCP: exchange handler failed: ${(err as Error).message}`);
+      }
+    };
+    try {
+      await exchange(p, facts, socket, iface, from, onProxyPort, finish);
+    } catch (err) {
+      finish({ outcome: 'ignored', reason: 'error', detail: (err as Error).message });
+      throw err;
+    }
+  }
+
+  /** One client packet, decoded. Calls `finish` exactly once, or hands it to the reply it queues. */
+  async function exchange(
+    p: DhcpPacket,
+    facts: ClientFacts,
+    socket: Socket,
+    iface: string | undefined,
+    from: { address: string; port: number },
+    onProxyPort: boolean,
+    finish: (r: ExchangeResult) => void,
+  ): Promise<void> {
+    const ignore = (reason: DhcpIgnoreReason, detail?: string): void =>
+      finish({ outcome: 'ignored', reason, ...(detail ? { detail } : {}) });
+    const settleAs =
+      (reply: DhcpPacket, outcome: DhcpOutcome, extra: Partial<ExchangeResult> = {}) =>
+      (failure?: SendFailure): void =>
+        failure ? ignore(failure) : finish({ ...replied(reply, outcome), ...extra });
     const serverIp = ourAddress(iface);
     if (!serverIp) {
       count('dropped', 'no server address');
       o.warn(`DHCP: no IPv4 address known for interface ${iface ?? '(any)'}; set dhcp.server_ip`);
-      return;
+      return ignore('no-server-address');
     }
     const type = p.options.messageType;
-    const facts = factsFromPacket(p, iface);
 
     if (o.mode === 'proxy') {
       // proxyDHCP answers boot clients only and never an address: the site's DHCP server does that.
-      if (!isPxeClient(p) && !isHttpClient(p)) return;
+      if (!isPxeClient(p) && !isHttpClient(p)) return ignore('not-boot-client');
       const decision = await o.decide(facts);
+      const policy = decision.kind === 'ignore' ? decision.reason : undefined;
       if (onProxyPort) {
-        if (type !== MessageType.Request && type !== MessageType.Inform) return;
+        if (type !== MessageType.Request && type !== MessageType.Inform) return ignore('not-for-proxy');
         const reply = buildProxyAck4011(p, decision, serverIp);
-        if (reply) send({ socket, request: p, reply, clientPort: from.port, sourceAddress: from.address });
-        return;
+        if (!reply) return ignore('boot-policy', policy);
+        const outcome = type === MessageType.Inform ? 'informed' : 'acked';
+        return send({
+          socket,
+          request: p,
+          reply,
+          clientPort: from.port,
+          sourceAddress: from.address,
+          settle: settleAs(reply, outcome),
+        });
       }
-      if (type !== MessageType.Discover) return;
+      if (type !== MessageType.Discover) return ignore('not-for-proxy');
       const reply = buildProxyOffer(p, decision, serverIp);
-      if (reply) send({ socket, request: p, reply });
-      return;
+      if (!reply) return ignore('boot-policy', policy);
+      return send({ socket, request: p, reply, settle: settleAs(reply, 'offered') });
     }
 
     const pool = o.pool;
-    if (!pool) return;
+    if (!pool) return ignore('no-pool');
     const t = now();
-    const client = { mac: p.mac, ...(p.options.clientIdentifier ? { clientId: p.options.clientIdentifier } : {}) };
+    const client = { mac: p.mac!, ...(p.options.clientIdentifier ? { clientId: p.options.clientIdentifier } : {}) };
     const subnetOf = (): Subnet | undefined => pool.subnetFor(p.giaddr !== ZERO ? p.giaddr : serverIp);
     switch (type) {
       case MessageType.Discover: {
         const subnet = subnetOf();
-        if (!subnet) return count('dropped', 'no subnet');
+        if (!subnet) {
+          count('dropped', 'no subnet');
+          return ignore('no-subnet');
+        }
         const offered = pool.offer(
           subnet,
           { ...client, ...(p.options.requestedIpAddress ? { requestedIp: p.options.requestedIpAddress } : {}) },
@@ -183,69 +275,77 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
         if (!offered) {
           count('dropped', 'pool exhausted');
           o.warn(`DHCP: no free address in ${subnet.cidr} for ${p.mac}`);
-          return;
+          return ignore('pool-exhausted', subnet.cidr);
         }
         const decision = await o.decide(facts);
-        commitThenSend(offered.changes, {
-          socket,
-          request: p,
-          reply: buildOffer(p, offered.lease, offered.subnet.params, decision, serverIp),
-        });
-        return;
+        const reply = buildOffer(p, offered.lease, offered.subnet.params, decision, serverIp);
+        return commitThenSend(offered.changes, { socket, request: p, reply, settle: settleAs(reply, 'offered') });
       }
       case MessageType.Request: {
         const state = requestState(p);
-        if (state === 'invalid') return count('dropped', 'invalid request');
+        if (state === 'invalid') {
+          count('dropped', 'invalid request');
+          return ignore('invalid-request');
+        }
         // SELECTING for another server: that server won; our offer's hold simply lapses.
-        if (state === 'selecting' && p.options.serverIdentifier !== serverIp) return;
+        if (state === 'selecting' && p.options.serverIdentifier !== serverIp) {
+          return ignore('other-server', p.options.serverIdentifier);
+        }
         let result: ReturnType<LeasePool['renew']>;
         if (state === 'renewing') {
           result = pool.renew(client, p.ciaddr, t);
         } else {
           const subnet = subnetOf();
-          if (!subnet) return count('dropped', 'no subnet');
+          if (!subnet) {
+            count('dropped', 'no subnet');
+            return ignore('no-subnet');
+          }
           result = pool.request(subnet, client, p.options.requestedIpAddress ?? ZERO, state, t);
         }
-        if (result.kind === 'silent') return;
+        if (result.kind === 'silent') return ignore('no-record', result.reason);
         if (result.kind === 'nak') {
-          commitThenSend(result.changes, {
+          const reply = buildNak(p, serverIp, result.message);
+          return commitThenSend(result.changes, {
             socket,
             request: p,
-            reply: buildNak(p, serverIp, result.message),
+            reply,
             nak: true,
+            settle: settleAs(reply, 'nak', { reason: result.reason, detail: result.message }),
           });
-          return;
         }
         const decision = await o.decide(facts);
         const reply = buildAck(p, result.lease, result.subnet.params, decision, serverIp);
-        commitThenSend(result.changes, {
+        return commitThenSend(result.changes, {
           socket,
           request: p,
           reply,
           ...(state === 'renewing' ? { clientPort: from.port } : {}),
+          settle: settleAs(reply, 'acked'),
         });
-        return;
       }
-      case MessageType.Release:
-        commitThenSend(pool.release(client, p.ciaddr, t));
-        return;
-      case MessageType.Decline:
-        if (p.options.requestedIpAddress) commitThenSend(pool.decline(client, p.options.requestedIpAddress, t));
-        return;
+      case MessageType.Release: {
+        const changes = pool.release(client, p.ciaddr, t);
+        if (!changes.length) return ignore('no-lease', p.ciaddr);
+        commitThenSend(changes);
+        return finish({ outcome: 'released' });
+      }
+      case MessageType.Decline: {
+        const ip = p.options.requestedIpAddress;
+        if (!ip) return ignore('invalid-request');
+        const changes = pool.decline(client, ip, t);
+        if (!changes.length) return ignore('no-lease', ip);
+        commitThenSend(changes);
+        return finish({ outcome: 'declined', detail: ip });
+      }
       case MessageType.Inform: {
         const subnet = pool.subnetFor(p.giaddr !== ZERO ? p.giaddr : p.ciaddr);
-        if (!subnet) return;
+        if (!subnet) return ignore('no-subnet');
         const decision = await o.decide(facts);
-        send({
-          socket,
-          request: p,
-          reply: buildInformAck(p, subnet.params, decision, serverIp),
-          clientPort: from.port,
-        });
-        return;
+        const reply = buildInformAck(p, subnet.params, decision, serverIp);
+        return send({ socket, request: p, reply, clientPort: from.port, settle: settleAs(reply, 'informed') });
       }
       default:
-        return;
+        return ignore('unsupported-message');
     }
   }
 

@@ -5,7 +5,8 @@
  * the boot it describes. Last-seen facts ride in the same batch, the newest per machine.
  */
 import { EventEmitter } from 'node:events';
-import type { BootEvent, SeenFacts, Store } from '../store/types.ts';
+import type { BootEvent, SeenFacts } from '../model/types.ts';
+import type { Store } from '../store/types.ts';
 
 /** How long an event may wait for company before it is written. */
 const BATCH_MS = 20;

@@ -1,52 +1,60 @@
 /**
  * The HTTP service as an app factory (no listen), so tests drive it with inject() and main.ts owns the sockets.
- * Routes: the bootstrap and per-machine iPXE scripts, PXELINUX-over-HTTP configs, install callbacks, boot assets
- * (Range, ETag, Last-Modified, Cache-Control), the iPXE binaries for UEFI HTTP boot, health and metrics.
+ * One Fastify instance per listener, assembled from route plugins: boot routes (open, plain-text errors iPXE can
+ * show), the REST API (JSON errors, tokens), the UI's static files, and health/metrics. The plain-HTTP listener
+ * firmware uses carries boot + ops; the HTTPS one carries everything.
  */
-import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
-import type { ClientFacts } from '../boot/facts.ts';
-import { normalizeMac } from '../boot/identity.ts';
-import type { Metrics } from '../core/metrics.ts';
-import { type BootService, pxelinuxConfigMac } from '../core/service.ts';
-import type { Signer } from '../core/signing.ts';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
+import type { Logger } from 'pino';
 import { BootherdError } from '../errors.ts';
-import type { Profile } from '../store/types.ts';
+import { type ApiDeps, apiRoutes } from './api/index.ts';
+import { type BootRoutesDeps, bootRoutes, IPXE_TYPE } from './boot-routes.ts';
+import { type OpsDeps, opsRoutes } from './ops.ts';
+import { uiRoutes } from './ui.ts';
 
-export interface HttpDeps {
-  service: BootService;
-  metrics: Metrics;
-  signer: Signer;
-  assetsDir: string;
-  ipxeDir: string;
-  /** Asset paths (relative) that need a signed URL; re-read per request so inventory changes apply. */
-  privateAssets: () => Promise<Set<string>>;
+export interface HttpDeps extends BootRoutesDeps, OpsDeps, Partial<ApiDeps> {
+  logger?: Logger;
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   trustProxy?: boolean;
+  /** Which parts this listener serves. Default: all that have their dependencies. */
+  parts?: { boot?: boolean; api?: boolean; ui?: boolean };
+  /** The built web UI (index.html and assets); the UI part needs it. */
+  uiDir?: string;
+  /** Where the API lives when this listener does not serve it (plain HTTP → the HTTPS URL). */
+  apiElsewhere?: string;
+  /** HTTPS options; absent: plain HTTP. */
+  https?: { key: string; cert: string };
 }
 
-const IPXE_TYPE = 'text/plain; charset=utf-8';
-/** Query values iPXE sends: settings expand to text; anything longer than this is not a real client. */
-const MAX_FACT = 256;
-
 /** The signature of a private asset URL is a capability: never write it to a log. */
-function redactUrl(url: string): string {
+export function redactUrl(url: string): string {
   return url.replace(/([?&]sig=)[^&]*/g, '$1[redacted]');
 }
 
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
-  const app = Fastify({
-    logger: {
-      level: deps.logLevel ?? 'info',
-      serializers: {
-        req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remote: req.ip }),
-      },
-    },
+  const options = {
+    ...(deps.logger
+      ? { loggerInstance: deps.logger }
+      : {
+          logger: {
+            level: deps.logLevel ?? 'info',
+            serializers: {
+              req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remote: req.ip }),
+            },
+          },
+        }),
     trustProxy: deps.trustProxy ?? false,
     // Per-request lines only at debug: a boot storm at info would bury everything else.
     logController: new LogController({ disableRequestLogging: deps.logLevel !== 'debug' }),
     return503OnClosing: true,
-  });
+    // Unknown fields are refused, not silently dropped: a typo in an API call must not pass as success.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array' as const, allErrors: false } },
+  };
+  const app = (deps.https
+    ? Fastify({ ...options, https: deps.https })
+    : Fastify(options)
+  ).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
@@ -54,156 +62,75 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     deps.metrics.httpDuration.observe({ route }, reply.elapsedTime / 1000);
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
+    const api = req.url.startsWith('/api/');
+    const send = (status: number, code: string, message: string, field?: string) => {
+      deps.metrics.errors.inc({ code });
+      if (api)
+        return reply
+          .code(status)
+          .type('application/json')
+          .send({ error: code, message, ...(field ? { field } : {}) });
+      return reply.code(status).type(IPXE_TYPE).send(errorBody(code, message));
+    };
     if (err instanceof BootherdError) {
-      deps.metrics.errors.inc({ code: err.code });
       if (err.status >= 500) req.log.error({ err }, err.message);
-      return reply.code(err.status).type(IPXE_TYPE).send(errorBody(err.code, err.message));
+      const field = typeof err.detail?.field === 'string' ? err.detail.field : undefined;
+      return send(err.status, err.code, err.message, field);
+    }
+    if (err.validation) {
+      const v = validationField(err);
+      return send(400, api ? 'VALIDATION' : 'BAD_REQUEST', v.message, v.field);
     }
     const status = err.statusCode ?? 500;
-    if (status < 500) {
-      deps.metrics.errors.inc({ code: 'BAD_REQUEST' });
-      return reply.code(status).type(IPXE_TYPE).send(errorBody('BAD_REQUEST', err.message));
-    }
-    deps.metrics.errors.inc({ code: 'INTERNAL' });
+    if (status < 500) return send(status, 'BAD_REQUEST', err.message);
     req.log.error({ err }, 'unhandled error');
-    return reply.code(500).type(IPXE_TYPE).send(errorBody('INTERNAL', 'internal error'));
+    return send(500, 'INTERNAL', 'internal error');
   });
   app.setNotFoundHandler((req, reply) => {
-    reply
-      .code(404)
-      .type(IPXE_TYPE)
-      .send(errorBody('NOT_FOUND', `no route or file for ${req.method} ${redactUrl(req.url)}`));
+    const message = `no route or file for ${req.method} ${redactUrl(req.url)}`;
+    if (req.url.startsWith('/api/'))
+      return reply.code(404).type('application/json').send({ error: 'NOT_FOUND', message });
+    return reply.code(404).type(IPXE_TYPE).send(errorBody('NOT_FOUND', message));
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/metrics', async (_req, reply) => {
-    reply.type(deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
-  });
-
-  app.get('/boot.ipxe', async (_req, reply) => reply.type(IPXE_TYPE).send(deps.service.bootstrap));
-
-  app.get('/ipxe', async (req, reply) => {
-    const q = req.query as Record<string, unknown>;
-    const facts = factsFromQuery(q, req.ip);
-    const choice = optional(q, 'profile');
-    const result = await deps.service.script(facts, choice);
-    if (result.decision.kind === 'error') throw new BootherdError('PROFILE_NOT_FOUND', result.decision.reason);
-    return reply.type(IPXE_TYPE).header('cache-control', 'no-store').send(result.script);
-  });
-
-  // PXELINUX over HTTP (options 209/210): pxelinux.cfg/01-<mac> as lpxelinux asks for it.
-  app.get('/pxelinux.cfg/:name', async (req, reply) => {
-    const { name } = req.params as { name: string };
-    const mac = pxelinuxConfigMac(name);
-    if (!mac) throw new BootherdError('NOT_FOUND', `pxelinux.cfg/${name}: only 01-<mac> names are generated`);
-    const text = await deps.service.pxelinux({ mac, ip: req.ip });
-    return reply.type(IPXE_TYPE).header('cache-control', 'no-store').send(text);
-  });
-
-  const callback = async (req: FastifyRequest) => {
-    const { id } = req.params as { id: string };
-    const q = req.query as Record<string, unknown>;
-    const next = await deps.service.callback(id, optional(q, 'exp'), optional(q, 'sig'));
-    return { machine: id, nextAction: next };
-  };
-  app.get('/callback/:id', callback);
-  app.post('/callback/:id', callback);
-
-  // Private assets need a valid signature; everything else is public and cacheable by a proxy in front.
-  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!req.url.startsWith('/assets/')) return;
-    const url = new URL(req.url, 'http://x');
-    const rel = decodeURIComponent(url.pathname.slice('/assets/'.length));
-    if (!(await deps.privateAssets()).has(rel)) return;
-    const verdict = deps.signer.verify(
-      url.pathname,
-      url.searchParams.get('exp') ?? undefined,
-      url.searchParams.get('sig') ?? undefined,
-    );
-    if (verdict !== 'ok')
-      throw new BootherdError('SIGNATURE_INVALID', `asset ${rel} needs a valid signed URL (${verdict})`);
-    reply.header('cache-control', 'private, no-store');
-  });
-  // Range for sanboot, validators for caches; Cache-Control is ours (set below), dotfiles and listings never.
-  const files = {
-    acceptRanges: true,
-    etag: true,
-    lastModified: true,
-    cacheControl: false,
-    dotfiles: 'deny',
-    index: false,
-  } as const;
-  await app.register(fastifyStatic, {
-    root: deps.assetsDir,
-    prefix: '/assets/',
-    ...files,
-    setHeaders: (res) => {
-      if (!res.hasHeader('cache-control')) res.header('cache-control', 'public, max-age=300');
-    },
-  });
-  await app.register(fastifyStatic, {
-    root: deps.ipxeDir,
-    prefix: '/ipxe-bin/',
-    decorateReply: false,
-    ...files,
-    setHeaders: (res) => {
-      res.header('cache-control', 'public, max-age=3600');
-    },
-  });
+  const parts = deps.parts ?? {};
+  await app.register(async (a) => opsRoutes(a, deps));
+  if (parts.boot ?? true) await app.register(async (a) => bootRoutes(a, deps));
+  const apiDeps = apiDepsOf(deps);
+  if ((parts.api ?? true) && apiDeps) await app.register(async (a) => apiRoutes(a, apiDeps));
+  else if (deps.apiElsewhere) {
+    const where = deps.apiElsewhere;
+    app.all('/api/*', async () => {
+      throw new BootherdError('TLS_REQUIRED', `the API and the UI are served over HTTPS only: ${where}`);
+    });
+  }
+  if ((parts.ui ?? true) && deps.uiDir) await app.register(async (a) => uiRoutes(a, deps.uiDir!));
   return app;
+}
+
+function apiDepsOf(d: Partial<ApiDeps>): ApiDeps | undefined {
+  if (!d.inventory || !d.tokens || !d.events || !d.attempts) return undefined;
+  return { inventory: d.inventory, tokens: d.tokens, events: d.events, attempts: d.attempts, status: d.status };
+}
+
+/** ajv's first error as the field path our clients see (`macs/0`, `boot/kernel`) and a one-line reason. */
+function validationField(err: { message: string; validation?: unknown; validationContext?: string }): {
+  field?: string;
+  message: string;
+} {
+  const first = (Array.isArray(err.validation) ? err.validation[0] : undefined) as
+    | { instancePath?: string; message?: string; params?: { additionalProperty?: string; missingProperty?: string } }
+    | undefined;
+  if (!first) return { message: err.message };
+  const extra = first.params?.additionalProperty ?? first.params?.missingProperty;
+  const path = [first.instancePath?.replace(/^\//, ''), extra].filter((x) => x).join('/');
+  const where = path || err.validationContext || 'body';
+  const reason = first.params?.additionalProperty ? 'unknown field' : (first.message ?? 'invalid');
+  return { ...(path ? { field: path } : {}), message: `${where}: ${reason}` };
 }
 
 function errorBody(code: string, message: string): string {
   // A body iPXE can show on its console and an operator can grep: one line, no script commands.
   return `${JSON.stringify({ error: code, message })}\n`;
-}
-
-function optional(q: Record<string, unknown>, key: string): string | undefined {
-  const v = q[key];
-  if (v === undefined || v === '') return undefined;
-  if (typeof v !== 'string') throw new BootherdError('BAD_REQUEST', `query parameter ${key} given more than once`);
-  if (v.length > MAX_FACT)
-    throw new BootherdError('BAD_REQUEST', `query parameter ${key} is longer than ${MAX_FACT} characters`);
-  return v;
-}
-
-/** The bootstrap script sends iPXE's own settings back to us; validate each before it reaches the policy. */
-export function factsFromQuery(q: Record<string, unknown>, ip: string): ClientFacts {
-  const rawMac = optional(q, 'mac');
-  if (!rawMac) throw new BootherdError('BAD_MAC', 'query parameter mac is required (iPXE: ?mac=${mac:hexhyp})');
-  const mac = normalizeMac(rawMac);
-  if (!mac) throw new BootherdError('BAD_MAC', `mac "${rawMac}" is not a MAC address`);
-  const facts: ClientFacts = { mac, ip };
-  const uuid = optional(q, 'uuid');
-  const serial = optional(q, 'serial');
-  const hostname = optional(q, 'hostname');
-  const platform = optional(q, 'platform');
-  const buildarch = optional(q, 'buildarch');
-  const nic = optional(q, 'nic');
-  if (uuid) facts.uuid = uuid;
-  if (serial) facts.serial = serial;
-  if (hostname) facts.hostname = hostname;
-  if (platform) {
-    if (!/^[a-z0-9_-]{1,32}$/.test(platform))
-      throw new BootherdError('BAD_REQUEST', `platform "${platform}" is not an iPXE platform`);
-    facts.platform = platform;
-  }
-  if (buildarch) {
-    if (!/^[a-z0-9_-]{1,32}$/.test(buildarch))
-      throw new BootherdError('BAD_REQUEST', `buildarch "${buildarch}" is not an iPXE build architecture`);
-    facts.buildarch = buildarch;
-  }
-  if (nic) {
-    if (!/^net\d{1,3}$/.test(nic))
-      throw new BootherdError('BAD_REQUEST', `nic "${nic}" is not an iPXE network device name`);
-    facts.nic = nic;
-  }
-  return facts;
-}
-
-/** Private asset paths named by any profile. */
-export function privateAssetsOf(profiles: Profile[]): Set<string> {
-  return new Set(profiles.flatMap((p) => (p.private ?? []).map((x) => x.replace(/^\/+/, ''))));
 }

@@ -2,30 +2,36 @@
  * An in-memory Store: no durability, for tests and `store: memory:` dry runs. It passes the same conformance suite
  * as every other engine, so code tested against it behaves the same on SQLite.
  */
-import { normalizeMac } from '../boot/identity.ts';
+
 import { BootherdError } from '../errors.ts';
-import { canonical } from './canonical.ts';
+import { normalizeMac } from '../model/identity.ts';
 import type {
   ApplyResult,
   BootEvent,
+  DiscoveredMachine,
   Group,
   Inventory,
   Machine,
-  MachineLookup,
   NextAction,
   Profile,
   SeenFacts,
-  Store,
-  StoredLease,
-} from './types.ts';
+  TokenRecord,
+} from '../model/types.ts';
+import { canonical } from './canonical.ts';
+import type { EventFilter, MachineLookup, Store, StoredLease } from './types.ts';
 
 const clone = <T>(v: T): T => structuredClone(v);
 const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
+/** Code-unit order, as SQL's binary text comparison: keyset paging (`id > after`) must agree with the sort. */
+const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export class MemoryStore implements Store {
   private profiles = new Map<string, Profile>();
   private groups = new Map<string, Group>();
   private machines = new Map<string, Machine>();
+  /** Per machine, canonical JSON of the `next` the last applied document named (see apply). */
+  private appliedNext = new Map<string, string>();
+  private tokens = new Map<string, TokenRecord>();
   private events: BootEvent[] = [];
   private nextEventId = 1;
 
@@ -36,7 +42,7 @@ export class MemoryStore implements Store {
     return clone(this.profiles.get(name));
   }
   async listProfiles() {
-    return [...this.profiles.values()].sort((a, b) => a.name.localeCompare(b.name)).map(clone);
+    return [...this.profiles.values()].sort((a, b) => byKey(a.name, b.name)).map(clone);
   }
   async deleteProfile(name: string) {
     return this.profiles.delete(name);
@@ -49,7 +55,7 @@ export class MemoryStore implements Store {
     return clone(this.groups.get(name));
   }
   async listGroups() {
-    return [...this.groups.values()].sort((a, b) => a.name.localeCompare(b.name)).map(clone);
+    return [...this.groups.values()].sort((a, b) => byKey(a.name, b.name)).map(clone);
   }
   async deleteGroup(name: string) {
     return this.groups.delete(name);
@@ -79,14 +85,22 @@ export class MemoryStore implements Store {
   async getMachine(id: string) {
     return clone(this.machines.get(id));
   }
-  async listMachines() {
-    return [...this.machines.values()].sort((a, b) => a.id.localeCompare(b.id)).map(clone);
+  async listMachines(page: { after?: string; limit?: number } = {}) {
+    const { after } = page;
+    const all = [...this.machines.values()]
+      .filter((m) => after === undefined || m.id > after)
+      .sort((a, b) => byKey(a.id, b.id));
+    return all.slice(0, page.limit ?? all.length).map(clone);
+  }
+  async countMachines() {
+    return this.machines.size;
   }
   async deleteMachine(id: string) {
+    this.appliedNext.delete(id);
     return this.machines.delete(id);
   }
   async findMachine(q: MachineLookup) {
-    const all = [...this.machines.values()].sort((a, b) => a.id.localeCompare(b.id));
+    const all = [...this.machines.values()].sort((a, b) => byKey(a.id, b.id));
     const mac = q.mac ? normalizeMac(q.mac) : undefined;
     const hit =
       (mac && all.find((m) => m.macs.includes(mac))) ||
@@ -117,22 +131,63 @@ export class MemoryStore implements Store {
     }
   }
 
-  async listEvents(f: { machineId?: string; mac?: string; limit?: number }) {
-    return this.events
-      .filter(
-        (e) => (f.machineId === undefined || e.machineId === f.machineId) && (f.mac === undefined || e.mac === f.mac),
-      )
-      .sort((a, b) => (b.id ?? 0) - (a.id ?? 0))
-      .slice(0, f.limit ?? 100)
-      .map(clone);
+  async listEvents(f: EventFilter) {
+    const hits: BootEvent[] = [];
+    const limit = f.limit ?? 100;
+    // Events are kept in id order: walk back from the newest.
+    for (let i = this.events.length - 1; i >= 0 && hits.length < limit; i--) {
+      const e = this.events[i]!;
+      if (f.before !== undefined && e.id! >= f.before) continue;
+      if (f.machineId !== undefined && e.machineId !== f.machineId) continue;
+      if (f.mac !== undefined && e.mac !== f.mac) continue;
+      if (f.stage !== undefined && e.stage !== f.stage) continue;
+      hits.push(clone(e));
+    }
+    return hits;
+  }
+
+  async latestEvents(machineIds: string[]) {
+    const wanted = new Set(machineIds);
+    const out = new Map<string, BootEvent>();
+    for (let i = this.events.length - 1; i >= 0 && out.size < wanted.size; i--) {
+      const e = this.events[i]!;
+      if (e.machineId !== undefined && wanted.has(e.machineId) && !out.has(e.machineId)) out.set(e.machineId, clone(e));
+    }
+    return out;
+  }
+
+  async listDiscovered(limit: number) {
+    const claimed = new Set([...this.machines.values()].flatMap((m) => m.macs));
+    const byMac = new Map<string, DiscoveredMachine & { lastId: number }>();
+    for (const e of this.events) {
+      if (e.machineId !== undefined || e.mac === '' || claimed.has(e.mac)) continue;
+      const d = byMac.get(e.mac);
+      if (!d) {
+        byMac.set(e.mac, { mac: e.mac, firstSeen: e.at, lastSeen: e.at, facts: e.facts, lastId: e.id! });
+        continue;
+      }
+      if (e.at < d.firstSeen) d.firstSeen = e.at;
+      if (e.at > d.lastSeen) d.lastSeen = e.at;
+      // Ascending ids: the newest event's facts win.
+      d.facts = e.facts;
+      d.lastId = e.id!;
+    }
+    return [...byMac.values()]
+      .sort((a, b) => byKey(b.lastSeen, a.lastSeen) || b.lastId - a.lastId)
+      .slice(0, limit)
+      .map(({ lastId: _, ...d }) => clone(d));
   }
 
   async apply(inv: Inventory, { prune }: { prune: boolean }): Promise<ApplyResult> {
     const result: ApplyResult = { created: [], updated: [], unchanged: [], deleted: [] };
-    const backup = { p: new Map(this.profiles), g: new Map(this.groups), m: new Map(this.machines) };
+    const backup = {
+      p: new Map(this.profiles),
+      g: new Map(this.groups),
+      m: new Map(this.machines),
+      a: new Map(this.appliedNext),
+    };
     try {
-      const upsert = <T>(kind: string, map: Map<string, T>, key: string, value: T, put: () => void) => {
-        const old = map.get(key);
+      const upsert = <T>(kind: string, key: string, value: T, old: T | undefined, put: () => void) => {
         const label = `${kind}/${key}`;
         if (!old) result.created.push(label);
         else if (same(old, value)) return result.unchanged.push(label);
@@ -140,15 +195,28 @@ export class MemoryStore implements Store {
         put();
       };
       for (const p of inv.profiles)
-        upsert('profile', this.profiles, p.name, p, () => this.profiles.set(p.name, clone(p)));
-      for (const g of inv.groups) upsert('group', this.groups, g.name, g, () => this.groups.set(g.name, clone(g)));
+        upsert('profile', p.name, p, this.profiles.get(p.name), () => this.profiles.set(p.name, clone(p)));
+      for (const g of inv.groups)
+        upsert('group', g.name, g, this.groups.get(g.name), () => this.groups.set(g.name, clone(g)));
       for (const m of inv.machines) {
         const old = this.machines.get(m.id);
+        // Like kubectl's last-applied: a `next` this document already named last time is not armed again (it may
+        // have been consumed since); a new or changed one is. Without one the current action stays and is forgotten.
+        const named = m.nextAction ? canonical(m.nextAction) : undefined;
+        const recorded = this.appliedNext.get(m.id);
+        const keep = !named || (old && named === recorded);
+        const nextAction = keep ? old?.nextAction : m.nextAction;
         // Operator state the document does not mention survives a re-apply.
-        const merged = this.normalize({ ...m, nextAction: m.nextAction ?? old?.nextAction, lastSeen: old?.lastSeen });
+        const merged = this.normalize({ ...m, nextAction, lastSeen: old?.lastSeen });
         if (merged.nextAction === undefined) delete merged.nextAction;
         if (merged.lastSeen === undefined) delete merged.lastSeen;
-        upsert('machine', this.machines, m.id, merged, () => this.machines.set(m.id, merged));
+        const state = { machine: merged, appliedNext: named ?? null };
+        const oldState = old && { machine: old, appliedNext: recorded ?? null };
+        upsert('machine', m.id, state, oldState, () => {
+          this.machines.set(m.id, merged);
+          if (named) this.appliedNext.set(m.id, named);
+          else this.appliedNext.delete(m.id);
+        });
       }
       if (prune) {
         const keep = (names: string[]) => new Set(names);
@@ -157,6 +225,7 @@ export class MemoryStore implements Store {
             if (!names.has(k)) map.delete(k) && result.deleted.push(`${kind}/${k}`);
         };
         del('machine', this.machines, keep(inv.machines.map((m) => m.id)));
+        for (const id of [...this.appliedNext.keys()]) if (!this.machines.has(id)) this.appliedNext.delete(id);
         del('group', this.groups, keep(inv.groups.map((g) => g.name)));
         del('profile', this.profiles, keep(inv.profiles.map((p) => p.name)));
       }
@@ -165,6 +234,7 @@ export class MemoryStore implements Store {
       this.profiles = backup.p;
       this.groups = backup.g;
       this.machines = backup.m;
+      this.appliedNext = backup.a;
       throw err;
     }
   }
@@ -180,6 +250,24 @@ export class MemoryStore implements Store {
   }
   async commitLeases(changes: StoredLease[]) {
     for (const l of changes) this.leases.set(l.ip, clone(l));
+  }
+
+  async putToken(t: TokenRecord) {
+    this.tokens.set(t.id, clone(t));
+  }
+  async getToken(id: string) {
+    return clone(this.tokens.get(id));
+  }
+  async listTokens() {
+    return [...this.tokens.values()].sort((a, b) => byKey(a.createdAt, b.createdAt) || byKey(a.id, b.id)).map(clone);
+  }
+  async deleteToken(id: string) {
+    return this.tokens.delete(id);
+  }
+  async touchToken(id: string, at: string) {
+    const t = this.tokens.get(id);
+    // Uses can be recorded out of order (concurrent requests): keep the latest.
+    if (t && (t.lastUsedAt === undefined || t.lastUsedAt < at)) t.lastUsedAt = at;
   }
 
   async close() {}

@@ -2,9 +2,16 @@
  * The one migration list for every SQL engine. Append only: a released migration never changes. Types are kept to
  * what SQLite and PostgreSQL share (text, integer); JSON documents are text so both engines store them alike.
  */
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 
 export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * `applied_next` of machines that existed before it was recorded: what their last apply named is unknown, and
+ * assuming "nothing" would re-arm every consumed one-shot (a reinstall) on the first start after the upgrade. Apply
+ * treats it as "the document's `next` was already applied". Not JSON, so it equals no real action.
+ */
+export const APPLIED_NEXT_UNKNOWN = '?';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
@@ -68,6 +75,32 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('expires_at', 'bigint', (c) => c.notNull())
           .execute();
         await db.schema.createIndex('dhcp_leases_mac').on('dhcp_leases').column('mac').execute();
+      },
+    },
+    '0003_applied_next': {
+      async up(db: Kysely<unknown>) {
+        // The next action the last applied document named, so a re-apply does not re-arm a consumed one-shot.
+        await db.schema.alterTable('machines').addColumn('applied_next', 'text').execute();
+        await sql`update machines set applied_next = ${APPLIED_NEXT_UNKNOWN}`.execute(db);
+      },
+    },
+    '0004_tokens': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('api_tokens')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('scope', 'text', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('last_used_at', 'text')
+          .execute();
+      },
+    },
+    '0005_boot_events_stage': {
+      async up(db: Kysely<unknown>) {
+        // Events filtered by stage alone, newest first, without walking the whole log for a rare stage.
+        await db.schema.createIndex('boot_events_stage').on('boot_events').columns(['stage', 'id']).execute();
       },
     },
   };

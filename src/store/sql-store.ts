@@ -3,57 +3,28 @@
  * documents plus the columns we look machines up by; a MAC is a row of its own so the database itself refuses a
  * MAC claimed by two machines.
  */
-import type { Generated, Kysely, Transaction } from 'kysely';
-import { normalizeMac } from '../boot/identity.ts';
+import type { Kysely } from 'kysely';
 import { BootherdError } from '../errors.ts';
-import { canonical } from './canonical.ts';
+import { normalizeMac } from '../model/identity.ts';
 import type {
   ApplyResult,
   BootEvent,
   Group,
   Inventory,
   Machine,
-  MachineLookup,
   NextAction,
   Profile,
   SeenFacts,
-  Store,
-  StoredLease,
-} from './types.ts';
+  TokenRecord,
+} from '../model/types.ts';
+import { canonical } from './canonical.ts';
+import { APPLIED_NEXT_UNKNOWN } from './migrations.ts';
+import { insertBootLog, selectDiscovered, selectEvents, selectLatestEvents } from './sql-events.ts';
+import { selectLeases, upsertLeases } from './sql-leases.ts';
+import type { Database, Db } from './sql-schema.ts';
+import { removeToken, selectToken, selectTokens, updateTokenUse, upsertToken } from './sql-tokens.ts';
+import type { EventFilter, MachineLookup, Store, StoredLease } from './types.ts';
 
-export interface Database {
-  profiles: { name: string; doc: string };
-  groups: { name: string; doc: string };
-  machines: {
-    id: string;
-    doc: string;
-    uuid: string | null;
-    serial: string | null;
-    hostname: string | null;
-    next_action: string | null;
-    last_seen: string | null;
-  };
-  machine_macs: { mac: string; machine_id: string };
-  dhcp_leases: {
-    ip: string;
-    mac: string;
-    client_id: string | null;
-    hostname: string | null;
-    state: string;
-    expires_at: number;
-  };
-  boot_events: {
-    id: Generated<number>;
-    at: string;
-    machine_id: string | null;
-    mac: string;
-    stage: string;
-    facts: string;
-    decision: string;
-  };
-}
-
-type Db = Kysely<Database> | Transaction<Database>;
 type MachineRow = Database['machines'];
 
 function machineDoc(m: Machine): Omit<Machine, 'nextAction' | 'lastSeen'> {
@@ -75,6 +46,20 @@ function toMachine(row: MachineRow): Machine {
   if (row.next_action) m.nextAction = JSON.parse(row.next_action) as NextAction;
   if (row.last_seen) m.lastSeen = JSON.parse(row.last_seen) as SeenFacts;
   return m;
+}
+
+/**
+ * What apply leaves as a machine's next action, like `kubectl apply`'s last-applied: a `next` the document already
+ * named last time is not armed again (it may have been consumed since); a new or changed one is. A document that
+ * names none keeps the current action and forgets the last applied one, so naming it again later re-arms it.
+ * A machine from before this was recorded takes the document's `next` as already applied (see migrations.ts).
+ */
+function appliedState(old: MachineRow | undefined, docNext: NextAction | undefined) {
+  const current = old?.next_action ?? null;
+  if (!docNext) return { next: current, appliedNext: null };
+  const named = canonical(docNext);
+  const already = old && (named === old.applied_next || old.applied_next === APPLIED_NEXT_UNKNOWN);
+  return { next: already ? current : named, appliedNext: named };
 }
 
 export class SqlStore implements Store {
@@ -124,11 +109,14 @@ export class SqlStore implements Store {
   }
 
   async putMachine(m: Machine) {
-    await this.db.transaction().execute((trx) => this.writeMachine(trx, m, { keepState: false }));
+    await this.db.transaction().execute((trx) => this.writeMachine(trx, m));
   }
 
-  /** Write one machine and its MACs. With keepState, a next action or last-seen the document omits is kept. */
-  private async writeMachine(db: Db, m: Machine, { keepState }: { keepState: boolean }) {
+  /**
+   * Write one machine and its MACs. Without `applied` the machine is replaced as given (applied_next untouched);
+   * with it (apply), next action and applied_next are as computed there and a last-seen the document omits is kept.
+   */
+  private async writeMachine(db: Db, m: Machine, applied?: { next: string | null; appliedNext: string | null }) {
     const macs = normalizeMacs(m);
     if (macs.length) {
       const taken = await db
@@ -146,26 +134,21 @@ export class SqlStore implements Store {
       }
     }
     const doc = canonical(machineDoc({ ...m, macs }));
-    const next = m.nextAction ? canonical(m.nextAction) : null;
+    const lastSeen = m.lastSeen ? canonical(m.lastSeen) : null;
     const row = {
       doc,
       uuid: m.uuid?.toLowerCase() ?? null,
       serial: m.serial ?? null,
       hostname: m.hostname?.toLowerCase() ?? null,
+      next_action: applied ? applied.next : m.nextAction ? canonical(m.nextAction) : null,
     };
-    const lastSeen = m.lastSeen ? canonical(m.lastSeen) : null;
+    const update = applied
+      ? { ...row, applied_next: applied.appliedNext, ...(lastSeen ? { last_seen: lastSeen } : {}) }
+      : { ...row, last_seen: lastSeen };
     await db
       .insertInto('machines')
-      .values({ id: m.id, ...row, next_action: next, last_seen: lastSeen })
-      .onConflict((oc) =>
-        oc
-          .column('id')
-          .doUpdateSet(
-            keepState
-              ? { ...row, ...(next ? { next_action: next } : {}), ...(lastSeen ? { last_seen: lastSeen } : {}) }
-              : { ...row, next_action: next, last_seen: lastSeen },
-          ),
-      )
+      .values({ id: m.id, ...row, last_seen: lastSeen, applied_next: applied?.appliedNext ?? null })
+      .onConflict((oc) => oc.column('id').doUpdateSet(update))
       .execute();
     await db.deleteFrom('machine_macs').where('machine_id', '=', m.id).execute();
     if (macs.length)
@@ -179,9 +162,18 @@ export class SqlStore implements Store {
     const row = await this.db.selectFrom('machines').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toMachine(row) : undefined;
   }
-  async listMachines() {
-    const rows = await this.db.selectFrom('machines').selectAll().orderBy('id').execute();
-    return rows.map(toMachine);
+  async listMachines(page: { after?: string; limit?: number } = {}) {
+    let q = this.db.selectFrom('machines').selectAll().orderBy('id');
+    if (page.after !== undefined) q = q.where('id', '>', page.after);
+    if (page.limit !== undefined) q = q.limit(page.limit);
+    return (await q.execute()).map(toMachine);
+  }
+  async countMachines() {
+    const row = await this.db
+      .selectFrom('machines')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   }
   async deleteMachine(id: string) {
     return this.db.transaction().execute(async (trx) => {
@@ -233,54 +225,16 @@ export class SqlStore implements Store {
   }
 
   async writeBootLog(events: BootEvent[], seen: [string, SeenFacts][]) {
-    if (!events.length && !seen.length) return;
-    await this.db.transaction().execute(async (trx) => {
-      // 7 columns a row: 100 rows a statement stays far below every engine's bound-parameter limit.
-      for (let i = 0; i < events.length; i += 100) {
-        await trx
-          .insertInto('boot_events')
-          .values(
-            events.slice(i, i + 100).map((e) => ({
-              at: e.at,
-              machine_id: e.machineId ?? null,
-              mac: e.mac,
-              stage: e.stage,
-              facts: canonical(e.facts),
-              decision: canonical(e.decision),
-            })),
-          )
-          .execute();
-      }
-      for (const [id, facts] of seen) {
-        await trx
-          .updateTable('machines')
-          .set({ last_seen: canonical(facts) })
-          .where('id', '=', id)
-          .execute();
-      }
-    });
+    await insertBootLog(this.db, events, seen);
   }
-
-  async listEvents(f: { machineId?: string; mac?: string; limit?: number }) {
-    let q = this.db
-      .selectFrom('boot_events')
-      .selectAll()
-      .orderBy('id', 'desc')
-      .limit(f.limit ?? 100);
-    if (f.machineId !== undefined) q = q.where('machine_id', '=', f.machineId);
-    if (f.mac !== undefined) q = q.where('mac', '=', f.mac);
-    const rows = await q.execute();
-    return rows.map(
-      (r): BootEvent => ({
-        id: Number(r.id),
-        at: r.at,
-        ...(r.machine_id === null ? {} : { machineId: r.machine_id }),
-        mac: r.mac,
-        stage: r.stage as BootEvent['stage'],
-        facts: JSON.parse(r.facts) as BootEvent['facts'],
-        decision: JSON.parse(r.decision) as BootEvent['decision'],
-      }),
-    );
+  async listEvents(filter: EventFilter) {
+    return selectEvents(this.db, filter);
+  }
+  async latestEvents(machineIds: string[]) {
+    return selectLatestEvents(this.db, machineIds);
+  }
+  async listDiscovered(limit: number) {
+    return selectDiscovered(this.db, limit);
   }
 
   async apply(inv: Inventory, { prune }: { prune: boolean }): Promise<ApplyResult> {
@@ -309,12 +263,11 @@ export class SqlStore implements Store {
       for (const m of inv.machines) {
         const old = oldMachines.get(m.id);
         const doc = canonical(machineDoc({ ...m, macs: normalizeMacs(m) }));
-        // The document's next action counts only when it names one; otherwise the operator's current one stays.
-        const stateOf = (d: string, next: string | null | undefined) => `${d}\u0000${next ?? ''}`;
-        const now = stateOf(doc, m.nextAction ? canonical(m.nextAction) : old?.next_action);
-        if (tally(`machine/${m.id}`, old && stateOf(old.doc, old.next_action), now)) {
-          await this.writeMachine(trx, m, { keepState: true });
-        }
+        const applied = appliedState(old, m.nextAction);
+        const stateOf = (d: string, s: { next: string | null; appliedNext: string | null }) =>
+          `${d}\u0000${s.next ?? ''}\u0000${s.appliedNext ?? ''}`;
+        const before = old && stateOf(old.doc, { next: old.next_action, appliedNext: old.applied_next });
+        if (tally(`machine/${m.id}`, before, stateOf(doc, applied))) await this.writeMachine(trx, m, applied);
       }
       if (prune) {
         const named = {
@@ -350,35 +303,26 @@ export class SqlStore implements Store {
   }
 
   async loadLeases(): Promise<StoredLease[]> {
-    const rows = await this.db.selectFrom('dhcp_leases').selectAll().orderBy('ip').execute();
-    return rows.map((r) => ({
-      ip: r.ip,
-      mac: r.mac,
-      ...(r.client_id === null ? {} : { clientId: r.client_id }),
-      ...(r.hostname === null ? {} : { hostname: r.hostname }),
-      state: r.state as StoredLease['state'],
-      expiresAt: Number(r.expires_at),
-    }));
+    return selectLeases(this.db);
+  }
+  async commitLeases(changes: StoredLease[]): Promise<void> {
+    await upsertLeases(this.db, changes);
   }
 
-  async commitLeases(changes: StoredLease[]): Promise<void> {
-    if (!changes.length) return;
-    await this.db.transaction().execute(async (trx) => {
-      for (const l of changes) {
-        const row = {
-          mac: l.mac,
-          client_id: l.clientId ?? null,
-          hostname: l.hostname ?? null,
-          state: l.state,
-          expires_at: l.expiresAt,
-        };
-        await trx
-          .insertInto('dhcp_leases')
-          .values({ ip: l.ip, ...row })
-          .onConflict((oc) => oc.column('ip').doUpdateSet(row))
-          .execute();
-      }
-    });
+  async putToken(token: TokenRecord) {
+    await upsertToken(this.db, token);
+  }
+  async getToken(id: string) {
+    return selectToken(this.db, id);
+  }
+  async listTokens() {
+    return selectTokens(this.db);
+  }
+  async deleteToken(id: string) {
+    return removeToken(this.db, id);
+  }
+  async touchToken(id: string, at: string) {
+    await updateTokenUse(this.db, id, at);
   }
 
   async close() {

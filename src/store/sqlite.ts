@@ -13,14 +13,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { BootherdError } from '../errors.ts';
+import type { BootEvent, SeenFacts } from '../model/types.ts';
 import { canonical } from './canonical.ts';
 import { migrationProvider } from './migrations.ts';
-import { type Database, SqlStore } from './sql-store.ts';
-import type { BootEvent, SeenFacts, StoredLease } from './types.ts';
+import type { Database } from './sql-schema.ts';
+import { SqlStore } from './sql-store.ts';
+import type { StoredLease } from './types.ts';
 
 class SqliteStore extends SqlStore {
   private readonly appendLog: (events: BootEvent[], seen: [string, SeenFacts][]) => void;
   private readonly upsertLeases: (leases: StoredLease[]) => void;
+  private readonly touch: SQLite.Statement<[string, string, string]>;
 
   constructor(
     db: Kysely<Database>,
@@ -34,7 +37,11 @@ class SqliteStore extends SqlStore {
     const insert = log.prepare(
       'INSERT INTO boot_events (at, machine_id, mac, stage, facts, decision) VALUES (?, ?, ?, ?, ?, ?)',
     );
-    const touch = log.prepare('UPDATE machines SET last_seen = ? WHERE id = ?');
+    const seenAt = log.prepare('UPDATE machines SET last_seen = ? WHERE id = ?');
+    // A token use is telemetry like the boot log: an fsync per API request would stall the event loop.
+    this.touch = log.prepare(
+      'UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)',
+    );
     const upsertLease = main.prepare(
       'INSERT INTO dhcp_leases (ip, mac, client_id, hostname, state, expires_at) VALUES (?, ?, ?, ?, ?, ?) ' +
         'ON CONFLICT (ip) DO UPDATE SET mac = excluded.mac, client_id = excluded.client_id, ' +
@@ -50,7 +57,7 @@ class SqliteStore extends SqlStore {
       for (const e of events) {
         insert.run(e.at, e.machineId ?? null, e.mac, e.stage, canonical(e.facts), canonical(e.decision));
       }
-      for (const [id, facts] of seen) touch.run(canonical(facts), id);
+      for (const [id, facts] of seen) seenAt.run(canonical(facts), id);
     });
   }
 
@@ -64,15 +71,23 @@ class SqliteStore extends SqlStore {
   }
 
   override async writeBootLog(events: BootEvent[], seen: [string, SeenFacts][]): Promise<void> {
-    // The main connection may hold a write transaction across awaits (apply): wait for it without blocking.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        this.appendLog(events, seen);
-        return;
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || attempt >= 500) throw err;
-        await sleep(10);
-      }
+    await whenNotBusy(() => this.appendLog(events, seen));
+  }
+
+  override async touchToken(id: string, at: string): Promise<void> {
+    await whenNotBusy(() => this.touch.run(at, id, at));
+  }
+}
+
+/** A write on the log connection. The main one may hold a write transaction across awaits (apply): wait, not block. */
+async function whenNotBusy(write: () => void): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      write();
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || attempt >= 500) throw err;
+      await sleep(10);
     }
   }
 }

@@ -1,103 +1,17 @@
-import type { ClientFacts } from '../boot/facts.ts';
+import type {
+  ApplyResult,
+  BootEvent,
+  DiscoveredMachine,
+  Group,
+  Inventory,
+  Machine,
+  NextAction,
+  Profile,
+  SeenFacts,
+  TokenRecord,
+} from '../model/types.ts';
 
-/** A menu's look, settable per group or machine. */
-export interface MenuSettings {
-  /** Seconds before the default item is chosen; 0 waits forever. */
-  timeout?: number;
-  /** Item to choose on timeout: a profile name or a built-in item (`local`, `shell`, `config`, `reboot`, `exit`). */
-  default?: string;
-}
-
-/** What a profile boots. */
-export type BootSpec =
-  | { kind: 'kernel'; kernel: string; initrds: string[]; cmdline?: string }
-  | { kind: 'sanboot'; url: string }
-  | { kind: 'chain'; url: string }
-  | { kind: 'menu'; items?: string[]; title?: string }
-  | { kind: 'local' }
-  | { kind: 'template'; template: string };
-
-export interface Profile {
-  name: string;
-  description?: string;
-  boot: BootSpec;
-  /** Variables available to cmdline/URL/template rendering as `{{name}}`. */
-  variables?: Record<string, string>;
-  /**
-   * How a one-shot `install` of this profile is consumed: when its script is served (default), or only when the
-   * installer calls the signed callback URL (`{{callback_url}}`), so a failed install boots the installer again.
-   */
-  consume?: 'on-serve' | 'on-callback';
-  /** Asset paths (relative to the asset root) that are only served with a signed, expiring URL. */
-  private?: string[];
-}
-
-/** Selector keys: mac, uuid, serial, hostname, arch, platform, buildarch, or `label.<name>` for any label. */
-export type Selectors = Record<string, string>;
-
-export interface Group {
-  name: string;
-  description?: string;
-  selectors: Selectors;
-  profile?: string;
-  menu?: MenuSettings;
-  variables?: Record<string, string>;
-}
-
-export type NextAction =
-  /** Boot the machine's (or the named) profile once, then the local disk. */
-  | { action: 'install'; profile?: string }
-  | { action: 'local' }
-  | { action: 'menu' }
-  | { action: 'profile'; profile: string };
-
-/** The facts last seen for a machine, with when. */
-export interface SeenFacts extends Partial<ClientFacts> {
-  at: string;
-}
-
-export interface Machine {
-  /** Operator-chosen id, e.g. the hostname or an asset tag. */
-  id: string;
-  macs: string[];
-  uuid?: string;
-  serial?: string;
-  hostname?: string;
-  labels: Record<string, string>;
-  /** DHCP reservation (full mode): this address, for the machine's first MAC. */
-  ip?: string;
-  profile?: string;
-  group?: string;
-  menu?: MenuSettings;
-  variables?: Record<string, string>;
-  nextAction?: NextAction;
-  lastSeen?: SeenFacts;
-}
-
-export interface BootEvent {
-  id?: number;
-  at: string;
-  machineId?: string;
-  mac: string;
-  stage: 'dhcp' | 'tftp' | 'http' | 'callback';
-  facts: Partial<ClientFacts>;
-  decision: Record<string, unknown>;
-}
-
-export interface Inventory {
-  profiles: Profile[];
-  groups: Group[];
-  machines: Machine[];
-}
-
-export interface ApplyResult {
-  created: string[];
-  updated: string[];
-  unchanged: string[];
-  deleted: string[];
-}
-
-/** Identity keys a machine can be found by. Placeholders must be filtered out by the caller (boot/identity.ts). */
+/** Identity keys a machine can be found by. Placeholders must be filtered out by the caller (model/identity.ts). */
 export interface MachineLookup {
   mac?: string;
   uuid?: string;
@@ -122,7 +36,9 @@ export interface Store {
 
   putMachine(machine: Machine): Promise<void>;
   getMachine(id: string): Promise<Machine | undefined>;
-  listMachines(): Promise<Machine[]>;
+  /** Machines ordered by id; with a page, those after `after` (exclusive), at most `limit`. */
+  listMachines(page?: { after?: string; limit?: number }): Promise<Machine[]>;
+  countMachines(): Promise<number>;
   deleteMachine(id: string): Promise<boolean>;
   /** First match by MAC, then UUID, then serial, then hostname. */
   findMachine(lookup: MachineLookup): Promise<Machine | undefined>;
@@ -139,7 +55,12 @@ export interface Store {
    * (one fsync per batch, not per boot); a machine id that no longer exists is skipped.
    */
   writeBootLog(events: BootEvent[], seen: [machineId: string, facts: SeenFacts][]): Promise<void>;
-  listEvents(filter: { machineId?: string; mac?: string; limit?: number }): Promise<BootEvent[]>;
+  /** Newest first; `before` pages by event id (exclusive). */
+  listEvents(filter: EventFilter): Promise<BootEvent[]>;
+  /** The newest event of each of these machines (machines with none are absent). */
+  latestEvents(machineIds: string[]): Promise<Map<string, BootEvent>>;
+  /** MACs seen in boot events that no machine claims, newest first, with the facts of their latest event. */
+  listDiscovered(limit: number): Promise<DiscoveredMachine[]>;
 
   /** Upsert everything in one transaction; with prune, delete what the document does not name. */
   apply(inventory: Inventory, options: { prune: boolean }): Promise<ApplyResult>;
@@ -150,7 +71,24 @@ export interface Store {
   /** Upsert leases by address in one transaction; durable when the promise resolves (an ACK may follow). */
   commitLeases(changes: StoredLease[]): Promise<void>;
 
+  putToken(token: TokenRecord): Promise<void>;
+  getToken(id: string): Promise<TokenRecord | undefined>;
+  listTokens(): Promise<TokenRecord[]>;
+  /** False if there was no such token. */
+  deleteToken(id: string): Promise<boolean>;
+  /** Record a use; telemetry, may be batched and need not be durable. */
+  touchToken(id: string, at: string): Promise<void>;
+
   close(): Promise<void>;
+}
+
+export interface EventFilter {
+  machineId?: string;
+  mac?: string;
+  stage?: BootEvent['stage'];
+  /** Only events with a smaller id (paging, newest first). */
+  before?: number;
+  limit?: number;
 }
 
 /** A DHCP lease as stored (full mode). The pool in dhcp/pool.ts owns the live state; the store makes it durable. */

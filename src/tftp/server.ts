@@ -21,6 +21,29 @@ export interface TftpEvent {
   aborted?: boolean;
 }
 
+/** Metric-friendly names of the RFC 1350 §5 error codes; 8 is RFC 2347's "terminate ... due to option negotiation". */
+export const TFTP_ERROR_NAMES = {
+  [TftpErrorCode.NotDefined]: 'not-defined',
+  [TftpErrorCode.FileNotFound]: 'file-not-found',
+  [TftpErrorCode.AccessViolation]: 'access-violation',
+  [TftpErrorCode.DiskFull]: 'disk-full',
+  [TftpErrorCode.IllegalOperation]: 'illegal-operation',
+  [TftpErrorCode.UnknownTid]: 'unknown-tid',
+  [TftpErrorCode.FileExists]: 'file-exists',
+  [TftpErrorCode.NoSuchUser]: 'no-such-user',
+  [TftpErrorCode.OptionNegotiation]: 'option-refused',
+} as const satisfies Record<TftpErrorCode, string>;
+export type TftpErrorName = (typeof TFTP_ERROR_NAMES)[TftpErrorCode];
+
+/** An ERROR packet the server sent: a refusal, a timeout, a shutdown, or an answer to a stray sender. */
+export interface TftpErrorSent {
+  code: TftpErrorCode;
+  name: TftpErrorName;
+  client: TftpClient;
+  /** The file asked for, when the error belongs to a request. */
+  file?: string;
+}
+
 export interface TftpStats {
   /** Transfers started (requests taken off the queue and answered). */
   transfers: number;
@@ -75,6 +98,8 @@ export interface TftpServerOptions {
   /** Bytes of small-file contents kept in memory. Default 64 MiB. */
   cacheBytes?: number;
   onEvent?: (e: TftpEvent) => void;
+  /** Every ERROR packet sent (for metrics by code); called after the packet is handed to the socket. */
+  onErrorSent?: (e: TftpErrorSent) => void;
   log?: TftpLogger;
 }
 
@@ -144,6 +169,14 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     }
   };
 
+  const errorSent = (code: TftpErrorCode, client: TftpClient, file?: string): void => {
+    try {
+      opts.onErrorSent?.({ code, name: TFTP_ERROR_NAMES[code], client, ...(file !== undefined ? { file } : {}) });
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'tftp: onErrorSent handler threw');
+    }
+  };
+
   const hasSlot = (address: string): boolean =>
     active.size < maxTransfers && (perClient.get(address) ?? 0) < maxPerClient;
 
@@ -158,6 +191,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       maxWindowsize,
       timeoutMs,
       retries,
+      onErrorSent: (code, to) => errorSent(code, to, request.filename.replace(/^\/+/, '')),
     });
     active.set(key, t);
     perClient.set(client.address, (perClient.get(client.address) ?? 0) + 1);
@@ -229,6 +263,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     if (p.op === Opcode.WRQ) {
       socket.send(encodeError(TftpErrorCode.AccessViolation, 'read-only server'), client.port, client.address);
       counters.errors++;
+      errorSent(TftpErrorCode.AccessViolation, client, p.filename.replace(/^\/+/, ''));
       log.info({ client, file: p.filename }, 'tftp: write request refused');
       return;
     }

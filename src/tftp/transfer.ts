@@ -27,6 +27,8 @@ export interface TransferOptions {
   maxWindowsize: number;
   timeoutMs: number;
   retries: number;
+  /** Every ERROR packet this transfer sends, by code (to the client, or to a stray sender: unknown TID). */
+  onErrorSent?(code: TftpErrorCode, to: TftpClient): void;
 }
 
 export type TransferOutcome =
@@ -176,12 +178,15 @@ export class ReadTransfer {
     }
   }
 
-  #sendError(code: number, message: string): void {
+  #sendError(code: TftpErrorCode, message: string): void {
+    if (!this.#socket) return;
     try {
       this.#send(encodeError(code, message));
     } catch {
       // The socket may already be closed; an error reply is best effort.
+      return;
     }
+    this.#o.onErrorSent?.(code, this.#o.client);
   }
 
   #arm(): void {
@@ -249,6 +254,7 @@ export class ReadTransfer {
       // somewhere else. An error packet should be sent to the source of the incorrect packet, while not
       // disturbing the transfer."
       this.#socket?.send(encodeError(TftpErrorCode.UnknownTid, 'unknown transfer ID'), port, address);
+      this.#o.onErrorSent?.(TftpErrorCode.UnknownTid, { address, port });
       return;
     }
     const r = decodePacket(msg);

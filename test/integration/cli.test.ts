@@ -27,7 +27,10 @@ async function cli(
 function workspace(port = 0): { dir: string; config: string } {
   const dir = mkdtempSync(join(tmpdir(), 'bh-cli-'));
   const config = join(dir, 'bootherd.yaml');
-  writeFileSync(config, `data_dir: data\nhttp:\n  listen: 127.0.0.1\n  port: ${port || 18080}\n  assets: assets\n`);
+  writeFileSync(
+    config,
+    `data_dir: data\nhttp:\n  listen: 127.0.0.1\n  port: ${port || 18080}\n  assets: assets\n  tls: { port: 0 }\n`,
+  );
   return { dir, config };
 }
 
@@ -116,7 +119,7 @@ describe('bootherd CLI', () => {
     writeFileSync(inv, 'machines:\n  - id: a\n    macs: ["52:54:00:zz:00:01"]\n');
     const r = await cli(['apply', '-c', config, '-f', inv]);
     assert.equal(r.code, 1);
-    assert.equal(r.stderr.trim(), `error: ${inv}:3:11: machines[0].macs: "52:54:00:zz:00:01" is not a MAC address`);
+    assert.equal(r.stderr.trim(), `error: ${inv}:3:12: machines[0].macs[0]: "52:54:00:zz:00:01" is not a MAC address`);
   });
 
   it('a bad config names the line and field', async () => {
@@ -161,7 +164,7 @@ describe('bootherd CLI', () => {
   it('a privileged port without privilege is a clear error naming the port and the fix', async () => {
     const { dir } = workspace();
     const config = join(dir, 'low.yaml');
-    writeFileSync(config, `data_dir: ${join(dir, 'd')}\nhttp: { listen: 127.0.0.1, port: 80 }\n`);
+    writeFileSync(config, `data_dir: ${join(dir, 'd')}\nhttp: { listen: 127.0.0.1, port: 80, tls: { port: 0 } }\n`);
     const { chmodSync } = await import('node:fs');
     chmodSync(dir, 0o777);
     // Run as nobody: setpriv drops root so binding port 80 fails the way it does for an operator's own account.

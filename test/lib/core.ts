@@ -5,11 +5,15 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { BootPolicyConfig } from '../../src/boot/decide.ts';
 import { parseInventory } from '../../src/config/inventory-file.ts';
+import { AttemptLimiter } from '../../src/core/attempts.ts';
+import { InventoryService } from '../../src/core/inventory.ts';
 import { Metrics } from '../../src/core/metrics.ts';
 import { BootService } from '../../src/core/service.ts';
 import { Signer } from '../../src/core/signing.ts';
+import { TokenService } from '../../src/core/tokens.ts';
 import { EventBus } from '../../src/events/bus.ts';
-import { buildApp, privateAssetsOf } from '../../src/http/app.ts';
+import { buildApp } from '../../src/http/app.ts';
+import { privateAssetsOf } from '../../src/http/boot-routes.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import type { Store } from '../../src/store/types.ts';
 
@@ -29,13 +33,16 @@ export interface TestCore {
   service: BootService;
   signer: Signer;
   metrics: Metrics;
+  inventory: InventoryService;
+  tokens: TokenService;
+  events: EventBus;
   assets: string;
   close(): Promise<void>;
 }
 
 export async function testCore(
   inventoryYaml: string,
-  opts: { boot?: Partial<BootPolicyConfig>; now?: () => number } = {},
+  opts: { boot?: Partial<BootPolicyConfig>; now?: () => number; attempts?: { max?: number } } = {},
 ): Promise<TestCore> {
   const store = await openSqliteStore(':memory:');
   const signer = new Signer(Buffer.alloc(32, 7), opts.now);
@@ -44,7 +51,9 @@ export async function testCore(
     throw err;
   });
   const service = new BootService({ store, boot: { ...policy, ...opts.boot }, signer, events, metrics });
-  await service.apply(parseInventory(inventoryYaml, 'test.yaml'), false);
+  const inventory = new InventoryService(store, service);
+  const tokens = new TokenService(store);
+  await inventory.apply(parseInventory(inventoryYaml, 'test.yaml'), false);
   const assets = mkdtempSync(join(tmpdir(), 'bh-assets-'));
   const ipxeDir = mkdtempSync(join(tmpdir(), 'bh-ipxe-'));
   writeFileSync(join(ipxeDir, 'snponly.efi'), Buffer.alloc(1000, 1));
@@ -57,6 +66,10 @@ export async function testCore(
     ipxeDir,
     privateAssets: async () => privateAssetsOf(await store.listProfiles()),
     logLevel: 'silent' as 'error',
+    inventory,
+    tokens,
+    events,
+    attempts: new AttemptLimiter(opts.attempts),
   });
   return {
     app,
@@ -64,6 +77,9 @@ export async function testCore(
     service,
     signer,
     metrics,
+    inventory,
+    tokens,
+    events,
     assets,
     close: async () => {
       await app.close();

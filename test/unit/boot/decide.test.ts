@@ -7,8 +7,7 @@ import {
   type InventoryView,
   isCapableIpxe,
 } from '../../../src/boot/decide.ts';
-import type { ClientFacts } from '../../../src/boot/facts.ts';
-import type { Group, Machine, Profile } from '../../../src/store/types.ts';
+import type { ClientFacts, Group, Machine, Profile } from '../../../src/model/types.ts';
 
 const config: BootPolicyConfig = {
   baseUrl: 'http://192.0.2.1:8080',

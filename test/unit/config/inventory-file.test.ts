@@ -25,7 +25,7 @@ describe('inventory file', () => {
     const cases: [string, RegExp][] = [
       [
         'machines:\n  - id: a\n    macs: [nope]\n',
-        /^YamlError: f:3:11: machines\[0\]\.macs: "nope" is not a MAC address$/,
+        /^YamlError: f:3:12: machines\[0\]\.macs\[0\]: "nope" is not a MAC address$/,
       ],
       [
         'machines:\n  - id: a\n    uuid: 00000000-0000-0000-0000-000000000000\n',

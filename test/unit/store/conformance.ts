@@ -4,7 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Inventory, Machine, Store } from '../../../src/store/types.ts';
+import type { Inventory, Machine } from '../../../src/model/types.ts';
+import type { Store } from '../../../src/store/types.ts';
+import { machineConformance } from './conformance-apply.ts';
+import { eventConformance } from './conformance-events.ts';
+import { tokenConformance } from './conformance-tokens.ts';
 
 const inventory = (): Inventory => ({
   profiles: [
@@ -232,5 +236,9 @@ export function storeConformance(engine: string, open: () => Promise<Store>): vo
         await other.close();
       }
     });
+
+    machineConformance(withStore);
+    eventConformance(withStore);
+    tokenConformance(withStore);
   });
 }

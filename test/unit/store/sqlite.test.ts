@@ -4,8 +4,16 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import SQLite from 'better-sqlite3';
+import { type Compilable, Kysely, Migrator, SqliteDialect } from 'kysely';
+import { migrationProvider } from '../../../src/store/migrations.ts';
+import { eventsQuery, latestEventsQuery } from '../../../src/store/sql-events.ts';
+import type { Database } from '../../../src/store/sql-schema.ts';
 import { openSqliteStore } from '../../../src/store/sqlite.ts';
 import { storeConformance } from './conformance.ts';
+import { token } from './conformance-tokens.ts';
+
+const tempFile = (prefix: string) => join(mkdtempSync(join(tmpdir(), prefix)), 'bootherd.db');
 
 storeConformance('sqlite (file)', async () =>
   openSqliteStore(join(mkdtempSync(join(tmpdir(), 'bh-store-')), 'bootherd.db')),
@@ -78,5 +86,82 @@ test('sqlite: a lease commit during an open apply transaction is durable on its 
     assert.deepEqual(await s.loadLeases(), [lease]);
   } finally {
     await s.close();
+  }
+});
+
+test('sqlite: a token write survives closing and reopening the store, and so does a recorded use', async () => {
+  const file = tempFile('bh-token-');
+  const s = await openSqliteStore(file);
+  await s.putToken(token('t1', '2026-01-01T00:00:00.000Z'));
+  await s.touchToken('t1', '2026-01-02T00:00:00.000Z');
+  await s.close();
+  const again = await openSqliteStore(file);
+  try {
+    assert.deepEqual(
+      await again.getToken('t1'),
+      token('t1', '2026-01-01T00:00:00.000Z', { lastUsedAt: '2026-01-02T00:00:00.000Z' }),
+    );
+  } finally {
+    await again.close();
+  }
+});
+
+test('sqlite: machines from before applied_next was recorded do not get a consumed one-shot re-armed', async () => {
+  const file = tempFile('bh-upgrade-');
+  const raw = new SQLite(file);
+  const old = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  await new Migrator({ db: old, provider: migrationProvider('sqlite') }).migrateTo('0002_dhcp_leases');
+  // web1 was installed under the old version: its file says `next: install`, the one-shot was consumed.
+  raw
+    .prepare('INSERT INTO machines (id, doc, next_action) VALUES (?, ?, ?)')
+    .run('web1', JSON.stringify({ id: 'web1', macs: [], labels: {} }), JSON.stringify({ action: 'local' }));
+  await old.destroy();
+  const s = await openSqliteStore(file);
+  try {
+    const doc = (action: 'install' | 'menu') => ({
+      profiles: [],
+      groups: [],
+      machines: [{ id: 'web1', macs: [], labels: {}, nextAction: { action } }],
+    });
+    await s.apply(doc('install'), { prune: false });
+    assert.deepEqual((await s.getMachine('web1'))?.nextAction, { action: 'local' });
+    await s.apply(doc('menu'), { prune: false });
+    assert.deepEqual((await s.getMachine('web1'))?.nextAction, { action: 'menu' }, 'a changed `next` still arms');
+  } finally {
+    await s.close();
+  }
+});
+
+test('sqlite: boot-log reads stay on an index, without sorting, for every filter', async () => {
+  const file = tempFile('bh-plan-');
+  await (await openSqliteStore(file)).close();
+  const raw = new SQLite(file);
+  // No statistics (no ANALYZE), as on a fresh install: the planner must still pick the narrow index.
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const plan = (q: Compilable) => {
+    const c = q.compile();
+    const rows = raw.prepare(`EXPLAIN QUERY PLAN ${c.sql}`).all(...c.parameters) as { detail: string }[];
+    return rows.map((r) => r.detail).join(' | ');
+  };
+  try {
+    const cases: [Parameters<typeof eventsQuery>[1], RegExp][] = [
+      [{ before: 10 }, /USING INTEGER PRIMARY KEY \(rowid<\?\)/],
+      [{ machineId: 'a' }, /USING INDEX boot_events_machine \(machine_id=\?\)/],
+      [{ mac: 'm', before: 10 }, /USING INDEX boot_events_mac \(mac=\? AND id<\?\)/],
+      [{ stage: 'callback' }, /USING INDEX boot_events_stage \(stage=\?\)/],
+      [{ stage: 'dhcp', before: 10 }, /USING INDEX boot_events_stage \(stage=\? AND id<\?\)/],
+      [{ machineId: 'a', stage: 'http' }, /USING INDEX boot_events_machine \(machine_id=\?\)/],
+      [{ mac: 'm', stage: 'http', before: 10 }, /USING INDEX boot_events_mac \(mac=\? AND id<\?\)/],
+    ];
+    for (const [filter, expected] of cases) {
+      const p = plan(eventsQuery(db, filter));
+      assert.match(p, expected, JSON.stringify(filter));
+      assert.doesNotMatch(p, /TEMP B-TREE/, JSON.stringify(filter));
+    }
+    const latest = plan(latestEventsQuery(db, ['a', 'b', 'c']));
+    assert.match(latest, /SEARCH b USING COVERING INDEX boot_events_machine \(machine_id=\?\)/);
+    assert.doesNotMatch(latest, /SCAN (boot_events|b)\b/);
+  } finally {
+    await db.destroy();
   }
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { normalizeHostname, normalizeMac, normalizeSerial, normalizeUuid } from '../../../src/boot/identity.ts';
+import { normalizeHostname, normalizeMac, normalizeSerial, normalizeUuid } from '../../../src/model/identity.ts';
 
 describe('identity', () => {
   it('normalises MACs in every common spelling', () => {

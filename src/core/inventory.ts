@@ -1,0 +1,366 @@
+/**
+ * The inventory service: the one door to machines, profiles, groups, next actions, events and leases. The CLI, the
+ * REST API and the web UI all call it; none of them opens the store. Every write is validated (model/validate.ts),
+ * is durable when the call returns (the store's contract), and is announced on `changes` so caches (the boot
+ * service's catalog, the DHCP reservations) follow without a restart.
+ */
+import { EventEmitter } from 'node:events';
+import { BootherdError } from '../errors.ts';
+import { normalizeMac } from '../model/identity.ts';
+import type {
+  ApplyResult,
+  BootEvent,
+  DiscoveredMachine,
+  Group,
+  Inventory,
+  Machine,
+  NextAction,
+  Profile,
+} from '../model/types.ts';
+import { checkGroup, checkMachine, checkNextAction, checkProfile, fieldError } from '../model/validate.ts';
+import type { EventFilter, Store, StoredLease } from '../store/types.ts';
+import type { BootService } from './service.ts';
+
+export type ChangeKind = 'machine' | 'profile' | 'group' | 'inventory' | 'lease';
+export interface Change {
+  kind: ChangeKind;
+  /** The record's id or name; absent for a whole-inventory apply. */
+  id?: string;
+  op: 'put' | 'delete' | 'apply';
+}
+
+export interface MachineQuery {
+  limit?: number;
+  /** The last id of the previous page. */
+  cursor?: string;
+  /** `key=value`: machines with this label. */
+  label?: string;
+  group?: string;
+  profile?: string;
+  /** `never`, or a window like `1h`, `24h`, `7d`: machines seen (or, for never, not seen) within it. */
+  seen?: string;
+  /** Substring of id, hostname, MAC, UUID, serial or IP. */
+  q?: string;
+}
+
+export interface MachinePage {
+  items: Machine[];
+  next?: string;
+  total: number;
+}
+
+/** Live DHCP leases, when this server runs DHCP in full mode; otherwise the stored ones are shown. */
+export interface LeaseControl {
+  list(): StoredLease[];
+  release(ip: string): Promise<boolean>;
+}
+
+export interface LeaseView {
+  ip: string;
+  mac: string;
+  hostname?: string;
+  state: StoredLease['state'];
+  expiresAt: string;
+  machineId?: string;
+}
+
+const MAX_PAGE = 500;
+/** Filtered listings scan the store in chunks this big until the page is full. */
+const SCAN_CHUNK = 1000;
+
+export class InventoryService {
+  readonly changes = new EventEmitter<{ change: [Change] }>();
+  private leaseControl?: LeaseControl;
+
+  constructor(
+    private readonly store: Store,
+    private readonly boot: BootService,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.changes.setMaxListeners(100);
+    // The boot service caches profiles and groups; any write makes that cache stale.
+    this.changes.on('change', () => boot.invalidate());
+  }
+
+  /** Set by the composition root when DHCP runs in full mode. */
+  attachLeases(control: LeaseControl): void {
+    this.leaseControl = control;
+  }
+
+  private changed(change: Change): void {
+    this.changes.emit('change', change);
+  }
+
+  // Machines
+
+  async listMachines(query: MachineQuery = {}): Promise<MachinePage> {
+    const limit = Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE);
+    const match = machineFilter(query, this.now());
+    const items: Machine[] = [];
+    let after = query.cursor;
+    // More may follow when the page filled up before the store ran out.
+    let more = true;
+    while (items.length < limit && more) {
+      const want = match ? SCAN_CHUNK : limit - items.length;
+      const chunk = await this.store.listMachines({ ...(after === undefined ? {} : { after }), limit: want });
+      more = chunk.length === want;
+      for (const [i, m] of chunk.entries()) {
+        after = m.id;
+        if (match && !match(m)) continue;
+        items.push(m);
+        if (items.length === limit) {
+          more ||= i < chunk.length - 1;
+          break;
+        }
+      }
+    }
+    const latest = await this.store.latestEvents(items.map((m) => m.id));
+    for (const m of items) {
+      const e = latest.get(m.id);
+      if (e) m.lastEvent = e;
+    }
+    const last = items.at(-1);
+    return {
+      items,
+      ...(items.length === limit && last && more ? { next: last.id } : {}),
+      total: await this.store.countMachines(),
+    };
+  }
+
+  async getMachine(id: string): Promise<Machine> {
+    const m = await this.store.getMachine(id);
+    if (!m) throw new BootherdError('MACHINE_NOT_FOUND', `no machine "${id}"`);
+    const e = (await this.store.latestEvents([id])).get(id);
+    if (e) m.lastEvent = e;
+    return m;
+  }
+
+  /** Create (fails if the id exists) or replace a machine. Its last-seen facts are the server's and are kept. */
+  async putMachine(input: Machine, mode: 'create' | 'replace'): Promise<{ machine: Machine; created: boolean }> {
+    const m = checkMachine(input);
+    await this.checkRefs(m);
+    const old = await this.store.getMachine(m.id);
+    if (old && mode === 'create')
+      throw new BootherdError('CONFLICT', `machine "${m.id}" already exists`, { field: 'id' });
+    if (old?.lastSeen) m.lastSeen = old.lastSeen;
+    await this.store.putMachine(m);
+    this.changed({ kind: 'machine', id: m.id, op: 'put' });
+    return { machine: await this.getMachine(m.id), created: !old };
+  }
+
+  async deleteMachine(id: string): Promise<void> {
+    if (!(await this.store.deleteMachine(id))) throw new BootherdError('MACHINE_NOT_FOUND', `no machine "${id}"`);
+    this.changed({ kind: 'machine', id, op: 'delete' });
+  }
+
+  async setNextAction(id: string, action: NextAction | null): Promise<Machine> {
+    if (action) {
+      checkNextAction('nextAction', action);
+      if ('profile' in action && action.profile && !(await this.store.getProfile(action.profile)))
+        throw new BootherdError('PROFILE_NOT_FOUND', `no profile "${action.profile}"`, { field: 'profile' });
+    }
+    if (!(await this.store.setNextAction(id, action)))
+      throw new BootherdError('MACHINE_NOT_FOUND', `no machine "${id}"`);
+    this.changed({ kind: 'machine', id, op: 'put' });
+    return this.getMachine(id);
+  }
+
+  private async checkRefs(m: Machine): Promise<void> {
+    if (m.profile && !(await this.store.getProfile(m.profile)))
+      throw fieldError('profile', `no profile "${m.profile}"`);
+    if (m.group && !(await this.store.getGroup(m.group))) throw fieldError('group', `no group "${m.group}"`);
+    const next = m.nextAction;
+    if (next && 'profile' in next && next.profile && !(await this.store.getProfile(next.profile)))
+      throw fieldError('nextAction/profile', `no profile "${next.profile}"`);
+    for (const [i, mac] of m.macs.entries()) {
+      const owner = await this.store.findMachine({ mac });
+      if (owner && owner.id !== m.id) throw fieldError(`macs/${i}`, `${mac} is already used by machine "${owner.id}"`);
+    }
+  }
+
+  // Profiles and groups
+
+  listProfiles(): Promise<Profile[]> {
+    return this.store.listProfiles();
+  }
+
+  async getProfile(name: string): Promise<Profile> {
+    const p = await this.store.getProfile(name);
+    if (!p) throw new BootherdError('PROFILE_NOT_FOUND', `no profile "${name}"`);
+    return p;
+  }
+
+  async putProfile(input: Profile, mode: 'create' | 'replace'): Promise<{ profile: Profile; created: boolean }> {
+    const p = checkProfile(input);
+    if (p.boot.kind === 'menu') {
+      for (const [i, item] of (p.boot.items ?? []).entries())
+        if (item !== p.name && !(await this.store.getProfile(item)))
+          throw fieldError(`boot/items/${i}`, `no profile "${item}"`);
+    }
+    const old = await this.store.getProfile(p.name);
+    if (old && mode === 'create')
+      throw new BootherdError('CONFLICT', `profile "${p.name}" already exists`, { field: 'name' });
+    await this.store.putProfile(p);
+    this.changed({ kind: 'profile', id: p.name, op: 'put' });
+    return { profile: p, created: !old };
+  }
+
+  async deleteProfile(name: string): Promise<void> {
+    const users = [
+      ...(await this.store.listGroups()).filter((g) => g.profile === name).map((g) => `group "${g.name}"`),
+      ...(await this.store.listMachines())
+        .filter(
+          (m) => m.profile === name || (m.nextAction && 'profile' in m.nextAction && m.nextAction.profile === name),
+        )
+        .map((m) => `machine "${m.id}"`),
+    ];
+    if (users.length)
+      throw new BootherdError(
+        'CONFLICT',
+        `profile "${name}" is used by ${users.slice(0, 5).join(', ')}${users.length > 5 ? ', …' : ''}`,
+      );
+    if (!(await this.store.deleteProfile(name))) throw new BootherdError('PROFILE_NOT_FOUND', `no profile "${name}"`);
+    this.changed({ kind: 'profile', id: name, op: 'delete' });
+  }
+
+  listGroups(): Promise<Group[]> {
+    return this.store.listGroups();
+  }
+
+  async getGroup(name: string): Promise<Group> {
+    const g = await this.store.getGroup(name);
+    if (!g) throw new BootherdError('GROUP_NOT_FOUND', `no group "${name}"`);
+    return g;
+  }
+
+  async putGroup(input: Group, mode: 'create' | 'replace'): Promise<{ group: Group; created: boolean }> {
+    const g = checkGroup(input);
+    if (g.profile && !(await this.store.getProfile(g.profile)))
+      throw fieldError('profile', `no profile "${g.profile}"`);
+    const old = await this.store.getGroup(g.name);
+    if (old && mode === 'create')
+      throw new BootherdError('CONFLICT', `group "${g.name}" already exists`, { field: 'name' });
+    await this.store.putGroup(g);
+    this.changed({ kind: 'group', id: g.name, op: 'put' });
+    return { group: g, created: !old };
+  }
+
+  async deleteGroup(name: string): Promise<void> {
+    const users = (await this.store.listMachines()).filter((m) => m.group === name).map((m) => `machine "${m.id}"`);
+    if (users.length) throw new BootherdError('CONFLICT', `group "${name}" is used by ${users.slice(0, 5).join(', ')}`);
+    if (!(await this.store.deleteGroup(name))) throw new BootherdError('GROUP_NOT_FOUND', `no group "${name}"`);
+    this.changed({ kind: 'group', id: name, op: 'delete' });
+  }
+
+  // Whole documents
+
+  async apply(inventory: Inventory, prune: boolean): Promise<ApplyResult> {
+    const clean: Inventory = {
+      profiles: inventory.profiles.map(checkProfile),
+      groups: inventory.groups.map(checkGroup),
+      machines: inventory.machines.map(checkMachine),
+    };
+    const result = await this.store.apply(clean, { prune });
+    this.changed({ kind: 'inventory', op: 'apply' });
+    return result;
+  }
+
+  export(): Promise<Inventory> {
+    return this.store.export();
+  }
+
+  // Events
+
+  async events(filter: EventFilter): Promise<{ items: BootEvent[]; next?: string }> {
+    const limit = Math.min(Math.max(filter.limit ?? 50, 1), MAX_PAGE);
+    const mac = filter.mac === undefined ? undefined : (normalizeMac(filter.mac) ?? filter.mac);
+    const items = await this.store.listEvents({ ...filter, ...(mac ? { mac } : {}), limit });
+    const last = items.at(-1);
+    return { items, ...(items.length === limit && last?.id !== undefined ? { next: String(last.id) } : {}) };
+  }
+
+  discovered(limit = 200): Promise<DiscoveredMachine[]> {
+    return this.store.listDiscovered(Math.min(Math.max(limit, 1), 1000));
+  }
+
+  /** The script a machine would get now, without consuming a one-shot or recording an event. */
+  async preview(id: string, format: 'ipxe' | 'pxelinux') {
+    return this.boot.preview(await this.getMachine(id), format);
+  }
+
+  // Leases
+
+  async leases(filter: { subnet?: string; mac?: string }): Promise<LeaseView[]> {
+    const all = this.leaseControl ? this.leaseControl.list() : await this.store.loadLeases();
+    const inSubnet = filter.subnet ? cidrMatcher(filter.subnet) : undefined;
+    const mac = filter.mac ? normalizeMac(filter.mac) : undefined;
+    if (filter.mac && !mac) throw fieldError('mac', `"${filter.mac}" is not a MAC address`);
+    const out: LeaseView[] = [];
+    for (const l of all) {
+      if (inSubnet && !inSubnet(l.ip)) continue;
+      if (mac && l.mac !== mac) continue;
+      const owner = await this.store.findMachine({ mac: l.mac });
+      out.push({
+        ip: l.ip,
+        mac: l.mac,
+        ...(l.hostname ? { hostname: l.hostname } : {}),
+        state: l.state,
+        expiresAt: new Date(l.expiresAt).toISOString(),
+        ...(owner ? { machineId: owner.id } : {}),
+      });
+    }
+    return out;
+  }
+
+  /** Release a lease: the address goes back to the pool (the DHCP server's, when it runs here). */
+  async releaseLease(ip: string): Promise<void> {
+    if (this.leaseControl) {
+      if (!(await this.leaseControl.release(ip))) throw new BootherdError('LEASE_NOT_FOUND', `no lease for ${ip}`);
+    } else {
+      const lease = (await this.store.loadLeases()).find((l) => l.ip === ip);
+      if (!lease) throw new BootherdError('LEASE_NOT_FOUND', `no lease for ${ip}`);
+      await this.store.commitLeases([{ ...lease, state: 'released', expiresAt: this.now().getTime() }]);
+    }
+    this.changed({ kind: 'lease', id: ip, op: 'delete' });
+  }
+}
+
+const WINDOW_RE = /^(\d{1,4})([mhd])$/;
+
+function machineFilter(q: MachineQuery, now: Date): ((m: Machine) => boolean) | undefined {
+  const tests: ((m: Machine) => boolean)[] = [];
+  if (q.label) {
+    const eq = q.label.indexOf('=');
+    const [k, v] = eq < 0 ? [q.label, undefined] : [q.label.slice(0, eq), q.label.slice(eq + 1)];
+    tests.push((m) => (v === undefined ? k in m.labels : m.labels[k] === v));
+  }
+  if (q.group) tests.push((m) => m.group === q.group);
+  if (q.profile) tests.push((m) => m.profile === q.profile);
+  if (q.seen) {
+    if (q.seen === 'never') tests.push((m) => !m.lastSeen);
+    else {
+      const w = WINDOW_RE.exec(q.seen);
+      if (!w) throw fieldError('seen', 'use never, or a window like 30m, 24h, 7d');
+      const ms = Number(w[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[w[2] as 'm' | 'h' | 'd'];
+      const since = now.getTime() - ms;
+      tests.push((m) => !!m.lastSeen && Date.parse(m.lastSeen.at) >= since);
+    }
+  }
+  if (q.q) {
+    const needle = q.q.toLowerCase();
+    tests.push((m) =>
+      [m.id, m.hostname, m.uuid, m.serial, m.ip, ...m.macs].some((x) => x?.toLowerCase().includes(needle)),
+    );
+  }
+  return tests.length ? (m) => tests.every((t) => t(m)) : undefined;
+}
+
+function cidrMatcher(cidr: string): (ip: string) => boolean {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(cidr);
+  const toInt = (ip: string) => ip.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0);
+  if (!m || Number(m[2]) > 32) throw fieldError('subnet', `"${cidr}" is not an IPv4 CIDR like 192.0.2.0/24`);
+  const prefix = Number(m[2]);
+  const mask = prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0;
+  const net = (toInt(m[1]!) & mask) >>> 0;
+  return (ip) => (toInt(ip) & mask) >>> 0 === net;
+}

@@ -1,0 +1,99 @@
+/**
+ * DHCP as the server runs it: the lease pool restored from the store, reservations that follow the inventory (a
+ * machine given an `ip` through the API is served it from the next packet, no restart), the socket loop, IPv6 RA
+ * answers, and the live leases offered to the API.
+ */
+
+import { listenError } from '../errors.ts';
+import type { Core } from '../main.ts';
+import { LeasePool, type Reservation } from './pool.ts';
+import { answerRouterSolicitations, type RouterAdvertiser } from './ra.ts';
+import { startDhcpServer } from './server.ts';
+
+async function reservationsOf(core: Core): Promise<Reservation[]> {
+  return (await core.store.listMachines()).flatMap((m) =>
+    m.ip && m.macs[0] ? [{ mac: m.macs[0], ip: m.ip, ...(m.hostname ? { hostname: m.hostname } : {}) }] : [],
+  );
+}
+
+export async function startDhcp(core: Core): Promise<{ close(): Promise<void> }> {
+  const { config, store, service, metrics, log, inventory } = core;
+  let pool: LeasePool | undefined;
+  let stopFollowing = () => {};
+  if (config.dhcp.mode === 'full') {
+    const p = new LeasePool({ subnets: config.dhcp.subnets, reservations: await reservationsOf(core) });
+    p.restore(await store.loadLeases());
+    pool = p;
+    const reload = () => {
+      reservationsOf(core).then(
+        (r) => p.setReservations(r),
+        (err: Error) => log.error(`DHCP: reservations not reloaded: ${err.message}`),
+      );
+    };
+    const onChange = (c: { kind: string }) => {
+      if (c.kind === 'machine' || c.kind === 'inventory') reload();
+    };
+    inventory.changes.on('change', onChange);
+    stopFollowing = () => inventory.changes.off('change', onChange);
+    inventory.attachLeases({
+      list: () => p.all(),
+      release: async (ip) => {
+        const changed = p.releaseAddress(ip, Date.now());
+        if (changed.length) await store.commitLeases(changed);
+        return changed.length > 0;
+      },
+    });
+    metrics.watchPool(() => p.usage());
+  }
+  let server: Awaited<ReturnType<typeof startDhcpServer>>;
+  try {
+    server = await startDhcpServer({
+      mode: config.dhcp.mode === 'full' ? 'full' : 'proxy',
+      interfaces: config.dhcp.interfaces,
+      ...(config.dhcp.serverIp ? { serverIp: config.dhcp.serverIp } : {}),
+      port: config.dhcp.port,
+      proxyPort: config.dhcp.proxyPort,
+      ...(pool ? { pool } : {}),
+      commitLeases: (changes) => store.commitLeases(changes),
+      decide: (facts) => service.dhcp(facts),
+      onPacket: (kind, reason) => metrics.dhcpPacket(kind, reason),
+      onExchange: (e) => {
+        metrics.dhcpExchange(e);
+        service.dhcpExchange(e);
+      },
+      warn: (m) => log.warn(m),
+      debug: (m) => log.debug(m),
+    });
+  } catch (err) {
+    stopFollowing();
+    throw listenError(err, 'DHCP', '0.0.0.0', config.dhcp.port);
+  }
+  const advertisers: RouterAdvertiser[] = [];
+  if (config.dhcp.routerAdvertisements) {
+    if (!config.dhcp.interfaces.length) log.warn('DHCP: router_advertisements needs dhcp.interfaces; not answering RS');
+    for (const iface of config.dhcp.interfaces) {
+      try {
+        advertisers.push(
+          await answerRouterSolicitations(iface, () =>
+            metrics.dhcpPackets.inc({ kind: 'replied', reason: 'router-advertisement' }),
+          ),
+        );
+      } catch (err) {
+        log.warn(`DHCP: not answering IPv6 router solicitations on ${iface}: ${(err as Error).message}`);
+      }
+    }
+  }
+  const where = config.dhcp.interfaces.length ? config.dhcp.interfaces.join(', ') : 'all interfaces';
+  log.info(
+    config.dhcp.mode === 'full'
+      ? `DHCP  full mode on ${where}${advertisers.length ? ', answering IPv6 router solicitations' : ''} (${config.dhcp.subnets.map((s) => `${s.subnet} ${s.range.join('-')}`).join('; ')})`
+      : `DHCP  proxy mode on ${where}, ports ${config.dhcp.port} and ${config.dhcp.proxyPort} (boot clients only)`,
+  );
+  return {
+    close: async () => {
+      stopFollowing();
+      for (const a of advertisers) a.close();
+      await server.close();
+    },
+  };
+}

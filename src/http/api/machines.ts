@@ -1,0 +1,136 @@
+/** Machines: list with paging and filters, CRUD, the next action, and the script preview. */
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { BootherdError } from '../../errors.ts';
+import { MachineInputSchema, MachineSchema, NextActionSchema } from '../../model/schemas.ts';
+import type { Machine, NextAction } from '../../model/types.ts';
+import type { ApiDeps } from './index.ts';
+import { API } from './index.ts';
+
+const IdParams = Type.Object({ id: Type.String({ maxLength: 63 }) });
+const tags = ['machines'];
+
+export async function machineRoutes(app: FastifyInstance, { inventory }: ApiDeps): Promise<void> {
+  app.get(
+    `${API}/machines`,
+    {
+      schema: {
+        tags,
+        summary: 'List machines, ordered by id',
+        querystring: Type.Object(
+          {
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+            cursor: Type.Optional(Type.String({ maxLength: 63, description: 'the `next` of the previous page' })),
+            label: Type.Optional(Type.String({ maxLength: 200, description: 'key=value' })),
+            group: Type.Optional(Type.String({ maxLength: 63 })),
+            profile: Type.Optional(Type.String({ maxLength: 63 })),
+            seen: Type.Optional(Type.String({ maxLength: 8, description: 'never, or a window: 30m, 24h, 7d' })),
+            q: Type.Optional(Type.String({ maxLength: 200, description: 'substring of id, hostname, MAC, …' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            items: Type.Array(MachineSchema),
+            next: Type.Optional(Type.String()),
+            total: Type.Integer(),
+          }),
+        },
+      },
+    },
+    async (req) => inventory.listMachines(req.query as Parameters<typeof inventory.listMachines>[0]),
+  );
+
+  app.post(
+    `${API}/machines`,
+    { schema: { tags, summary: 'Create a machine', body: MachineInputSchema, response: { 201: MachineSchema } } },
+    async (req, reply) => {
+      const { machine } = await inventory.putMachine(req.body as Machine, 'create');
+      return reply.code(201).send(machine);
+    },
+  );
+
+  app.get(
+    `${API}/machines/:id`,
+    { schema: { tags, summary: 'One machine', params: IdParams, response: { 200: MachineSchema } } },
+    async (req) => inventory.getMachine((req.params as { id: string }).id),
+  );
+
+  app.put(
+    `${API}/machines/:id`,
+    {
+      schema: {
+        tags,
+        summary: 'Create or replace a machine',
+        params: IdParams,
+        body: MachineInputSchema,
+        response: { 200: MachineSchema, 201: MachineSchema },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const body = req.body as Machine;
+      if (body.id !== id)
+        throw new BootherdError('VALIDATION', `id: "${body.id}" differs from the URL's "${id}"`, { field: 'id' });
+      const { machine, created } = await inventory.putMachine(body, 'replace');
+      return reply.code(created ? 201 : 200).send(machine);
+    },
+  );
+
+  app.delete(
+    `${API}/machines/:id`,
+    { schema: { tags, summary: 'Delete a machine', params: IdParams } },
+    async (req, reply) => {
+      await inventory.deleteMachine((req.params as { id: string }).id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.put(
+    `${API}/machines/:id/next`,
+    {
+      schema: {
+        tags,
+        summary: "Set the machine's next boot: install (once, then local), local, menu, profile",
+        params: IdParams,
+        body: NextActionSchema,
+        response: { 200: MachineSchema },
+      },
+    },
+    async (req) => inventory.setNextAction((req.params as { id: string }).id, req.body as NextAction),
+  );
+
+  app.delete(
+    `${API}/machines/:id/next`,
+    {
+      schema: { tags, summary: "Clear the machine's next action", params: IdParams, response: { 200: MachineSchema } },
+    },
+    async (req) => inventory.setNextAction((req.params as { id: string }).id, null),
+  );
+
+  app.get(
+    `${API}/machines/:id/preview`,
+    {
+      schema: {
+        tags,
+        summary: 'The script the machine would get now (a one-shot is not consumed)',
+        params: IdParams,
+        querystring: Type.Object(
+          { format: Type.Optional(Type.Union([Type.Literal('ipxe'), Type.Literal('pxelinux')])) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            format: Type.String(),
+            script: Type.String(),
+            decision: Type.Record(Type.String(), Type.Unknown()),
+          }),
+        },
+      },
+    },
+    async (req) => {
+      const { format } = req.query as { format?: 'ipxe' | 'pxelinux' };
+      return inventory.preview((req.params as { id: string }).id, format ?? 'ipxe');
+    },
+  );
+}

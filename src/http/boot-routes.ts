@@ -1,0 +1,157 @@
+/**
+ * The routes machines use while they boot: the bootstrap and per-machine iPXE scripts, PXELINUX-over-HTTP configs,
+ * install callbacks, boot assets (Range, ETag, Last-Modified, Cache-Control) and the iPXE binaries for UEFI HTTP
+ * boot. Open (firmware has no credentials), plain HTTP (Debian's iPXE has no HTTPS); private assets need a signed URL.
+ * Errors are one line of text iPXE can show on its console.
+ */
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type BootService, pxelinuxConfigMac } from '../core/service.ts';
+import type { Signer } from '../core/signing.ts';
+import { BootherdError } from '../errors.ts';
+import { normalizeMac } from '../model/identity.ts';
+import type { ClientFacts, Profile } from '../model/types.ts';
+
+export interface BootRoutesDeps {
+  service: BootService;
+  signer: Signer;
+  assetsDir: string;
+  ipxeDir: string;
+  /** Asset paths (relative) that need a signed URL; re-read per request so inventory changes apply. */
+  privateAssets: () => Promise<Set<string>>;
+}
+
+export const IPXE_TYPE = 'text/plain; charset=utf-8';
+/** Query values iPXE sends: settings expand to text; anything longer than this is not a real client. */
+const MAX_FACT = 256;
+
+export async function bootRoutes(app: FastifyInstance, deps: BootRoutesDeps): Promise<void> {
+  app.get('/boot.ipxe', async (_req, reply) => reply.type(IPXE_TYPE).send(deps.service.bootstrap));
+
+  app.get('/ipxe', async (req, reply) => {
+    const q = req.query as Record<string, unknown>;
+    const facts = factsFromQuery(q, req.ip);
+    const choice = optional(q, 'profile');
+    const result = await deps.service.script(facts, choice);
+    if (result.decision.kind === 'error') throw new BootherdError('PROFILE_NOT_FOUND', result.decision.reason);
+    return reply.type(IPXE_TYPE).header('cache-control', 'no-store').send(result.script);
+  });
+
+  // PXELINUX over HTTP (options 209/210): pxelinux.cfg/01-<mac> as lpxelinux asks for it.
+  app.get('/pxelinux.cfg/:name', async (req, reply) => {
+    const { name } = req.params as { name: string };
+    const mac = pxelinuxConfigMac(name);
+    if (!mac) throw new BootherdError('NOT_FOUND', `pxelinux.cfg/${name}: only 01-<mac> names are generated`);
+    const text = await deps.service.pxelinux({ mac, ip: req.ip });
+    return reply.type(IPXE_TYPE).header('cache-control', 'no-store').send(text);
+  });
+
+  const callback = async (req: FastifyRequest) => {
+    const { id } = req.params as { id: string };
+    const q = req.query as Record<string, unknown>;
+    const next = await deps.service.callback(id, optional(q, 'exp'), optional(q, 'sig'));
+    return { machine: id, nextAction: next };
+  };
+  app.get('/callback/:id', callback);
+  app.post('/callback/:id', callback);
+
+  // Private assets need a valid signature; everything else is public and cacheable by a proxy in front.
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!req.url.startsWith('/assets/')) return;
+    const url = new URL(req.url, 'http://x');
+    const rel = decodeURIComponent(url.pathname.slice('/assets/'.length));
+    if (!(await deps.privateAssets()).has(rel)) return;
+    const verdict = deps.signer.verify(
+      url.pathname,
+      url.searchParams.get('exp') ?? undefined,
+      url.searchParams.get('sig') ?? undefined,
+    );
+    if (verdict !== 'ok')
+      throw new BootherdError('SIGNATURE_INVALID', `asset ${rel} needs a valid signed URL (${verdict})`);
+    reply.header('cache-control', 'private, no-store');
+  });
+  // Range for sanboot, validators for caches; Cache-Control is ours (set below), dotfiles and listings never.
+  const files = {
+    acceptRanges: true,
+    etag: true,
+    lastModified: true,
+    cacheControl: false,
+    dotfiles: 'deny',
+    index: false,
+  } as const;
+  await app.register(fastifyStatic, {
+    root: deps.assetsDir,
+    prefix: '/assets/',
+    ...files,
+    setHeaders: (res) => {
+      if (!res.hasHeader('cache-control')) res.header('cache-control', 'public, max-age=300');
+    },
+  });
+  await app.register(fastifyStatic, {
+    root: deps.ipxeDir,
+    prefix: '/ipxe-bin/',
+    decorateReply: false,
+    ...files,
+    setHeaders: (res) => {
+      res.header('cache-control', 'public, max-age=3600');
+    },
+  });
+  // A fetched asset is a step of the machine's boot timeline (kernel, initrd, ISO), once per file, not per Range.
+  app.addHook('onResponse', async (req, reply) => {
+    if (!req.url.startsWith('/assets/') || req.method !== 'GET' || reply.statusCode >= 400) return;
+    if (req.headers.range && !/^bytes=0-/.test(req.headers.range)) return;
+    const file = decodeURIComponent(new URL(req.url, 'http://x').pathname.slice('/assets/'.length));
+    deps.service.assetServed(req.ip, file, {
+      status: reply.statusCode,
+      ...(reply.getHeader('content-length') ? { bytes: Number(reply.getHeader('content-length')) } : {}),
+    });
+  });
+}
+
+function optional(q: Record<string, unknown>, key: string): string | undefined {
+  const v = q[key];
+  if (v === undefined || v === '') return undefined;
+  if (typeof v !== 'string') throw new BootherdError('BAD_REQUEST', `query parameter ${key} given more than once`);
+  if (v.length > MAX_FACT)
+    throw new BootherdError('BAD_REQUEST', `query parameter ${key} is longer than ${MAX_FACT} characters`);
+  return v;
+}
+
+/** The bootstrap script sends iPXE's own settings back to us; validate each before it reaches the policy. */
+export function factsFromQuery(q: Record<string, unknown>, ip: string): ClientFacts {
+  const rawMac = optional(q, 'mac');
+  if (!rawMac) throw new BootherdError('BAD_MAC', 'query parameter mac is required (iPXE: ?mac=${mac:hexhyp})');
+  const mac = normalizeMac(rawMac);
+  if (!mac) throw new BootherdError('BAD_MAC', `mac "${rawMac}" is not a MAC address`);
+  const facts: ClientFacts = { mac, ip };
+  const uuid = optional(q, 'uuid');
+  const serial = optional(q, 'serial');
+  const hostname = optional(q, 'hostname');
+  const platform = optional(q, 'platform');
+  const buildarch = optional(q, 'buildarch');
+  const nic = optional(q, 'nic');
+  if (uuid) facts.uuid = uuid;
+  if (serial) facts.serial = serial;
+  if (hostname) facts.hostname = hostname;
+  if (platform) {
+    if (!/^[a-z0-9_-]{1,32}$/.test(platform))
+      throw new BootherdError('BAD_REQUEST', `platform "${platform}" is not an iPXE platform`);
+    facts.platform = platform;
+  }
+  if (buildarch) {
+    if (!/^[a-z0-9_-]{1,32}$/.test(buildarch))
+      throw new BootherdError('BAD_REQUEST', `buildarch "${buildarch}" is not an iPXE build architecture`);
+    facts.buildarch = buildarch;
+  }
+  if (nic) {
+    if (!/^net\d{1,3}$/.test(nic))
+      throw new BootherdError('BAD_REQUEST', `nic "${nic}" is not an iPXE network device name`);
+    facts.nic = nic;
+  }
+  return facts;
+}
+
+/** Private asset paths named by any profile. */
+export function privateAssetsOf(profiles: Profile[]): Set<string> {
+  return new Set(profiles.flatMap((p) => (p.private ?? []).map((x) => x.replace(/^\/+/, ''))));
+}

@@ -1,0 +1,47 @@
+/** The SQL schema as kysely sees it (created by migrations.ts), shared by the query modules of the SQL store. */
+import type { Generated, Kysely, Transaction } from 'kysely';
+
+export interface Database {
+  profiles: { name: string; doc: string };
+  groups: { name: string; doc: string };
+  machines: {
+    id: string;
+    doc: string;
+    uuid: string | null;
+    serial: string | null;
+    hostname: string | null;
+    next_action: string | null;
+    last_seen: string | null;
+    /** Canonical JSON of the `next` the last applied document named; written only by apply. */
+    applied_next: string | null;
+  };
+  machine_macs: { mac: string; machine_id: string };
+  dhcp_leases: {
+    ip: string;
+    mac: string;
+    client_id: string | null;
+    hostname: string | null;
+    state: string;
+    expires_at: number;
+  };
+  boot_events: {
+    id: Generated<number>;
+    at: string;
+    machine_id: string | null;
+    mac: string;
+    stage: string;
+    facts: string;
+    decision: string;
+  };
+  api_tokens: {
+    id: string;
+    name: string;
+    scope: string;
+    hash: string;
+    created_at: string;
+    last_used_at: string | null;
+  };
+}
+
+/** The database or an open transaction on it. */
+export type Db = Kysely<Database> | Transaction<Database>;

@@ -1,0 +1,438 @@
+/** One machine: its record, its next action (with the buttons that set it), the script it would get, its boot timeline. */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { del, enc, errorText, get, put } from '../api.ts';
+import { clock, dateTime, eventSummary, formatNext, formatPairs, NONE, relTime, stageLabel } from '../format.ts';
+import { MachineForm } from '../MachineForm.tsx';
+import { onBootEvent, onStreamState } from '../stream.ts';
+import type { BootEvent, Facts, Machine as M, NextAction, Page, Profile } from '../types.ts';
+import { ConfirmButton, ErrorBanner, Modal, navigate, useAuth, useKeyedThrottle, useNow } from '../ui.tsx';
+
+/**
+ * Where the latest boot starts: a DHCP request from a PXE-ish client (firmware PXE, UEFI HTTP boot, iPXE, or one
+ * that names no class) right after something that was not DHCP/TFTP. The PXE -> iPXE chainload stays one boot.
+ */
+export function isBootStart(e: BootEvent, prev: BootEvent | undefined): boolean {
+  if (e.stage !== 'dhcp') return false;
+  if (prev && (prev.stage === 'dhcp' || prev.stage === 'tftp')) return false;
+  const f: Facts = e.facts ?? {};
+  if (f.userClass === 'iPXE') return true;
+  if (!f.vendorClass) return true;
+  return f.vendorClass.startsWith('PXEClient') || f.vendorClass.startsWith('HTTPClient');
+}
+
+function latestBoot(events: BootEvent[]): BootEvent[] {
+  for (let i = events.length - 1; i > 0; i--) {
+    if (isBootStart(events[i] as BootEvent, events[i - 1])) return events.slice(i);
+  }
+  return events;
+}
+
+function delta(e: BootEvent, prev: BootEvent | undefined): string {
+  if (!prev) return '';
+  const d = (Date.parse(e.at) - Date.parse(prev.at)) / 1000;
+  if (!Number.isFinite(d)) return '';
+  return d < 10 ? `+${d.toFixed(2)} s` : d < 600 ? `+${d.toFixed(1)} s` : `+${Math.round(d)} s`;
+}
+
+function Timeline({ events }: { events: BootEvent[] }) {
+  return (
+    <table class="data timeline" data-testid="timeline">
+      <thead>
+        <tr>
+          <th>Time</th>
+          <th>Stage</th>
+          <th>What happened</th>
+          <th class="num">Since previous</th>
+        </tr>
+      </thead>
+      <tbody>
+        {events.flatMap((e, i) => {
+          const prev = events[i - 1];
+          const rows = [];
+          if (i > 0 && isBootStart(e, prev))
+            rows.push(
+              <tr key={`b${e.id}`} class="boot-divider">
+                <td colSpan={4}>new boot</td>
+              </tr>,
+            );
+          rows.push(
+            <tr key={e.id} data-testid="timeline-row" data-stage={e.stage}>
+              <td class="mono nowrap" title={e.at}>
+                {clock(e.at)}
+              </td>
+              <td>
+                <span class={`stage stage-${e.stage}`}>{stageLabel(e.stage)}</span>
+              </td>
+              <td>{eventSummary(e)}</td>
+              <td class="num mono">{delta(e, prev)}</td>
+            </tr>,
+          );
+          return rows;
+        })}
+        {!events.length && (
+          <tr>
+            <td colSpan={4} class="empty">
+              No boot events yet.
+            </td>
+          </tr>
+        )}
+      </tbody>
+    </table>
+  );
+}
+
+export function Machine({ id }: { id: string }) {
+  const { canWrite } = useAuth();
+  const now = useNow();
+  const [m, setM] = useState<M | null>(null);
+  const [loadError, setLoadError] = useState<unknown>(null);
+  const [actionError, setActionError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [events, setEvents] = useState<BootEvent[]>([]); // oldest first
+  const [allEvents, setAllEvents] = useState(false);
+  const [format, setFormat] = useState<'ipxe' | 'pxelinux'>('ipxe');
+  const [preview, setPreview] = useState<{ script: string; decision?: unknown } | null>(null);
+  const [previewError, setPreviewError] = useState<unknown>(null);
+  const [previewTick, setPreviewTick] = useState(0);
+  const [profiles, setProfiles] = useState<string[]>([]);
+  const [picking, setPicking] = useState(false);
+  const [picked, setPicked] = useState('');
+  const [editing, setEditing] = useState(false);
+  // Events that arrived live, shown after the loaded boot even if they start a new one.
+  const [liveFrom, setLiveFrom] = useState<number | null>(null);
+  const eventsRef = useRef<BootEvent[]>([]);
+  const idRef = useRef(id);
+  idRef.current = id;
+
+  function loadMachine() {
+    get<M>(`/machines/${enc(id)}`).then(
+      (r) => {
+        if (idRef.current !== id) return;
+        setM(r);
+        setLoadError(null);
+      },
+      (err) => idRef.current === id && setLoadError(err),
+    );
+  }
+
+  function loadEvents() {
+    get<Page<BootEvent>>(`/machines/${enc(id)}/events?limit=100`).then(
+      (r) => {
+        if (idRef.current !== id) return;
+        const loaded = r.items.slice().reverse();
+        const ids = new Set(loaded.map((e) => e.id));
+        const newest = loaded.reduce((n, e) => Math.max(n, e.id), -1);
+        // Keep live events that raced ahead of this load.
+        const extra = eventsRef.current.filter((e) => e.id > newest && !ids.has(e.id));
+        eventsRef.current = [...loaded, ...extra];
+        setEvents(eventsRef.current);
+        setLiveFrom(extra[0]?.id ?? null);
+      },
+      () => {},
+    );
+  }
+
+  useEffect(() => {
+    setM(null);
+    eventsRef.current = [];
+    setEvents([]);
+    setLiveFrom(null);
+    setPreview(null);
+    setEditing(false);
+    setPicking(false);
+    loadMachine();
+    loadEvents();
+  }, [id]);
+
+  useEffect(() => {
+    let alive = true;
+    get<{ script: string; decision?: unknown }>(`/machines/${enc(id)}/preview?format=${format}`).then(
+      (r) => {
+        if (!alive) return;
+        setPreview(r);
+        setPreviewError(null);
+      },
+      (err) => alive && setPreviewError(err),
+    );
+    return () => {
+      alive = false;
+    };
+  }, [id, format, previewTick]);
+
+  useEffect(() => {
+    get<Page<Profile>>('/profiles').then(
+      (r) => setProfiles(r.items.map((p) => p.name)),
+      () => {},
+    );
+  }, []);
+
+  const refetch = useKeyedThrottle(() => {
+    loadMachine();
+    setPreviewTick((n) => n + 1);
+  }, 1000);
+
+  useEffect(() => {
+    const offEvent = onBootEvent((e) => {
+      const mine = e.machineId ? e.machineId === id : e.mac !== '' && (m?.macs ?? []).includes(e.mac);
+      if (!mine) return;
+      if (eventsRef.current.some((x) => x.id === e.id)) return;
+      eventsRef.current = [...eventsRef.current, e];
+      setEvents(eventsRef.current);
+      setLiveFrom((lf) => lf ?? e.id);
+      refetch(id);
+    });
+    let first = true;
+    const offState = onStreamState((s) => {
+      if (s !== 'live') return;
+      if (first) first = false;
+      else {
+        loadMachine();
+        loadEvents();
+      }
+    });
+    return () => {
+      offEvent();
+      offState();
+    };
+  }, [id, m?.macs.join(',')]);
+
+  async function setNext(body: NextAction | null) {
+    setBusy(true);
+    setActionError(null);
+    try {
+      const r = body ? await put<M>(`/machines/${enc(id)}/next`, body) : await del<M>(`/machines/${enc(id)}/next`);
+      if (r && typeof r === 'object') setM(r);
+      else loadMachine();
+      setPicking(false);
+      setPreviewTick((n) => n + 1);
+    } catch (err) {
+      setActionError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function remove() {
+    setActionError(null);
+    try {
+      await del(`/machines/${enc(id)}`);
+      navigate('#/');
+    } catch (err) {
+      setActionError(err);
+    }
+  }
+
+  if (loadError && !m)
+    return (
+      <section>
+        <div class="page-head">
+          <h1>
+            <a href="#/">Fleet</a> / <span class="mono">{id}</span>
+          </h1>
+        </div>
+        <ErrorBanner error={loadError} />
+      </section>
+    );
+  if (!m) return <div class="loading">Loading…</div>;
+
+  // Split off the live tail so a boot that begins while the page is open is appended, not swapped in.
+  const liveIdx = liveFrom === null ? events.length : events.findIndex((e) => e.id === liveFrom);
+  const loaded = events.slice(0, liveIdx < 0 ? events.length : liveIdx);
+  const live = liveIdx < 0 ? [] : events.slice(liveIdx);
+  const shown = allEvents ? events : [...latestBoot(loaded), ...live];
+  const seen = m.lastSeen;
+
+  const row = (label: string, value: string | undefined, testid?: string, mono = false) => (
+    <tr>
+      <th>{label}</th>
+      <td class={mono ? 'mono' : undefined} data-testid={testid}>
+        {value === undefined || value === '' ? NONE : value}
+      </td>
+    </tr>
+  );
+
+  return (
+    <section>
+      <div class="page-head">
+        <h1>
+          <a href="#/">Fleet</a> / <span class="mono">{m.id}</span>
+        </h1>
+        <span class="spacer" />
+        {canWrite && (
+          <>
+            <button type="button" onClick={() => setEditing(true)} data-testid="btn-edit">
+              Edit
+            </button>
+            <ConfirmButton label="Delete" confirm="Really delete?" onConfirm={remove} testid="btn-delete" />
+          </>
+        )}
+      </div>
+
+      <div class="next-box">
+        <div>
+          <div class="next-label">Next action</div>
+          <div class={`next-value${m.nextAction ? ` next-${m.nextAction.action}` : ''}`} data-testid="next-action">
+            {formatNext(m.nextAction)}
+          </div>
+        </div>
+        {canWrite && (
+          <div class="next-buttons">
+            <button
+              type="button"
+              disabled={busy}
+              data-testid="btn-install"
+              onClick={() => setNext({ action: 'install' })}
+            >
+              Install once
+            </button>
+            <button type="button" disabled={busy} data-testid="btn-local" onClick={() => setNext({ action: 'local' })}>
+              Local disk
+            </button>
+            <button type="button" disabled={busy} data-testid="btn-menu" onClick={() => setNext({ action: 'menu' })}>
+              Menu
+            </button>
+            {picking ? (
+              <span class="inline-form">
+                <select
+                  value={picked}
+                  onChange={(e) => setPicked(e.currentTarget.value)}
+                  data-testid="next-profile-select"
+                >
+                  <option value="">choose profile…</option>
+                  {profiles.map((p) => (
+                    <option key={p} value={p}>
+                      {p}
+                    </option>
+                  ))}
+                </select>
+                <button
+                  type="button"
+                  class="primary"
+                  disabled={busy || !picked}
+                  data-testid="btn-profile-apply"
+                  onClick={() => setNext({ action: 'profile', profile: picked })}
+                >
+                  Set
+                </button>
+                <button type="button" onClick={() => setPicking(false)}>
+                  Cancel
+                </button>
+              </span>
+            ) : (
+              <button type="button" disabled={busy} data-testid="btn-profile" onClick={() => setPicking(true)}>
+                Profile…
+              </button>
+            )}
+            <button
+              type="button"
+              disabled={busy || !m.nextAction}
+              data-testid="btn-clear"
+              onClick={() => setNext(null)}
+            >
+              Clear
+            </button>
+          </div>
+        )}
+      </div>
+      <ErrorBanner error={actionError} />
+
+      <div class="cols">
+        <div class="col">
+          <h2>Machine</h2>
+          <table class="kv">
+            <tbody>
+              {row('Hostname', m.hostname, 'machine-hostname-value')}
+              {row('MACs', m.macs.join(', '), 'machine-macs-value', true)}
+              {row('IP reservation', m.ip, undefined, true)}
+              {row('UUID', m.uuid, undefined, true)}
+              {row('Serial', m.serial)}
+              {row('Profile', m.profile)}
+              {row('Group', m.group)}
+              {row('Labels', formatPairs(m.labels))}
+              {m.menu && row('Menu', `timeout ${m.menu.timeout ?? NONE}, default ${m.menu.default ?? NONE}`)}
+              {m.variables && row('Variables', formatPairs(m.variables))}
+            </tbody>
+          </table>
+          <h2>Last seen</h2>
+          <table class="kv">
+            <tbody>
+              {row('When', seen ? `${relTime(seen.at, now)} (${dateTime(seen.at)})` : 'never')}
+              {seen && row('IP', seen.ip, undefined, true)}
+              {seen && row('Arch', seen.arch === undefined ? undefined : String(seen.arch))}
+              {seen && row('Platform', [seen.platform, seen.buildarch].filter(Boolean).join(' / '))}
+              {seen && row('Vendor class', seen.vendorClass, undefined, true)}
+              {seen && row('User class', seen.userClass, undefined, true)}
+              {seen?.hostname && row('Hostname (reported)', seen.hostname)}
+            </tbody>
+          </table>
+        </div>
+        <div class="col">
+          <div class="section-head">
+            <h2>Script preview</h2>
+            <span class="seg">
+              <button
+                type="button"
+                class={format === 'ipxe' ? 'on' : ''}
+                onClick={() => setFormat('ipxe')}
+                data-testid="preview-format-ipxe"
+              >
+                iPXE
+              </button>
+              <button
+                type="button"
+                class={format === 'pxelinux' ? 'on' : ''}
+                onClick={() => setFormat('pxelinux')}
+                data-testid="preview-format-pxelinux"
+              >
+                pxelinux
+              </button>
+            </span>
+          </div>
+          {previewError ? (
+            <div class="banner error">{errorText(previewError)}</div>
+          ) : (
+            <pre class="script" data-testid="preview">
+              {preview ? preview.script : 'Loading…'}
+            </pre>
+          )}
+          {preview?.decision !== undefined && (
+            <div class="decision mono" title="decision">
+              {JSON.stringify(preview.decision)}
+            </div>
+          )}
+        </div>
+      </div>
+
+      <div class="section-head">
+        <h2>Boot timeline</h2>
+        <span class="muted">{allEvents ? `last ${events.length} events` : 'latest boot, oldest first'}</span>
+        <span class="spacer" />
+        <label class="check">
+          <input
+            type="checkbox"
+            checked={allEvents}
+            onChange={(e) => setAllEvents(e.currentTarget.checked)}
+            data-testid="timeline-all"
+          />{' '}
+          show all
+        </label>
+      </div>
+      <Timeline events={shown} />
+
+      {editing && (
+        <Modal title={`Edit ${m.id}`} onClose={() => setEditing(false)}>
+          <MachineForm
+            initial={m}
+            existing={m}
+            onCancel={() => setEditing(false)}
+            onSaved={(r) => {
+              setEditing(false);
+              setM(r);
+              setPreviewTick((n) => n + 1);
+            }}
+          />
+        </Modal>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,314 @@
+/** Profiles: what a machine boots. List, create, edit, delete; the boot kind picks which fields apply. */
+import { useEffect, useState } from 'preact/hooks';
+import { del, enc, get, post, put } from '../api.ts';
+import { formatPairs, NONE, parseList, parsePairs } from '../format.ts';
+import type { BootSpec, Page, Profile } from '../types.ts';
+import {
+  ConfirmButton,
+  ErrorBanner,
+  Field,
+  type FormErrors,
+  Modal,
+  noErrors,
+  TopError,
+  toFormErrors,
+  useAuth,
+} from '../ui.tsx';
+
+const KINDS = ['kernel', 'sanboot', 'chain', 'menu', 'local', 'template'] as const;
+type Kind = (typeof KINDS)[number];
+
+const KEYS = [
+  'name',
+  'description',
+  'boot',
+  'boot/kernel',
+  'boot/initrds',
+  'boot/cmdline',
+  'boot/url',
+  'boot/items',
+  'boot/title',
+  'boot/template',
+  'consume',
+  'variables',
+  'private',
+] as const;
+type Key = (typeof KEYS)[number];
+
+export function bootSummary(b: BootSpec | undefined): string {
+  if (!b) return NONE;
+  switch (b.kind) {
+    case 'kernel':
+      return `kernel ${b.kernel}${b.initrds?.length ? ` + ${b.initrds.length} initrd` : ''}`;
+    case 'sanboot':
+    case 'chain':
+      return `${b.kind} ${b.url}`;
+    case 'menu':
+      return `menu${b.title ? ` "${b.title}"` : ''}${b.items?.length ? ` [${b.items.join(', ')}]` : ''}`;
+    case 'template':
+      return `template ${b.template.length > 40 ? `${b.template.slice(0, 40)}…` : b.template}`;
+    default:
+      return String((b as { kind?: unknown }).kind ?? NONE);
+  }
+}
+
+function toValues(p: Profile | undefined): Record<Key, string> & { kind: Kind } {
+  const b = p?.boot;
+  return {
+    name: p?.name ?? '',
+    description: p?.description ?? '',
+    boot: '',
+    kind: (b?.kind as Kind) ?? 'kernel',
+    'boot/kernel': b?.kind === 'kernel' ? b.kernel : '',
+    'boot/initrds': b?.kind === 'kernel' ? (b.initrds ?? []).join('\n') : '',
+    'boot/cmdline': b?.kind === 'kernel' ? (b.cmdline ?? '') : '',
+    'boot/url': b?.kind === 'sanboot' || b?.kind === 'chain' ? b.url : '',
+    'boot/items': b?.kind === 'menu' ? (b.items ?? []).join(', ') : '',
+    'boot/title': b?.kind === 'menu' ? (b.title ?? '') : '',
+    'boot/template': b?.kind === 'template' ? b.template : '',
+    consume: p?.consume ?? '',
+    variables: formatPairs(p?.variables, '\n'),
+    private: (p?.private ?? []).join('\n'),
+  };
+}
+
+function ProfileForm(props: { existing?: Profile; onSaved: () => void; onCancel: () => void }) {
+  const editing = props.existing !== undefined;
+  const [v, setV] = useState(() => toValues(props.existing));
+  const [errors, setErrors] = useState<FormErrors>(noErrors);
+  const [busy, setBusy] = useState(false);
+  const set = (k: keyof typeof v) => (e: Event) => setV({ ...v, [k]: (e.currentTarget as HTMLInputElement).value });
+
+  function bootSpec(): BootSpec {
+    switch (v.kind) {
+      case 'kernel': {
+        const b: BootSpec = { kind: 'kernel', kernel: v['boot/kernel'].trim(), initrds: parseList(v['boot/initrds']) };
+        if (v['boot/cmdline'].trim()) b.cmdline = v['boot/cmdline'].trim();
+        return b;
+      }
+      case 'sanboot':
+      case 'chain':
+        return { kind: v.kind, url: v['boot/url'].trim() };
+      case 'menu': {
+        const b: BootSpec = { kind: 'menu' };
+        const items = parseList(v['boot/items']);
+        if (items.length) b.items = items;
+        if (v['boot/title'].trim()) b.title = v['boot/title'].trim();
+        return b;
+      }
+      case 'template':
+        return { kind: 'template', template: v['boot/template'] };
+      default:
+        return { kind: 'local' };
+    }
+  }
+
+  async function submit(e: Event) {
+    e.preventDefault();
+    let variables: Record<string, string>;
+    try {
+      variables = parsePairs(v.variables);
+    } catch (err) {
+      setErrors({ fields: { variables: (err as Error).message } });
+      return;
+    }
+    const body: Profile = { ...(props.existing ?? {}), name: v.name.trim(), boot: bootSpec() };
+    if (v.description.trim()) body.description = v.description.trim();
+    else delete body.description;
+    if (v.consume) body.consume = v.consume as 'on-serve' | 'on-callback';
+    else delete body.consume;
+    if (Object.keys(variables).length) body.variables = variables;
+    else delete body.variables;
+    const priv = parseList(v.private);
+    if (priv.length) body.private = priv;
+    else delete body.private;
+    setBusy(true);
+    setErrors(noErrors);
+    try {
+      if (editing) await put(`/profiles/${enc(props.existing?.name ?? body.name)}`, body);
+      else await post('/profiles', body);
+      props.onSaved();
+    } catch (err) {
+      setErrors(toFormErrors(err, KEYS));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const text = (k: Key, label: string, placeholder?: string) => (
+    <Field label={label} name={k} errors={errors}>
+      <input
+        type="text"
+        value={v[k]}
+        onInput={set(k)}
+        placeholder={placeholder}
+        data-testid={`profile-${k.replace('boot/', '')}`}
+        spellcheck={false}
+        autocomplete="off"
+      />
+    </Field>
+  );
+  const area = (k: Key, label: string, hint?: string, rows = 3) => (
+    <Field label={label} name={k} errors={errors} hint={hint} wide>
+      <textarea
+        value={v[k]}
+        onInput={set(k)}
+        rows={rows}
+        data-testid={`profile-${k.replace('boot/', '')}`}
+        spellcheck={false}
+      />
+    </Field>
+  );
+
+  return (
+    <form class="form" onSubmit={submit} noValidate>
+      <TopError errors={errors} />
+      <div class="grid">
+        <Field label="Name" name="name" errors={errors}>
+          <input
+            type="text"
+            value={v.name}
+            onInput={set('name')}
+            readOnly={editing}
+            data-testid="profile-name"
+            spellcheck={false}
+            autocomplete="off"
+          />
+        </Field>
+        {text('description', 'Description')}
+        <Field label="Boot kind" name="boot" errors={errors}>
+          <select value={v.kind} onChange={set('kind')} data-testid="profile-kind">
+            {KINDS.map((k) => (
+              <option key={k} value={k}>
+                {k}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Consume one-shot install" name="consume" errors={errors}>
+          <select value={v.consume} onChange={set('consume')} data-testid="profile-consume">
+            <option value="">(default)</option>
+            <option value="on-serve">on-serve</option>
+            <option value="on-callback">on-callback</option>
+          </select>
+        </Field>
+        {v.kind === 'kernel' && (
+          <>
+            {text('boot/kernel', 'Kernel', 'debian/linux or http://…')}
+            {text('boot/cmdline', 'Command line', 'auto=true priority=critical …')}
+            {area('boot/initrds', 'Initrds', 'one per line')}
+          </>
+        )}
+        {(v.kind === 'sanboot' || v.kind === 'chain') && text('boot/url', 'URL', 'http://…')}
+        {v.kind === 'menu' && (
+          <>
+            {text('boot/title', 'Menu title')}
+            {text('boot/items', 'Items (profiles)', 'comma separated; empty = all')}
+          </>
+        )}
+        {v.kind === 'template' && area('boot/template', 'Template', undefined, 8)}
+        {area('variables', 'Variables', 'k=v, one per line')}
+        {area('private', 'Private asset paths', 'one per line')}
+      </div>
+      <div class="actions">
+        <button type="submit" class="primary" disabled={busy} data-testid="profile-save">
+          {editing ? 'Save' : 'Create'}
+        </button>
+        <button type="button" onClick={props.onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+export function Profiles() {
+  const { canWrite } = useAuth();
+  const [items, setItems] = useState<Profile[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [form, setForm] = useState<{ existing?: Profile } | null>(null);
+  const [reload, setReload] = useState(0);
+
+  useEffect(() => {
+    get<Page<Profile>>('/profiles').then((r) => {
+      setItems(r.items);
+      setError(null);
+    }, setError);
+  }, [reload]);
+
+  async function remove(name: string) {
+    try {
+      await del(`/profiles/${enc(name)}`);
+      setReload((n) => n + 1);
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  return (
+    <section>
+      <div class="page-head">
+        <h1>Profiles</h1>
+        <span class="muted">{items.length}</span>
+        <span class="spacer" />
+        {canWrite && (
+          <button type="button" class="primary" data-testid="new-profile" onClick={() => setForm({})}>
+            New profile
+          </button>
+        )}
+      </div>
+      <ErrorBanner error={error} />
+      <table class="data">
+        <thead>
+          <tr>
+            <th>Name</th>
+            <th>Description</th>
+            <th>Boot</th>
+            <th>Consume</th>
+            {canWrite && <th />}
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((p) => (
+            <tr key={p.name} data-testid={`profile-row-${p.name}`}>
+              <td class="mono">{p.name}</td>
+              <td>{p.description ?? ''}</td>
+              <td class="mono">{bootSummary(p.boot)}</td>
+              <td>{p.consume ?? ''}</td>
+              {canWrite && (
+                <td class="row-actions">
+                  <button type="button" onClick={() => setForm({ existing: p })}>
+                    Edit
+                  </button>
+                  <ConfirmButton label="Delete" confirm="Really delete?" onConfirm={() => remove(p.name)} />
+                </td>
+              )}
+            </tr>
+          ))}
+          {!items.length && !error && (
+            <tr>
+              <td colSpan={5} class="empty">
+                No profiles.
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+      {form && (
+        <Modal
+          title={form.existing ? `Edit profile ${form.existing.name}` : 'New profile'}
+          onClose={() => setForm(null)}
+        >
+          <ProfileForm
+            existing={form.existing}
+            onCancel={() => setForm(null)}
+            onSaved={() => {
+              setForm(null);
+              setReload((n) => n + 1);
+            }}
+          />
+        </Modal>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,108 @@
+/** The API's JSON shapes (see the REST contract, /api/v1). */
+
+export type NextAction =
+  | { action: 'install'; profile?: string }
+  | { action: 'local' }
+  | { action: 'menu' }
+  | { action: 'profile'; profile: string };
+
+export interface MenuSettings {
+  timeout?: number;
+  default?: string;
+}
+
+export interface Facts {
+  mac?: string;
+  arch?: number;
+  platform?: string;
+  buildarch?: string;
+  vendorClass?: string;
+  userClass?: string;
+  ip?: string;
+  uuid?: string;
+  serial?: string;
+  hostname?: string;
+  [k: string]: unknown;
+}
+
+export interface BootEvent {
+  id: number;
+  at: string;
+  machineId?: string;
+  mac: string;
+  stage: 'dhcp' | 'tftp' | 'http' | 'callback';
+  facts: Facts;
+  decision: { kind: string; [k: string]: unknown };
+}
+
+export interface Machine {
+  id: string;
+  macs: string[];
+  uuid?: string;
+  serial?: string;
+  hostname?: string;
+  ip?: string;
+  labels: Record<string, string>;
+  profile?: string;
+  group?: string;
+  menu?: MenuSettings;
+  variables?: Record<string, string>;
+  nextAction?: NextAction;
+  lastSeen?: Facts & { at: string };
+  lastEvent?: BootEvent;
+}
+
+export type BootSpec =
+  | { kind: 'kernel'; kernel: string; initrds: string[]; cmdline?: string }
+  | { kind: 'sanboot'; url: string }
+  | { kind: 'chain'; url: string }
+  | { kind: 'menu'; items?: string[]; title?: string }
+  | { kind: 'local' }
+  | { kind: 'template'; template: string };
+
+export interface Profile {
+  name: string;
+  description?: string;
+  boot: BootSpec;
+  variables?: Record<string, string>;
+  consume?: 'on-serve' | 'on-callback';
+  private?: string[];
+}
+
+export interface Group {
+  name: string;
+  description?: string;
+  selectors: Record<string, string>;
+  profile?: string;
+  menu?: MenuSettings;
+  variables?: Record<string, string>;
+}
+
+export interface Lease {
+  ip: string;
+  mac: string;
+  hostname?: string;
+  state: 'offered' | 'bound' | 'released' | 'declined' | 'expired';
+  expiresAt: string;
+  machineId?: string;
+}
+
+export interface Discovered {
+  mac: string;
+  firstSeen: string;
+  lastSeen: string;
+  facts: Facts;
+}
+
+export type Scope = 'read' | 'write' | 'admin';
+
+export interface WhoAmI {
+  name: string;
+  scope: Scope | string;
+}
+
+export interface Page<T> {
+  items: T[];
+  next?: string;
+  total?: number;
+}
