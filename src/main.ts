@@ -32,9 +32,27 @@ export const VERSION = '0.1.0';
 /** The built web UI, beside src/ and dist/ alike. */
 const UI_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../web/dist');
 
-/** One logger for every part: JSON lines on stderr; secrets are never given to it (see http/api). */
-export function createLogger(level: Config['log']['level'] | 'silent'): Logger {
-  return pino({ level, base: null, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2));
+/**
+ * One logger for every part, on stderr: JSON lines for the journal and log shippers, or, at a terminal, one readable
+ * line per record (`12:00:01 WARN tftp: transfer failed client=… file=…`). Secrets are never given to it.
+ */
+export function createLogger(level: Config['log']['level'] | 'silent', text = process.stderr.isTTY): Logger {
+  const options = { level, base: null, timestamp: pino.stdTimeFunctions.isoTime };
+  return text
+    ? pino(options, { write: (line: string) => process.stderr.write(readable(line)) })
+    : pino(options, pino.destination(2));
+}
+
+const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+
+function readable(line: string): string {
+  const { time, level, msg, service, err, ...rest } = JSON.parse(line) as Record<string, unknown>;
+  const fields = Object.entries(rest)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+  const error = err && typeof err === 'object' && 'message' in err ? ` (${String(err.message)})` : '';
+  const at = typeof time === 'string' ? time.slice(11, 19) : '';
+  return `${at} ${LEVELS[level as number] ?? level} ${service ? `${service}: ` : ''}${msg ?? ''}${error}${fields ? ` ${fields}` : ''}\n`;
 }
 
 export interface Core {

@@ -77,7 +77,7 @@ async function withBootherd(s: Scenario): Promise<number> {
       config: `
 data_dir: data
 inventory: inventory.yaml
-log: { level: warn }
+log: { level: info }
 http: { listen: ${SERVER}, port: 8080, advertise: "http://${SERVER}:8080", assets: assets }
 tftp: { enabled: true, listen: ${SERVER}, port: 69, roots: [/usr/lib/ipxe] }
 dhcp:

@@ -122,7 +122,7 @@ async function main(): Promise<void> {
   );
   writeFileSync(
     join(dir, 'bootherd.yaml'),
-    `data_dir: data\ninventory: inventory.yaml\nlog: { level: warn }\nhttp: { listen: 127.0.0.1, port: ${BOOTHERD_PORT}, advertise: "${base}", assets: assets }\n`,
+    `data_dir: data\ninventory: inventory.yaml\nlog: { level: warn }\nhttp: { listen: 127.0.0.1, port: ${BOOTHERD_PORT}, advertise: "${base}", assets: assets, tls: { enabled: false } }\n`,
   );
   const root = resolve(import.meta.dirname, '../..');
   const built = existsSync(join(root, 'dist/cli/bin.js'));

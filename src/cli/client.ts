@@ -5,6 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { isIP } from 'node:net';
+import { connect, type TLSSocket } from 'node:tls';
 import type { PublicToken } from '../core/tokens.ts';
 import { BootherdError, ERRORS, type ErrorCode } from '../errors.ts';
 import type { Core } from '../main.ts';
@@ -72,8 +74,33 @@ export function remoteClient(o: RemoteOptions): FleetClient {
   }
   const ca = o.ca ? readFileSync(o.ca, 'utf8') : undefined;
   const pin = o.fingerprint?.toUpperCase();
-  const call = <T>(method: string, path: string, body?: unknown): Promise<T> =>
+  /**
+   * A pinned fingerprint replaces CA verification: finish the handshake, compare the certificate itself, and only
+   * then hand the connection to the request, so neither the token nor the request reaches a server that fails.
+   */
+  const pinned = (pin: string): Promise<TLSSocket> =>
     new Promise((resolve, reject) => {
+      const host = base.hostname.replace(/^\[(.*)\]$/, '$1');
+      const socket = connect({
+        host,
+        port: Number(base.port || 443),
+        ...(isIP(host) ? {} : { servername: host }),
+        rejectUnauthorized: false,
+      });
+      socket.setTimeout(30_000, () => socket.destroy(new Error(`${o.server}: no TLS handshake in 30 s`)));
+      socket.once('error', reject);
+      socket.once('secureConnect', () => {
+        socket.setTimeout(0);
+        socket.off('error', reject);
+        const fingerprint = socket.getPeerCertificate().fingerprint256;
+        if (fingerprint?.toUpperCase() === pin) return resolve(socket);
+        socket.destroy();
+        reject(new BootherdError('TLS', `server certificate fingerprint ${fingerprint} is not ${pin}`));
+      });
+    });
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const socket = pin ? await pinned(pin) : undefined;
+    return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const req = request(
         new URL(`/api/v1${path}`, base),
@@ -85,24 +112,10 @@ export function remoteClient(o: RemoteOptions): FleetClient {
             ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
           },
           ...(ca ? { ca } : {}),
-          // A pinned fingerprint replaces CA verification: compare the certificate itself.
-          ...(pin
-            ? {
-                rejectUnauthorized: false,
-                checkServerIdentity: () => undefined,
-              }
-            : {}),
+          ...(socket ? { createConnection: () => socket } : {}),
           timeout: 30_000,
         },
         (res) => {
-          if (pin) {
-            const cert = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
-            if (cert.fingerprint256?.toUpperCase() !== pin) {
-              res.destroy();
-              reject(new BootherdError('TLS', `server certificate fingerprint ${cert.fingerprint256} is not ${pin}`));
-              return;
-            }
-          }
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
@@ -128,6 +141,7 @@ export function remoteClient(o: RemoteOptions): FleetClient {
       req.on('error', reject);
       req.end(payload);
     });
+  };
   const id = encodeURIComponent;
   return {
     listMachines: () =>

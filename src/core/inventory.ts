@@ -65,7 +65,11 @@ export interface LeaseView {
 }
 
 const MAX_PAGE = 500;
-/** Filtered listings scan the store in chunks this big until the page is full. */
+/**
+ * Filtered listings scan the store in chunks until the page is full: the first twice the page, each next one twice
+ * the last, up to this many rows. A common filter fills a page of 100 from a few hundred rows; reading and parsing a
+ * thousand every time cost more than the rest of the request.
+ */
 const SCAN_CHUNK = 1000;
 
 export class InventoryService {
@@ -100,8 +104,11 @@ export class InventoryService {
     let after = query.cursor;
     // More may follow when the page filled up before the store ran out.
     let more = true;
+    let scan = Math.min(limit * 2, SCAN_CHUNK);
     while (items.length < limit && more) {
-      const want = match ? SCAN_CHUNK : limit - items.length;
+      // Unfiltered: one more than the page needs, so a page that ends the list says so (no `next` to an empty page).
+      const want = match ? scan : limit - items.length + 1;
+      scan = Math.min(scan * 2, SCAN_CHUNK);
       const chunk = await this.store.listMachines({ ...(after === undefined ? {} : { after }), limit: want });
       more = chunk.length === want;
       for (const [i, m] of chunk.entries()) {
@@ -207,6 +214,9 @@ export class InventoryService {
 
   async deleteProfile(name: string): Promise<void> {
     const users = [
+      ...(await this.store.listProfiles())
+        .filter((p) => p.name !== name && p.boot.kind === 'menu' && p.boot.items?.includes(name))
+        .map((p) => `the menu of profile "${p.name}"`),
       ...(await this.store.listGroups()).filter((g) => g.profile === name).map((g) => `group "${g.name}"`),
       ...(await this.store.listMachines())
         .filter(
@@ -256,13 +266,71 @@ export class InventoryService {
 
   async apply(inventory: Inventory, prune: boolean): Promise<ApplyResult> {
     const clean: Inventory = {
-      profiles: inventory.profiles.map(checkProfile),
-      groups: inventory.groups.map(checkGroup),
-      machines: inventory.machines.map(checkMachine),
+      profiles: inventory.profiles.map((p, i) => inDocument('profiles', i, () => checkProfile(p))),
+      groups: inventory.groups.map((g, i) => inDocument('groups', i, () => checkGroup(g))),
+      machines: inventory.machines.map((m, i) => inDocument('machines', i, () => checkMachine(m))),
     };
+    await this.checkDocument(clean, prune);
     const result = await this.store.apply(clean, { prune });
     this.changed({ kind: 'inventory', op: 'apply' });
     return result;
+  }
+
+  /**
+   * What the single-record writes check against the store, checked across a whole document: names defined once,
+   * references that resolve (to the document, or without prune also to the store), a MAC claimed by one machine.
+   * A MAC held by a stored machine outside the document is the store's check (it sees the transaction).
+   */
+  private async checkDocument(inv: Inventory, prune: boolean): Promise<void> {
+    const unique = (list: string, names: string[], key: string) => {
+      const seen = new Set<string>();
+      names.forEach((n, i) => {
+        if (seen.has(n)) throw fieldError(`${list}/${i}/${key}`, `"${n}" is defined twice in the document`);
+        seen.add(n);
+      });
+    };
+    unique(
+      'profiles',
+      inv.profiles.map((p) => p.name),
+      'name',
+    );
+    unique(
+      'groups',
+      inv.groups.map((g) => g.name),
+      'name',
+    );
+    unique(
+      'machines',
+      inv.machines.map((m) => m.id),
+      'id',
+    );
+    const profiles = new Set(inv.profiles.map((p) => p.name));
+    const groups = new Set(inv.groups.map((g) => g.name));
+    if (!prune) {
+      for (const p of await this.store.listProfiles()) profiles.add(p.name);
+      for (const g of await this.store.listGroups()) groups.add(g.name);
+    }
+    const profileRef = (field: string, name: string | undefined) => {
+      if (name !== undefined && !profiles.has(name)) throw fieldError(field, `no profile "${name}"`);
+    };
+    for (const [i, p] of inv.profiles.entries())
+      if (p.boot.kind === 'menu')
+        for (const [j, item] of (p.boot.items ?? []).entries()) profileRef(`profiles/${i}/boot/items/${j}`, item);
+    for (const [i, g] of inv.groups.entries()) profileRef(`groups/${i}/profile`, g.profile);
+    const macOwner = new Map<string, string>();
+    inv.machines.forEach((m, i) => {
+      profileRef(`machines/${i}/profile`, m.profile);
+      if (m.group !== undefined && !groups.has(m.group))
+        throw fieldError(`machines/${i}/group`, `no group "${m.group}"`);
+      const next = m.nextAction;
+      if (next && 'profile' in next) profileRef(`machines/${i}/nextAction/profile`, next.profile);
+      m.macs.forEach((mac, j) => {
+        const owner = macOwner.get(mac);
+        if (owner !== undefined)
+          throw fieldError(`machines/${i}/macs/${j}`, `${mac} is already used by machine "${owner}"`);
+        macOwner.set(mac, m.id);
+      });
+    });
   }
 
   export(): Promise<Inventory> {
@@ -325,6 +393,20 @@ export class InventoryService {
   }
 }
 
+/** Run a record check for item `i` of a document list, so the rejected field is a path from the document's root. */
+function inDocument<T>(list: string, i: number, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (!(err instanceof BootherdError) || typeof err.detail?.field !== 'string') throw err;
+    const field = `${list}/${i}/${err.detail.field}`;
+    const message = err.message.startsWith(`${err.detail.field}:`)
+      ? `${list}/${i}/${err.message}`
+      : `${list}/${i}: ${err.message}`;
+    throw new BootherdError(err.code, message, { ...err.detail, field });
+  }
+}
+
 const WINDOW_RE = /^(\d{1,4})([mhd])$/;
 
 function machineFilter(q: MachineQuery, now: Date): ((m: Machine) => boolean) | undefined {
@@ -332,7 +414,8 @@ function machineFilter(q: MachineQuery, now: Date): ((m: Machine) => boolean) | 
   if (q.label) {
     const eq = q.label.indexOf('=');
     const [k, v] = eq < 0 ? [q.label, undefined] : [q.label.slice(0, eq), q.label.slice(eq + 1)];
-    tests.push((m) => (v === undefined ? k in m.labels : m.labels[k] === v));
+    // Own keys only: `label=constructor` must not match every machine through Object.prototype.
+    tests.push((m) => Object.hasOwn(m.labels, k) && (v === undefined || m.labels[k] === v));
   }
   if (q.group) tests.push((m) => m.group === q.group);
   if (q.profile) tests.push((m) => m.profile === q.profile);

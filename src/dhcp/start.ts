@@ -4,19 +4,52 @@
  * answers, and the live leases offered to the API.
  */
 
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.ts';
+import type { InventoryService } from '../core/inventory.ts';
+import type { Metrics } from '../core/metrics.ts';
+import type { BootService } from '../core/service.ts';
 import { listenError } from '../errors.ts';
-import type { Core } from '../main.ts';
+import type { Store } from '../store/types.ts';
 import { LeasePool, type Reservation } from './pool.ts';
 import { answerRouterSolicitations, type RouterAdvertiser } from './ra.ts';
 import { startDhcpServer } from './server.ts';
 
-async function reservationsOf(core: Core): Promise<Reservation[]> {
-  return (await core.store.listMachines()).flatMap((m) =>
-    m.ip && m.macs[0] ? [{ mac: m.macs[0], ip: m.ip, ...(m.hostname ? { hostname: m.hostname } : {}) }] : [],
-  );
+export interface DhcpDeps {
+  config: Config;
+  store: Store;
+  service: BootService;
+  metrics: Metrics;
+  log: Logger;
+  inventory: InventoryService;
 }
 
-export async function startDhcp(core: Core): Promise<{ close(): Promise<void> }> {
+/**
+ * The machines' reservations the pool can take. One whose address is in no configured subnet, or is already reserved
+ * for another machine, is skipped with a warning: one such record must stop neither DHCP nor the other reservations.
+ */
+async function reservationsOf(core: DhcpDeps): Promise<Reservation[]> {
+  const probe = new LeasePool({ subnets: core.config.dhcp.subnets });
+  const owners = new Map<string, string>();
+  const usable: Reservation[] = [];
+  for (const m of await core.store.listMachines()) {
+    if (!m.ip || !m.macs[0]) continue;
+    const r: Reservation = { mac: m.macs[0], ip: m.ip, ...(m.hostname ? { hostname: m.hostname } : {}) };
+    const owner = owners.get(m.ip);
+    try {
+      if (owner) throw new Error(`${m.ip} is already reserved for machine "${owner}"`);
+      probe.setReservations([r]);
+    } catch (err) {
+      core.log.warn(`DHCP: machine "${m.id}" not reserved: ${(err as Error).message}`);
+      continue;
+    }
+    owners.set(m.ip, m.id);
+    usable.push(r);
+  }
+  return usable;
+}
+
+export async function startDhcp(core: DhcpDeps): Promise<{ close(): Promise<void> }> {
   const { config, store, service, metrics, log, inventory } = core;
   let pool: LeasePool | undefined;
   let stopFollowing = () => {};
@@ -24,11 +57,15 @@ export async function startDhcp(core: Core): Promise<{ close(): Promise<void> }>
     const p = new LeasePool({ subnets: config.dhcp.subnets, reservations: await reservationsOf(core) });
     p.restore(await store.loadLeases());
     pool = p;
+    // Reloads can overlap: only the latest one's result is applied. An error is logged, never thrown at the process.
+    let latest = 0;
     const reload = () => {
-      reservationsOf(core).then(
-        (r) => p.setReservations(r),
-        (err: Error) => log.error(`DHCP: reservations not reloaded: ${err.message}`),
-      );
+      const mine = ++latest;
+      reservationsOf(core)
+        .then((r) => {
+          if (mine === latest) p.setReservations(r);
+        })
+        .catch((err: Error) => log.error(`DHCP: reservations not reloaded: ${err.message}`));
     };
     const onChange = (c: { kind: string }) => {
       if (c.kind === 'machine' || c.kind === 'inventory') reload();

@@ -33,17 +33,14 @@ export function redactUrl(url: string): string {
 }
 
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
+  // Request lines carry no headers (no Authorization) and no URL signature.
+  const serializers = {
+    req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remote: req.ip }),
+  };
   const options = {
     ...(deps.logger
-      ? { loggerInstance: deps.logger }
-      : {
-          logger: {
-            level: deps.logLevel ?? 'info',
-            serializers: {
-              req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remote: req.ip }),
-            },
-          },
-        }),
+      ? { loggerInstance: deps.logger.child({ service: 'http' }, { serializers }) }
+      : { logger: { level: deps.logLevel ?? 'info', serializers } }),
     trustProxy: deps.trustProxy ?? false,
     // Per-request lines only at debug: a boot storm at info would bury everything else.
     logController: new LogController({ disableRequestLogging: deps.logLevel !== 'debug' }),

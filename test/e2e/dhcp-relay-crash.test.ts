@@ -16,7 +16,7 @@ const RELAY_CLIENT = new URL('./lib/relay-client.ts', import.meta.url).pathname;
 const CONFIG = `
 data_dir: data
 http: { listen: 192.0.2.1, port: 8080 }
-log: { level: warn }
+log: { level: info }
 dhcp:
   mode: full
   interfaces: [br0]

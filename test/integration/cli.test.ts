@@ -7,22 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { cli, ENTRY, freePort, waitFor } from '../lib/cli.ts';
 
 const pexec = promisify(execFile);
-const ENTRY = ['--import', 'tsx', 'src/cli/bin.ts'];
-
-async function cli(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await pexec(process.execPath, [...ENTRY, ...args], { env: { ...process.env, ...env }, timeout: 30_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 function workspace(port = 0): { dir: string; config: string } {
   const dir = mkdtempSync(join(tmpdir(), 'bh-cli-'));
@@ -32,30 +19,6 @@ function workspace(port = 0): { dir: string; config: string } {
     `data_dir: data\nhttp:\n  listen: 127.0.0.1\n  port: ${port || 18080}\n  assets: assets\n  tls: { port: 0 }\n`,
   );
   return { dir, config };
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-function waitFor(child: ChildProcess, re: RegExp, ms: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`timeout waiting for ${re}: ${buf}`)), ms);
-    const on = (d: Buffer) => {
-      buf += d.toString();
-      if (re.test(buf)) {
-        clearTimeout(timer);
-        resolve(buf);
-      }
-    };
-    child.stderr?.on('data', on);
-    child.stdout?.on('data', on);
-  });
 }
 
 describe('bootherd CLI', () => {

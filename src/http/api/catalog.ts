@@ -4,8 +4,7 @@ import { type TSchema, Type } from 'typebox';
 import { BootherdError } from '../../errors.ts';
 import { GroupSchema, ProfileSchema } from '../../model/schemas.ts';
 import type { Group, Profile } from '../../model/types.ts';
-import type { ApiDeps } from './index.ts';
-import { API } from './index.ts';
+import { API, type ApiDeps } from './deps.ts';
 
 const NameParams = Type.Object({ name: Type.String({ maxLength: 63 }) });
 

@@ -6,8 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { BootEventSchema, DiscoveredSchema, LeaseSchema } from '../../model/schemas.ts';
 import type { BootEvent } from '../../model/types.ts';
-import type { ApiDeps } from './index.ts';
-import { API } from './index.ts';
+import { API, type ApiDeps } from './deps.ts';
 
 const Page = Type.Object({ items: Type.Array(BootEventSchema), next: Type.Optional(Type.String()) });
 const paging = {

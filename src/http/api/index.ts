@@ -6,27 +6,16 @@
  * logged by client address only.
  */
 import swagger from '@fastify/swagger';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AttemptLimiter } from '../../core/attempts.ts';
-import type { InventoryService } from '../../core/inventory.ts';
-import { allows, type TokenService } from '../../core/tokens.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { allows } from '../../core/tokens.ts';
 import { BootherdError } from '../../errors.ts';
-import type { EventBus } from '../../events/bus.ts';
 import type { TokenRecord, TokenScope } from '../../model/types.ts';
-import type { ServerStatus } from '../ops.ts';
 import { catalogRoutes } from './catalog.ts';
+import { API, type ApiDeps } from './deps.ts';
 import { eventRoutes } from './events.ts';
 import { inventoryRoutes } from './inventory.ts';
 import { machineRoutes } from './machines.ts';
 import { tokenRoutes } from './tokens.ts';
-
-export interface ApiDeps {
-  inventory: InventoryService;
-  tokens: TokenService;
-  events: EventBus;
-  attempts: AttemptLimiter;
-  status?: () => ServerStatus;
-}
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -38,7 +27,7 @@ declare module 'fastify' {
   }
 }
 
-export const API = '/api/v1';
+export type { ApiDeps } from './deps.ts';
 
 export async function apiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   await app.register(swagger, {
@@ -54,7 +43,7 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     },
   });
 
-  app.addHook('onRequest', async (req) => authenticate(req, deps));
+  app.addHook('onRequest', async (req, reply) => authenticate(req, reply, deps));
 
   app.get(`${API}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   app.get(`${API}/whoami`, { schema: { summary: 'The calling token' } }, async (req) => ({
@@ -73,9 +62,10 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
   await tokenRoutes(app, deps);
 }
 
-async function authenticate(req: FastifyRequest, deps: ApiDeps): Promise<void> {
+async function authenticate(req: FastifyRequest, reply: FastifyReply, deps: ApiDeps): Promise<void> {
   const key = req.ip;
   if (deps.attempts.blocked(key)) {
+    reply.header('retry-after', String(Math.max(1, Math.ceil(deps.attempts.retryAfterMs(key) / 1000))));
     throw new BootherdError('TOO_MANY_ATTEMPTS', 'too many failed authentications from this address; wait a minute');
   }
   const header = req.headers.authorization;

@@ -3,8 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { GroupSchema, MachineInputSchema, ProfileSchema } from '../../model/schemas.ts';
 import type { Inventory } from '../../model/types.ts';
-import type { ApiDeps } from './index.ts';
-import { API } from './index.ts';
+import { API, type ApiDeps } from './deps.ts';
 
 const InventoryDoc = Type.Object(
   {

@@ -4,8 +4,7 @@ import { Type } from 'typebox';
 import { BootherdError } from '../../errors.ts';
 import { MachineInputSchema, MachineSchema, NextActionSchema } from '../../model/schemas.ts';
 import type { Machine, NextAction } from '../../model/types.ts';
-import type { ApiDeps } from './index.ts';
-import { API } from './index.ts';
+import { API, type ApiDeps } from './deps.ts';
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 63 }) });
 const tags = ['machines'];

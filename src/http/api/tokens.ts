@@ -4,8 +4,7 @@ import { Type } from 'typebox';
 import { toPublic } from '../../core/tokens.ts';
 import { TokenSchema, TokenScopeSchema } from '../../model/schemas.ts';
 import type { TokenScope } from '../../model/types.ts';
-import type { ApiDeps } from './index.ts';
-import { API } from './index.ts';
+import { API, type ApiDeps } from './deps.ts';
 
 const tags = ['tokens'];
 const config = { scope: 'admin' as const };

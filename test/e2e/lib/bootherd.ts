@@ -39,7 +39,11 @@ export async function startBootherd(opts: {
   let log = '';
   const ready = opts.readyPattern ?? /HTTP\s+listening/;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bootherd did not start within 30 s:\n${log}`)), 30_000);
+    // A server that never got ready is killed, or it would keep the test process (and its namespace) alive.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`bootherd did not start within 30 s:\n${log}`));
+    }, 30_000);
     const onData = (c: Buffer) => {
       log += c.toString();
       if (ready.test(log)) {

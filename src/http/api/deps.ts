@@ -1,0 +1,16 @@
+/** What the API routes need, and where they live; shared by every route module. */
+import type { AttemptLimiter } from '../../core/attempts.ts';
+import type { InventoryService } from '../../core/inventory.ts';
+import type { TokenService } from '../../core/tokens.ts';
+import type { EventBus } from '../../events/bus.ts';
+import type { ServerStatus } from '../ops.ts';
+
+export const API = '/api/v1';
+
+export interface ApiDeps {
+  inventory: InventoryService;
+  tokens: TokenService;
+  events: EventBus;
+  attempts: AttemptLimiter;
+  status?: () => ServerStatus;
+}
