@@ -14,8 +14,10 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     sourcemap: false,
-    // Every asset is a file under /assets/: no data: URLs, so a strict CSP (img-src 'self') holds.
+    // Every asset is a file under /ui/: no data: URLs, so a strict CSP (img-src 'self') holds.
     assetsInlineLimit: 0,
+    // Not /assets/: that prefix is the boot assets' (kernels, ISOs) on the same listener.
+    assetsDir: 'ui',
     modulePreload: { polyfill: false },
   },
 });

@@ -18,6 +18,8 @@ export async function uiRoutes(app: FastifyInstance, dir: string): Promise<void>
     prefix: '/',
     decorateReply: false,
     index: ['index.html'],
+    // npm run build writes .br and .gz beside each file: sent to browsers that accept them, never compressed per request.
+    preCompressed: true,
     dotfiles: 'deny',
     // Hashed asset names never change content: cache them; index.html must be revalidated to pick up a new build.
     setHeaders: (res, path) => {

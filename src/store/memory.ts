@@ -198,6 +198,14 @@ export class MemoryStore implements Store {
         upsert('profile', p.name, p, this.profiles.get(p.name), () => this.profiles.set(p.name, clone(p)));
       for (const g of inv.groups)
         upsert('group', g.name, g, this.groups.get(g.name), () => this.groups.set(g.name, clone(g)));
+      const del = <T>(kind: string, map: Map<string, T>, names: Set<string>) => {
+        for (const k of [...map.keys()].sort()) if (!names.has(k)) map.delete(k) && result.deleted.push(`${kind}/${k}`);
+      };
+      if (prune) {
+        // Machines go first, so a MAC can move from a pruned machine to a new one in the same document.
+        del('machine', this.machines, new Set(inv.machines.map((m) => m.id)));
+        for (const id of [...this.appliedNext.keys()]) if (!this.machines.has(id)) this.appliedNext.delete(id);
+      }
       for (const m of inv.machines) {
         const old = this.machines.get(m.id);
         // Like kubectl's last-applied: a `next` this document already named last time is not armed again (it may
@@ -220,12 +228,6 @@ export class MemoryStore implements Store {
       }
       if (prune) {
         const keep = (names: string[]) => new Set(names);
-        const del = <T>(kind: string, map: Map<string, T>, names: Set<string>) => {
-          for (const k of [...map.keys()].sort())
-            if (!names.has(k)) map.delete(k) && result.deleted.push(`${kind}/${k}`);
-        };
-        del('machine', this.machines, keep(inv.machines.map((m) => m.id)));
-        for (const id of [...this.appliedNext.keys()]) if (!this.machines.has(id)) this.appliedNext.delete(id);
         del('group', this.groups, keep(inv.groups.map((g) => g.name)));
         del('profile', this.profiles, keep(inv.profiles.map((p) => p.name)));
       }

@@ -266,6 +266,16 @@ export class SqlStore implements Store {
         }
       }
       const oldMachines = new Map((await trx.selectFrom('machines').selectAll().execute()).map((r) => [r.id, r]));
+      if (prune) {
+        // Machines go first, so a MAC can move from a pruned machine to a new one in the same document.
+        const named = new Set(inv.machines.map((m) => m.id));
+        for (const id of [...oldMachines.keys()].sort()) {
+          if (named.has(id)) continue;
+          await trx.deleteFrom('machine_macs').where('machine_id', '=', id).execute();
+          await trx.deleteFrom('machines').where('id', '=', id).execute();
+          result.deleted.push(`machine/${id}`);
+        }
+      }
       for (const m of inv.machines) {
         const old = oldMachines.get(m.id);
         const doc = canonical(machineDoc({ ...m, macs: normalizeMacs(m) }));
@@ -277,16 +287,9 @@ export class SqlStore implements Store {
       }
       if (prune) {
         const named = {
-          machine: new Set(inv.machines.map((m) => m.id)),
           group: new Set(inv.groups.map((g) => g.name)),
           profile: new Set(inv.profiles.map((p) => p.name)),
         };
-        for (const id of [...oldMachines.keys()].sort()) {
-          if (named.machine.has(id)) continue;
-          await trx.deleteFrom('machine_macs').where('machine_id', '=', id).execute();
-          await trx.deleteFrom('machines').where('id', '=', id).execute();
-          result.deleted.push(`machine/${id}`);
-        }
         for (const [table, kind] of [
           ['groups', 'group'],
           ['profiles', 'profile'],

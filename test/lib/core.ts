@@ -42,7 +42,7 @@ export interface TestCore {
 
 export async function testCore(
   inventoryYaml: string,
-  opts: { boot?: Partial<BootPolicyConfig>; now?: () => number; attempts?: { max?: number } } = {},
+  opts: { boot?: Partial<BootPolicyConfig>; now?: () => number; attempts?: { max?: number }; uiDir?: string } = {},
 ): Promise<TestCore> {
   const store = await openSqliteStore(':memory:');
   const signer = new Signer(Buffer.alloc(32, 7), opts.now);
@@ -70,6 +70,7 @@ export async function testCore(
     tokens,
     events,
     attempts: new AttemptLimiter(opts.attempts),
+    ...(opts.uiDir ? { uiDir: opts.uiDir } : {}),
   });
   return {
     app,

@@ -25,6 +25,22 @@ function setState(s: StreamState): void {
   for (const l of stateListeners) l(s);
 }
 
+/**
+ * What makes two copies of one event the same, whether it came from the log (with an id) or from the stream
+ * (without): its time, stage, MAC and what was decided. Never the id, which only one of the two has.
+ */
+export function eventKey(e: BootEvent): string {
+  const d = e.decision ?? {};
+  const part = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
+  return [e.at, e.stage, e.mac, part(d.kind), part(d.message), part(d.file), part(d.outcome)].join('|');
+}
+
+/** Newest first: by time, then by id where both have one. */
+export function newestFirst(a: BootEvent, b: BootEvent): number {
+  if (a.at !== b.at) return a.at < b.at ? 1 : -1;
+  return (b.id ?? Number.MAX_SAFE_INTEGER) - (a.id ?? Number.MAX_SAFE_INTEGER);
+}
+
 export function streamState(): StreamState {
   return state;
 }

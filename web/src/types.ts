@@ -26,7 +26,8 @@ export interface Facts {
 }
 
 export interface BootEvent {
-  id: number;
+  /** The log's id; absent on events from the live stream, which are sent before they are stored. */
+  id?: number;
   at: string;
   machineId?: string;
   mac: string;

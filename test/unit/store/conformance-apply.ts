@@ -111,4 +111,14 @@ export function machineConformance(withStore: WithStore): void {
     assert.deepEqual(recreated.created, ['machine/web1']);
     assert.deepEqual((await s.getMachine('web1'))?.nextAction, { action: 'install' });
   });
+
+  withStore('apply with prune: a MAC moves from a machine the document drops to one it names (a rename)', async (s) => {
+    await s.apply(doc(), { prune: false });
+    const renamed = doc();
+    renamed.machines = [{ ...renamed.machines[0]!, id: 'web-01' }];
+    const r = await s.apply(renamed, { prune: true });
+    assert.deepEqual(r.deleted, ['machine/web1']);
+    assert.deepEqual(r.created, ['machine/web-01']);
+    assert.equal((await s.findMachine({ mac: '52:54:00:00:00:01' }))?.id, 'web-01');
+  });
 }

@@ -2,7 +2,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { get } from '../api.ts';
 import { clock, eventSummary, NONE, stageLabel } from '../format.ts';
-import { onBootEvent, onStreamState } from '../stream.ts';
+import { eventKey, newestFirst, onBootEvent, onStreamState } from '../stream.ts';
 import type { BootEvent, Page } from '../types.ts';
 import { ErrorBanner, machineHref } from '../ui.tsx';
 
@@ -19,10 +19,11 @@ export function Events() {
   isPaused.current = paused;
 
   function merge(incoming: BootEvent[]) {
-    const seen = new Set(itemsRef.current.map((e) => e.id));
-    const fresh = incoming.filter((e) => !seen.has(e.id));
+    // By content, not id: live events have none, and the log's copy of one must not show twice.
+    const seen = new Set(itemsRef.current.map(eventKey));
+    const fresh = incoming.filter((e) => !seen.has(eventKey(e)));
     if (!fresh.length) return;
-    const all = [...fresh, ...itemsRef.current].sort((a, b) => b.id - a.id).slice(0, KEEP);
+    const all = [...fresh, ...itemsRef.current].sort(newestFirst).slice(0, KEEP);
     itemsRef.current = all;
     setItems(all);
   }
@@ -94,7 +95,7 @@ export function Events() {
         </thead>
         <tbody>
           {shown.map((e) => (
-            <tr key={e.id} data-testid="event-row" data-stage={e.stage}>
+            <tr key={eventKey(e)} data-testid="event-row" data-stage={e.stage}>
               <td class="mono nowrap" title={e.at}>
                 {clock(e.at)}
               </td>

@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { del, enc, errorText, get, put } from '../api.ts';
 import { clock, dateTime, eventSummary, formatNext, formatPairs, NONE, relTime, stageLabel } from '../format.ts';
 import { MachineForm } from '../MachineForm.tsx';
-import { onBootEvent, onStreamState } from '../stream.ts';
+import { eventKey, onBootEvent, onStreamState } from '../stream.ts';
 import type { BootEvent, Facts, Machine as M, NextAction, Page, Profile } from '../types.ts';
 import { ConfirmButton, ErrorBanner, Modal, navigate, useAuth, useKeyedThrottle, useNow } from '../ui.tsx';
 
@@ -51,12 +51,12 @@ function Timeline({ events }: { events: BootEvent[] }) {
           const rows = [];
           if (i > 0 && isBootStart(e, prev))
             rows.push(
-              <tr key={`b${e.id}`} class="boot-divider">
+              <tr key={`b${eventKey(e)}`} class="boot-divider">
                 <td colSpan={4}>new boot</td>
               </tr>,
             );
           rows.push(
-            <tr key={e.id} data-testid="timeline-row" data-stage={e.stage}>
+            <tr key={eventKey(e)} data-testid="timeline-row" data-stage={e.stage}>
               <td class="mono nowrap" title={e.at}>
                 {clock(e.at)}
               </td>
@@ -98,8 +98,9 @@ export function Machine({ id }: { id: string }) {
   const [picking, setPicking] = useState(false);
   const [picked, setPicked] = useState('');
   const [editing, setEditing] = useState(false);
-  // Events that arrived live, shown after the loaded boot even if they start a new one.
-  const [liveFrom, setLiveFrom] = useState<number | null>(null);
+  // Events that arrived live, shown after the loaded boot even if they start a new one (by eventKey: live
+  // events carry no id).
+  const [liveFrom, setLiveFrom] = useState<string | null>(null);
   const eventsRef = useRef<BootEvent[]>([]);
   const idRef = useRef(id);
   idRef.current = id;
@@ -120,13 +121,13 @@ export function Machine({ id }: { id: string }) {
       (r) => {
         if (idRef.current !== id) return;
         const loaded = r.items.slice().reverse();
-        const ids = new Set(loaded.map((e) => e.id));
-        const newest = loaded.reduce((n, e) => Math.max(n, e.id), -1);
-        // Keep live events that raced ahead of this load.
-        const extra = eventsRef.current.filter((e) => e.id > newest && !ids.has(e.id));
+        const keys = new Set(loaded.map(eventKey));
+        const newest = loaded[loaded.length - 1]?.at ?? ''; // oldest first
+        // Keep live events that raced ahead of this load (not yet in the log when it was read).
+        const extra = eventsRef.current.filter((e) => e.at >= newest && !keys.has(eventKey(e)));
         eventsRef.current = [...loaded, ...extra];
         setEvents(eventsRef.current);
-        setLiveFrom(extra[0]?.id ?? null);
+        setLiveFrom(extra[0] ? eventKey(extra[0]) : null);
       },
       () => {},
     );
@@ -175,10 +176,11 @@ export function Machine({ id }: { id: string }) {
     const offEvent = onBootEvent((e) => {
       const mine = e.machineId ? e.machineId === id : e.mac !== '' && (m?.macs ?? []).includes(e.mac);
       if (!mine) return;
-      if (eventsRef.current.some((x) => x.id === e.id)) return;
+      const key = eventKey(e);
+      if (eventsRef.current.some((x) => eventKey(x) === key)) return;
       eventsRef.current = [...eventsRef.current, e];
       setEvents(eventsRef.current);
-      setLiveFrom((lf) => lf ?? e.id);
+      setLiveFrom((lf) => lf ?? key);
       refetch(id);
     });
     let first = true;
@@ -236,7 +238,7 @@ export function Machine({ id }: { id: string }) {
   if (!m) return <div class="loading">Loading…</div>;
 
   // Split off the live tail so a boot that begins while the page is open is appended, not swapped in.
-  const liveIdx = liveFrom === null ? events.length : events.findIndex((e) => e.id === liveFrom);
+  const liveIdx = liveFrom === null ? events.length : events.findIndex((e) => eventKey(e) === liveFrom);
   const loaded = events.slice(0, liveIdx < 0 ? events.length : liveIdx);
   const live = liveIdx < 0 ? [] : events.slice(liveIdx);
   const shown = allEvents ? events : [...latestBoot(loaded), ...live];
