@@ -1,15 +1,10 @@
-/** The API's JSON shapes (see the REST contract, /api/v1). */
+/**
+ * The API's JSON shapes (see the REST contract, /api/v1). Inventory records are the server's own model types
+ * (type-only imports: nothing of the server is bundled); the wire views of events and facts are looser here.
+ */
+import type { MenuSettings, NextAction } from '../../src/model/types.ts';
 
-export type NextAction =
-  | { action: 'install'; profile?: string }
-  | { action: 'local' }
-  | { action: 'menu' }
-  | { action: 'profile'; profile: string };
-
-export interface MenuSettings {
-  timeout?: number;
-  default?: string;
-}
+export type { BootSpec, Group, MenuSettings, NextAction, Profile } from '../../src/model/types.ts';
 
 export interface Facts {
   mac?: string;
@@ -51,32 +46,6 @@ export interface Machine {
   nextAction?: NextAction;
   lastSeen?: Facts & { at: string };
   lastEvent?: BootEvent;
-}
-
-export type BootSpec =
-  | { kind: 'kernel'; kernel: string; initrds: string[]; cmdline?: string }
-  | { kind: 'sanboot'; url: string }
-  | { kind: 'chain'; url: string }
-  | { kind: 'menu'; items?: string[]; title?: string }
-  | { kind: 'local' }
-  | { kind: 'template'; template: string };
-
-export interface Profile {
-  name: string;
-  description?: string;
-  boot: BootSpec;
-  variables?: Record<string, string>;
-  consume?: 'on-serve' | 'on-callback';
-  private?: string[];
-}
-
-export interface Group {
-  name: string;
-  description?: string;
-  selectors: Record<string, string>;
-  profile?: string;
-  menu?: MenuSettings;
-  variables?: Record<string, string>;
 }
 
 export interface Lease {
