@@ -380,8 +380,9 @@ async function main(): Promise<void> {
   // Warm-up: JIT, statement cache, TLS session setup paths.
   for (const p of Object.values(paths)) wrk(`${base}${p}`, 4, 2, header);
   const cases: [string, string, number][] = [];
+  // The page of 100 at rising concurrency: where the p99 target holds, and where one core's queue takes over.
+  for (const c of [1, 4, 16, 32]) cases.push(['`GET /machines?limit=100`', paths.page, c]);
   for (const c of [4, 32]) {
-    cases.push(['`GET /machines?limit=100`', paths.page, c]);
     cases.push(['`GET /machines?limit=100&label=role=web`', paths.filtered, c]);
     cases.push(['`GET /machines/<id>`', paths.one, c]);
   }
@@ -417,7 +418,8 @@ async function main(): Promise<void> {
   const machine = `${cpus().length}-core ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   const load1 = `load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after`;
   const pageRuns = results.filter((x) => x.name.includes('limit=100`'));
-  const p99ok = pageRuns.every((x) => x.r.p99ms <= P99_TARGET_MS && x.r.errors === 0);
+  const ok = (x: (typeof pageRuns)[number]) => x.r.p99ms <= P99_TARGET_MS && x.r.errors === 0;
+  const p99ok = pageRuns.every(ok);
   const js = assets.filter((a) => a.kind === 'js');
   const css = assets.filter((a) => a.kind === 'css');
   const sum = (a: Asset[], k: 'raw' | 'gzip9' | 'brotli' | 'sent') => a.reduce((s, x) => s + x[k], 0);
@@ -462,8 +464,9 @@ async function main(): Promise<void> {
     );
   else console.log(`\nChromium first load: ${loadNote}.`);
   console.log(
-    `\n- p99 ≤ ${P99_TARGET_MS} ms for \`limit=100\` (every concurrency): **${pf(p99ok)}** ` +
-      `(${pageRuns.map((x) => `${x.c} conns: ${x.r.p99ms.toFixed(2)} ms`).join(', ')})`,
+    `\n- p99 ≤ ${P99_TARGET_MS} ms for \`limit=100\` at every concurrency measured: **${pf(p99ok)}** ` +
+      `(${pageRuns.map((x) => `${x.c} conns: ${x.r.p99ms.toFixed(2)} ms ${ok(x) ? 'met' : 'MISSED'}`).join(', ')}; ` +
+      'one process on one core: p50 ≈ connections ÷ req/s once the queue forms)',
   );
   console.log(`- UI JS ≤ 150 KB gzip: **${pf(jsOk)}** (${kb(sum(js, 'gzip9'))} at gzip -9)`);
   if (encodings)

@@ -7,7 +7,7 @@ import type { EventFilter } from './types.ts';
 
 type EventRow = Selectable<Database['boot_events']>;
 
-function toEvent(r: EventRow): BootEvent {
+export function toEvent(r: EventRow): BootEvent {
   return {
     id: Number(r.id),
     at: r.at,

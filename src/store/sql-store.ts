@@ -47,7 +47,7 @@ function normalizeMacs(m: Machine): string[] {
  */
 const MACHINE_COLUMNS = ['doc', 'next_action', 'last_seen'] as const;
 
-function toMachine(row: Pick<MachineRow, (typeof MACHINE_COLUMNS)[number]>): Machine {
+export function toMachine(row: Pick<MachineRow, (typeof MACHINE_COLUMNS)[number]>): Machine {
   const m = JSON.parse(row.doc) as Machine;
   if (row.next_action) m.nextAction = JSON.parse(row.next_action) as NextAction;
   if (row.last_seen) m.lastSeen = JSON.parse(row.last_seen) as SeenFacts;

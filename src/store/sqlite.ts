@@ -13,17 +13,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { BootherdError } from '../errors.ts';
-import type { BootEvent, SeenFacts } from '../model/types.ts';
+import type { BootEvent, Machine, SeenFacts } from '../model/types.ts';
 import { canonical } from './canonical.ts';
 import { migrationProvider } from './migrations.ts';
 import type { Database } from './sql-schema.ts';
-import { SqlStore } from './sql-store.ts';
+import { toEvent } from './sql-events.ts';
+import { SqlStore, toMachine } from './sql-store.ts';
 import type { StoredLease } from './types.ts';
 
 class SqliteStore extends SqlStore {
   private readonly appendLog: (events: BootEvent[], seen: [string, SeenFacts][]) => void;
   private readonly upsertLeases: (leases: StoredLease[]) => void;
   private readonly touch: SQLite.Statement<[string, string, string]>;
+  private readonly reads: ReturnType<typeof hotReads>;
 
   constructor(
     db: Kysely<Database>,
@@ -34,6 +36,7 @@ class SqliteStore extends SqlStore {
       await db.destroy();
       if (log !== main) log.close();
     });
+    this.reads = hotReads(main);
     const insert = log.prepare(
       'INSERT INTO boot_events (at, machine_id, mac, stage, facts, decision) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -77,6 +80,42 @@ class SqliteStore extends SqlStore {
   override async touchToken(id: string, at: string): Promise<void> {
     await whenNotBusy(() => this.touch.run(at, id, at));
   }
+
+  // The API's listing path, straight to prepared statements: building these through the query builder cost more
+  // than running them (a page of 100 with its latest events: ~330 µs → see bench/api).
+
+  override async listMachines(page: { after?: string; limit?: number } = {}): Promise<Machine[]> {
+    return this.reads.page.all(page.after ?? '', page.limit ?? -1).map(toMachine);
+  }
+
+  override async countMachines(): Promise<number> {
+    return (this.reads.count.get() as { n: number }).n;
+  }
+
+  override async latestEvents(machineIds: string[]): Promise<Map<string, BootEvent>> {
+    const out = new Map<string, BootEvent>();
+    if (!machineIds.length) return out;
+    for (const row of this.reads.latest.all(JSON.stringify([...new Set(machineIds)]))) {
+      const e = toEvent(row as Parameters<typeof toEvent>[0]);
+      if (e.machineId !== undefined) out.set(e.machineId, e);
+    }
+    return out;
+  }
+}
+
+function hotReads(db: SQLite.Database) {
+  return {
+    // Ids are never empty, so `id > ''` is every machine; LIMIT -1 is no limit in SQLite.
+    page: db.prepare<[string, number], { doc: string; next_action: string | null; last_seen: string | null }>(
+      'SELECT doc, next_action, last_seen FROM machines WHERE id > ? ORDER BY id LIMIT ?',
+    ),
+    count: db.prepare('SELECT count(*) AS n FROM machines'),
+    // One max(id) probe of the (machine_id, id) index per machine, the ids passed as one JSON array.
+    latest: db.prepare<[string]>(
+      'SELECT e.* FROM json_each(?) j JOIN boot_events e ON e.id = ' +
+        '(SELECT max(b.id) FROM boot_events b WHERE b.machine_id = j.value)',
+    ),
+  };
 }
 
 /** A write on the log connection. The main one may hold a write transaction across awaits (apply): wait, not block. */
