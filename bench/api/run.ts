@@ -10,7 +10,8 @@
  *   and, when Chromium is there, the time from navigation to a filled fleet table after signing in.
  * bootherd is one Node process; wrk runs one thread. Needs wrk (apt-get install wrk) and `npm run build`.
  * Run: `npm run bench:api`. Env: BENCH_SECONDS (default 10), BENCH_MACHINES (10000), BENCH_BROWSER=0 to skip
- * Chromium, BENCH_CPU_PROF=<dir> to run the server under --cpu-prof and print its heaviest functions.
+ * Chromium, BENCH_CPU_PROF=<dir> to run the server under --cpu-prof and print its heaviest functions, BENCH_ONLY=<text>
+ * to run only the rows whose request contains it.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
@@ -386,7 +387,11 @@ async function main(): Promise<void> {
     cases.push(['`GET /machines?limit=100&label=role=web`', paths.filtered, c]);
     cases.push(['`GET /machines/<id>`', paths.one, c]);
   }
-  const results = cases.map(([name, p, c]) => ({ name, c, r: wrk(`${base}${p}`, c, SECONDS, header) }));
+  // BENCH_ONLY=<text>: only the rows whose request contains it (e.g. `limit=100\`` for a profile of the page alone).
+  const only = process.env.BENCH_ONLY;
+  const results = cases
+    .filter(([name]) => !only || name.includes(only))
+    .map(([name, p, c]) => ({ name, c, r: wrk(`${base}${p}`, c, SECONDS, header) }));
 
   const assets = await uiAssets(base);
   const html = await get(`${base}/`, { 'accept-encoding': 'gzip, deflate, br' });

@@ -121,7 +121,11 @@ export class InventoryService {
         }
       }
     }
-    const latest = await this.store.latestEvents(items.map((m) => m.id));
+    // Listings carry each machine's last step (stage and decision); its facts are in lastSeen already.
+    const latest = await this.store.latestEvents(
+      items.map((m) => m.id),
+      { brief: true },
+    );
     for (const m of items) {
       const e = latest.get(m.id);
       if (e) m.lastEvent = e;
@@ -132,6 +136,24 @@ export class InventoryService {
       ...(items.length === limit && last && more ? { next: last.id } : {}),
       total: await this.store.countMachines(),
     };
+  }
+
+  /**
+   * A page of listMachines as JSON text. Unfiltered pages (the fleet view, automation walking the fleet) come
+   * straight from the store's JSON; filtered ones are built from listMachines.
+   */
+  async listMachinesJson(query: MachineQuery = {}): Promise<string> {
+    if (machineFilter(query, this.now())) return JSON.stringify(await this.listMachines(query));
+    const limit = Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE);
+    // One more than the page needs, so a page that ends the list says so (no `next` to an empty page).
+    const rows = await this.store.listMachinesJson({
+      ...(query.cursor === undefined ? {} : { after: query.cursor }),
+      limit: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    const next = rows.length > limit ? page.at(-1)?.id : undefined;
+    const total = await this.store.countMachines();
+    return `{"items":[${page.map((r) => r.json).join(',')}]${next === undefined ? '' : `,"next":${JSON.stringify(next)}`},"total":${total}}`;
   }
 
   async getMachine(id: string): Promise<Machine> {

@@ -53,6 +53,10 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     : Fastify(options)
   ).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
 
+  // Response schemas document the API (OpenAPI); they do not serialize it. fast-json-stringify picks a union's
+  // branch (a next action, an event's stage) by running a validator per value: a page of 100 machines cost ~300 µs
+  // more than JSON.stringify in a profile. Handlers return the model's own types, which carry nothing private.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     deps.metrics.httpRequests.inc({ route, status: String(reply.statusCode) });

@@ -92,6 +92,17 @@ export class MemoryStore implements Store {
       .sort((a, b) => byKey(a.id, b.id));
     return all.slice(0, page.limit ?? all.length).map(clone);
   }
+  async listMachinesJson(page: { after?: string; limit: number }) {
+    const machines = await this.listMachines(page);
+    const latest = await this.latestEvents(
+      machines.map((m) => m.id),
+      { brief: true },
+    );
+    return machines.map((m) => {
+      const e = latest.get(m.id);
+      return { id: m.id, json: JSON.stringify(e ? { ...m, lastEvent: e } : m) };
+    });
+  }
   async countMachines() {
     return this.machines.size;
   }
@@ -146,12 +157,13 @@ export class MemoryStore implements Store {
     return hits;
   }
 
-  async latestEvents(machineIds: string[]) {
+  async latestEvents(machineIds: string[], options: { brief?: boolean } = {}) {
     const wanted = new Set(machineIds);
     const out = new Map<string, BootEvent>();
     for (let i = this.events.length - 1; i >= 0 && out.size < wanted.size; i--) {
       const e = this.events[i]!;
-      if (e.machineId !== undefined && wanted.has(e.machineId) && !out.has(e.machineId)) out.set(e.machineId, clone(e));
+      if (e.machineId !== undefined && wanted.has(e.machineId) && !out.has(e.machineId))
+        out.set(e.machineId, options.brief ? { ...clone(e), facts: {} } : clone(e));
     }
     return out;
   }

@@ -174,6 +174,17 @@ export class SqlStore implements Store {
     if (page.limit !== undefined) q = q.limit(page.limit);
     return (await q.execute()).map(toMachine);
   }
+  async listMachinesJson(page: { after?: string; limit: number }) {
+    const machines = await this.listMachines(page);
+    const latest = await this.latestEvents(
+      machines.map((m) => m.id),
+      { brief: true },
+    );
+    return machines.map((m) => {
+      const e = latest.get(m.id);
+      return { id: m.id, json: JSON.stringify(e ? { ...m, lastEvent: e } : m) };
+    });
+  }
   async countMachines() {
     const row = await this.db
       .selectFrom('machines')
@@ -236,8 +247,10 @@ export class SqlStore implements Store {
   async listEvents(filter: EventFilter) {
     return selectEvents(this.db, filter);
   }
-  async latestEvents(machineIds: string[]) {
-    return selectLatestEvents(this.db, machineIds);
+  async latestEvents(machineIds: string[], options: { brief?: boolean } = {}) {
+    const events = await selectLatestEvents(this.db, machineIds);
+    if (options.brief) for (const e of events.values()) e.facts = {};
+    return events;
   }
   async listDiscovered(limit: number) {
     return selectDiscovered(this.db, limit);

@@ -2,7 +2,7 @@
 import type { TokenRecord } from '../model/types.ts';
 import type { Database, Db } from './sql-schema.ts';
 
-function toToken(r: Database['api_tokens']): TokenRecord {
+export function toToken(r: Database['api_tokens']): TokenRecord {
   return {
     id: r.id,
     name: r.name,

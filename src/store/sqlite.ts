@@ -16,9 +16,10 @@ import { BootherdError } from '../errors.ts';
 import type { BootEvent, Machine, SeenFacts } from '../model/types.ts';
 import { canonical } from './canonical.ts';
 import { migrationProvider } from './migrations.ts';
-import type { Database } from './sql-schema.ts';
 import { toEvent } from './sql-events.ts';
+import type { Database } from './sql-schema.ts';
 import { SqlStore, toMachine } from './sql-store.ts';
+import { toToken } from './sql-tokens.ts';
 import type { StoredLease } from './types.ts';
 
 class SqliteStore extends SqlStore {
@@ -85,17 +86,36 @@ class SqliteStore extends SqlStore {
   // than running them (a page of 100 with its latest events: ~330 µs → see bench/api).
 
   override async listMachines(page: { after?: string; limit?: number } = {}): Promise<Machine[]> {
-    return this.reads.page.all(page.after ?? '', page.limit ?? -1).map(toMachine);
+    // Rows as arrays: better-sqlite3 builds them in about half the time of objects (a page of 100: ~85 → ~50 µs).
+    return (this.reads.page.all(page.after ?? '', page.limit ?? -1) as [string, string | null, string | null][]).map(
+      ([doc, next_action, last_seen]) => toMachine({ doc, next_action, last_seen }),
+    );
+  }
+
+  /** Machine and event JSON built by SQLite's own JSON functions, in C: no parse and re-serialize per row in JS. */
+  override async listMachinesJson(page: { after?: string; limit: number }): Promise<{ id: string; json: string }[]> {
+    return (this.reads.pageJson.all(page.after ?? '', page.limit) as [string, string, string | null][]).map(
+      ([id, machine, event]) => ({ id, json: event ? `${machine.slice(0, -1)},"lastEvent":${event}}` : machine }),
+    );
+  }
+
+  override async getToken(id: string) {
+    const r = this.reads.token.get(id) as Parameters<typeof toToken>[0] | undefined;
+    return r ? toToken(r) : undefined;
   }
 
   override async countMachines(): Promise<number> {
     return (this.reads.count.get() as { n: number }).n;
   }
 
-  override async latestEvents(machineIds: string[]): Promise<Map<string, BootEvent>> {
+  override async latestEvents(
+    machineIds: string[],
+    options: { brief?: boolean } = {},
+  ): Promise<Map<string, BootEvent>> {
     const out = new Map<string, BootEvent>();
     if (!machineIds.length) return out;
-    for (const row of this.reads.latest.all(JSON.stringify([...new Set(machineIds)]))) {
+    const query = options.brief ? this.reads.latestBrief : this.reads.latest;
+    for (const row of query.all(JSON.stringify([...new Set(machineIds)]))) {
       const e = toEvent(row as Parameters<typeof toEvent>[0]);
       if (e.machineId !== undefined) out.set(e.machineId, e);
     }
@@ -106,14 +126,35 @@ class SqliteStore extends SqlStore {
 function hotReads(db: SQLite.Database) {
   return {
     // Ids are never empty, so `id > ''` is every machine; LIMIT -1 is no limit in SQLite.
-    page: db.prepare<[string, number], { doc: string; next_action: string | null; last_seen: string | null }>(
-      'SELECT doc, next_action, last_seen FROM machines WHERE id > ? ORDER BY id LIMIT ?',
-    ),
+    page: db
+      .prepare<[string, number]>('SELECT doc, next_action, last_seen FROM machines WHERE id > ? ORDER BY id LIMIT ?')
+      .raw(true),
     count: db.prepare('SELECT count(*) AS n FROM machines'),
+    token: db.prepare<[string]>('SELECT * FROM api_tokens WHERE id = ?'),
+    // Splices of the stored canonical JSON (a document is a non-empty object, next action, facts and decision are
+    // JSON): concatenation costs a third of json_patch/json_object, which parse what is already JSON. The event is
+    // the machine's newest, in the shape toEvent gives, facts left out (brief).
+    pageJson: db
+      .prepare<[string, number]>(
+        `SELECT m.id,
+           substr(m.doc, 1, length(m.doc) - 1)
+             || coalesce(',"nextAction":' || m.next_action, '') || coalesce(',"lastSeen":' || m.last_seen, '') || '}',
+           (SELECT '{"id":' || e.id || ',"at":' || json_quote(e.at) || ',"machineId":' || json_quote(e.machine_id)
+                   || ',"mac":' || json_quote(e.mac) || ',"stage":' || json_quote(e.stage)
+                   || ',"facts":{},"decision":' || e.decision || '}'
+              FROM boot_events e
+             WHERE e.id = (SELECT max(b.id) FROM boot_events b WHERE b.machine_id = m.id))
+         FROM machines m WHERE m.id > ? ORDER BY m.id LIMIT ?`,
+      )
+      .raw(true),
     // One max(id) probe of the (machine_id, id) index per machine, the ids passed as one JSON array.
     latest: db.prepare<[string]>(
       'SELECT e.* FROM json_each(?) j JOIN boot_events e ON e.id = ' +
         '(SELECT max(b.id) FROM boot_events b WHERE b.machine_id = j.value)',
+    ),
+    latestBrief: db.prepare<[string]>(
+      "SELECT e.id, e.at, e.machine_id, e.mac, e.stage, '{}' AS facts, e.decision FROM json_each(?) j " +
+        'JOIN boot_events e ON e.id = (SELECT max(b.id) FROM boot_events b WHERE b.machine_id = j.value)',
     ),
   };
 }

@@ -39,6 +39,11 @@ export interface Store {
   /** Machines ordered by id; with a page, those after `after` (exclusive), at most `limit`. */
   listMachines(page?: { after?: string; limit?: number }): Promise<Machine[]>;
   countMachines(): Promise<number>;
+  /**
+   * The same page as listMachines, each machine with its newest event (brief, as latestEvents gives it) as
+   * `lastEvent`, as JSON text ready for the wire: a listing need not parse and re-serialize what the store holds.
+   */
+  listMachinesJson(page: { after?: string; limit: number }): Promise<{ id: string; json: string }[]>;
   deleteMachine(id: string): Promise<boolean>;
   /** First match by MAC, then UUID, then serial, then hostname. */
   findMachine(lookup: MachineLookup): Promise<Machine | undefined>;
@@ -57,8 +62,11 @@ export interface Store {
   writeBootLog(events: BootEvent[], seen: [machineId: string, facts: SeenFacts][]): Promise<void>;
   /** Newest first; `before` pages by event id (exclusive). */
   listEvents(filter: EventFilter): Promise<BootEvent[]>;
-  /** The newest event of each of these machines (machines with none are absent). */
-  latestEvents(machineIds: string[]): Promise<Map<string, BootEvent>>;
+  /**
+   * The newest event of each of these machines (machines with none are absent). `brief`: without the client facts
+   * (listings show the stage and decision; a machine's lastSeen holds the facts), which the engine may skip reading.
+   */
+  latestEvents(machineIds: string[], options?: { brief?: boolean }): Promise<Map<string, BootEvent>>;
   /** MACs seen in boot events that no machine claims, newest first, with the facts of their latest event. */
   listDiscovered(limit: number): Promise<DiscoveredMachine[]>;
 

@@ -37,7 +37,10 @@ export async function machineRoutes(app: FastifyInstance, { inventory }: ApiDeps
         },
       },
     },
-    async (req) => inventory.listMachines(req.query as Parameters<typeof inventory.listMachines>[0]),
+    async (req, reply) =>
+      reply
+        .type('application/json; charset=utf-8')
+        .send(await inventory.listMachinesJson(req.query as Parameters<typeof inventory.listMachines>[0])),
   );
 
   app.post(

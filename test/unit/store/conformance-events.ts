@@ -65,6 +65,11 @@ export function eventConformance(withStore: WithStore): void {
     assert.equal(latest.get('b')?.decision.n, 5);
     assert.deepEqual(latest.get('b')?.facts, { mac: '52:54:00:00:00:02', ip: '192.0.2.5' });
     assert.equal((await s.latestEvents([])).size, 0);
+    // Brief: the same events without their facts.
+    const brief = await s.latestEvents(['a', 'b'], { brief: true });
+    assert.equal(brief.get('b')?.decision.n, 5);
+    assert.deepEqual(brief.get('b')?.facts, {});
+    assert.equal(brief.get('a')?.mac, '52:54:00:00:00:01');
   });
 
   withStore('listDiscovered: unclaimed MACs, newest first, facts of their latest event', async (s) => {
@@ -108,5 +113,36 @@ export function eventConformance(withStore: WithStore): void {
     );
     await s.deleteMachine('new');
     assert.equal((await s.listDiscovered(10)).length, 2, 'released again when the machine is gone');
+  });
+
+  withStore('listMachinesJson: the listMachines page with each brief latest event, as JSON', async (s) => {
+    await s.putMachine({ id: 'a', macs: ['52:54:00:00:00:01'], labels: { role: 'web' }, hostname: 'a' });
+    await s.putMachine({ id: 'b', macs: [], labels: {}, serial: 'SN1', nextAction: { action: 'install' } });
+    await s.putMachine({ id: 'c', macs: ['52:54:00:00:00:03'], labels: {}, menu: { timeout: 3 } });
+    await s.writeBootLog(
+      [
+        event(1, '52:54:00:00:00:01', 'dhcp', 'a'),
+        event(2, '52:54:00:00:00:01', 'http', 'a'),
+        event(3, '', 'tftp', 'b'),
+      ],
+      [['a', { at: at(2), mac: '52:54:00:00:00:01', platform: 'efi', arch: 7 }]],
+    );
+    for (const page of [{ limit: 10 }, { after: 'a', limit: 1 }]) {
+      const machines = await s.listMachines(page);
+      const latest = await s.latestEvents(
+        machines.map((m) => m.id),
+        { brief: true },
+      );
+      const expected = machines.map((m) => (latest.has(m.id) ? { ...m, lastEvent: latest.get(m.id) } : m));
+      const rows = await s.listMachinesJson(page);
+      assert.deepEqual(
+        rows.map((r) => r.id),
+        machines.map((m) => m.id),
+      );
+      assert.deepEqual(
+        rows.map((r) => JSON.parse(r.json)),
+        expected,
+      );
+    }
   });
 }
