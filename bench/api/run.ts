@@ -123,7 +123,7 @@ interface Response {
 /** GET over HTTPS, trusting the self-signed certificate, with no decompression: `body` is what crossed the wire. */
 function get(url: string, headers: Record<string, string> = {}): Promise<Response> {
   return new Promise((ok, fail) => {
-    const req = request(url, { headers, rejectUnauthorized: false }, (res) => {
+    const req = request(url, { headers, rejectUnauthorized: false, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => ok({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -487,7 +487,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err: Error) => {
-    console.error(`bench/api failed: ${err.message}`);
+    console.error(`bench/api failed: ${err.stack ?? err.message}`);
     process.exit(1);
   },
 );
