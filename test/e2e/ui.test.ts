@@ -80,6 +80,14 @@ async function waitUntil<T>(
   throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${what}`);
 }
 
+const PROFILE = `
+profiles:
+  - name: tiny-linux
+    kernel: linux/vmlinuz
+    initrds: [linux/initrd.gz]
+    cmdline: console=ttyS0 panic=-1 host={{hostname}}
+`;
+
 const tail = (s: string, lines: number) => s.split('\n').slice(-lines).join('\n');
 
 describe('web UI in Chromium against the real server', () => {
@@ -108,6 +116,7 @@ describe('web UI in Chromium against the real server', () => {
   const shot = (file: string) => page.screenshot({ path: join(RESULTS, file), fullPage: true });
   const text = async (testid: string) => ((await page.getByTestId(testid).textContent()) ?? '').trim();
 
+  let config = '';
   before(async () => {
     ensureUiBuilt();
     mkdirSync(RESULTS, { recursive: true });
@@ -116,9 +125,7 @@ describe('web UI in Chromium against the real server', () => {
     net = createTestNet();
     net.addTap('tap0');
     const ip = net.serverIp;
-    server = await startBootherd({
-      exec: net.exec,
-      config: `
+    config = `
 data_dir: data
 inventory: inventory.yaml
 log: { level: info }
@@ -134,15 +141,12 @@ dhcp:
   subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150] }]
 boot:
   unknown: local
-`,
+`;
+    server = await startBootherd({
+      exec: net.exec,
+      config,
       // The profile only: the machine is created in the UI.
-      inventory: `
-profiles:
-  - name: tiny-linux
-    kernel: linux/vmlinuz
-    initrds: [linux/initrd.gz]
-    cmdline: console=ttyS0 panic=-1 host={{hostname}}
-`,
+      inventory: PROFILE,
       readyPattern: /DHCP\s+full mode/,
     });
     linkPayload(server.dir);
@@ -429,6 +433,39 @@ profiles:
       assert.deepEqual(dialogs, [], 'no dialog fired');
     } catch (err) {
       await explain('xss', err);
+    }
+  });
+
+  it('a bad inventory file: the server keeps serving and the console says which line, until then it says nothing', {
+    timeout: 90_000,
+  }, async () => {
+    try {
+      await page.goto(base);
+      await page.getByTestId('nav-fleet').waitFor();
+      // The control: a good file, no banner.
+      assert.equal(await page.getByTestId('inventory-file-error').count(), 0);
+      const [before, ns] = [server, net];
+      assert.ok(before && ns);
+      await before.stop();
+      server = await startBootherd({
+        exec: ns.exec,
+        config,
+        dir: before.dir,
+        inventory: `${PROFILE}machines:\n  - id: broken\n    uuid: 00000000-0000-0000-0000-000000000000\n`,
+        readyPattern: /DHCP\s+full mode/,
+      });
+      await page.reload();
+      const banner = page.getByTestId('inventory-file-error');
+      await banner.waitFor();
+      assert.match(
+        (await banner.textContent()) ?? '',
+        /inventory\.yaml:\d+:\d+: machines\[0\]\.uuid: not a UUID, or a placeholder/,
+      );
+      // Still the same console and fleet: what the store holds is served.
+      await page.getByTestId(`machine-row-${VM_ID}`).waitFor();
+      await shot('ui-inventory-error.png');
+    } catch (err) {
+      await explain('inventory-file', err);
     }
   });
 });

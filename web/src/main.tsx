@@ -152,8 +152,30 @@ function Shell({ who, onLogout }: { who: WhoAmI; onLogout: () => void }) {
           Sign out
         </button>
       </header>
-      <main>{page}</main>
+      <main>
+        <InventoryFileBanner />
+        {page}
+      </main>
     </AuthContext.Provider>
+  );
+}
+
+interface Status {
+  inventoryFile?: { path: string; error?: string; appliedAt?: string };
+}
+
+/** A bad inventory file does not stop the server, but the operator must see that it was not applied, and why. */
+function InventoryFileBanner() {
+  const [status, setStatus] = useState<Status | null>(null);
+  useEffect(() => {
+    request<Status>('GET', '/status').then(setStatus, () => setStatus(null));
+  }, []);
+  const file = status?.inventoryFile;
+  if (!file?.error) return null;
+  return (
+    <div class="banner error" data-testid="inventory-file-error">
+      Inventory file <span class="mono">{file.path}</span> was not applied; serving what the store holds. {file.error}
+    </div>
   );
 }
 
