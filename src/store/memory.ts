@@ -17,7 +17,7 @@ import type {
   SeenFacts,
   TokenRecord,
 } from '../model/types.ts';
-import { canonical } from './canonical.ts';
+import { canonical, machinesJson } from './canonical.ts';
 import type { EventFilter, MachineLookup, Store, StoredLease } from './types.ts';
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -92,16 +92,8 @@ export class MemoryStore implements Store {
       .sort((a, b) => byKey(a.id, b.id));
     return all.slice(0, page.limit ?? all.length).map(clone);
   }
-  async listMachinesJson(page: { after?: string; limit: number }) {
-    const machines = await this.listMachines(page);
-    const latest = await this.latestEvents(
-      machines.map((m) => m.id),
-      { brief: true },
-    );
-    return machines.map((m) => {
-      const e = latest.get(m.id);
-      return { id: m.id, json: JSON.stringify(e ? { ...m, lastEvent: e } : m) };
-    });
+  listMachinesJson(page: { after?: string; limit: number }) {
+    return machinesJson(this, page);
   }
   async countMachines() {
     return this.machines.size;

@@ -17,7 +17,7 @@ import type {
   SeenFacts,
   TokenRecord,
 } from '../model/types.ts';
-import { canonical } from './canonical.ts';
+import { canonical, machinesJson } from './canonical.ts';
 import { APPLIED_NEXT_UNKNOWN } from './migrations.ts';
 import { insertBootLog, selectDiscovered, selectEvents, selectLatestEvents } from './sql-events.ts';
 import { selectLeases, upsertLeases } from './sql-leases.ts';
@@ -174,16 +174,8 @@ export class SqlStore implements Store {
     if (page.limit !== undefined) q = q.limit(page.limit);
     return (await q.execute()).map(toMachine);
   }
-  async listMachinesJson(page: { after?: string; limit: number }) {
-    const machines = await this.listMachines(page);
-    const latest = await this.latestEvents(
-      machines.map((m) => m.id),
-      { brief: true },
-    );
-    return machines.map((m) => {
-      const e = latest.get(m.id);
-      return { id: m.id, json: JSON.stringify(e ? { ...m, lastEvent: e } : m) };
-    });
+  listMachinesJson(page: { after?: string; limit: number }) {
+    return machinesJson(this, page);
   }
   async countMachines() {
     const row = await this.db
