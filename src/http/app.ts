@@ -5,6 +5,8 @@
  * firmware uses carries boot + ops; the HTTPS one carries everything.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { BootherdError } from '../errors.ts';
@@ -45,14 +47,19 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     // Per-request lines only at debug: a boot storm at info would bury everything else.
     logController: new LogController({ disableRequestLogging: deps.logLevel !== 'debug' }),
     return503OnClosing: true,
-    // Unknown fields are refused, not silently dropped: a typo in an API call must not pass as success.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array' as const, allErrors: false } },
   };
   const app = (deps.https
     ? Fastify({ ...options, https: deps.https })
     : Fastify(options)
   ).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
 
+  // Unknown fields are refused, not silently dropped: a typo in an API call must not pass as success. Query strings
+  // and paths are text, so `limit=100` is coerced to a number there; a JSON body says what it means (`"id": 123` is
+  // an error, not the id "123").
+  const validators = { text: ajv('array'), body: ajv(false) };
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? validators.body : validators.text).compile(schema),
+  );
   // Response schemas document the API (OpenAPI); they do not serialize it. fast-json-stringify picks a union's
   // branch (a next action, an event's stage) by running a validator per value: a page of 100 machines cost ~300 µs
   // more than JSON.stringify in a profile. Handlers return the model's own types, which carry nothing private.
@@ -108,6 +115,12 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   }
   if ((parts.ui ?? true) && deps.uiDir) await app.register(async (a) => uiRoutes(a, deps.uiDir!));
   return app;
+}
+
+function ajv(coerceTypes: 'array' | false): Ajv {
+  const a = new Ajv({ coerceTypes, removeAdditional: false, useDefaults: true, allErrors: false, strict: false });
+  addFormats.default(a);
+  return a;
 }
 
 function apiDepsOf(d: Partial<ApiDeps>): ApiDeps | undefined {

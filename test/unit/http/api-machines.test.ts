@@ -74,6 +74,13 @@ describe('machines API', () => {
     if (field !== undefined) assert.equal(body.field, field, r.body);
   };
 
+  it('a JSON body is taken as written: no number-to-string or value-to-list coercion (query strings still are)', async () => {
+    expectError(await api('POST', '/machines', { id: 123, macs: ['52:54:00:00:77:01'] }), 400, 'VALIDATION', 'id');
+    expectError(await api('POST', '/machines', { id: 'coerce', macs: '52:54:00:00:77:01' }), 400, 'VALIDATION', 'macs');
+    assert.equal((await api('GET', '/machines/coerce')).statusCode, 404, 'nothing was created');
+    assert.equal(ids(await api('GET', '/machines?limit=1')).length, 1, 'limit=1 in a query string is a number');
+  });
+
   describe('create, read, list', () => {
     it('creates a machine, normalising its MAC and UUID, and reads it back', async () => {
       const r = await api('POST', '/machines', {
