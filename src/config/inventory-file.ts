@@ -4,8 +4,8 @@
  */
 import { stringify } from 'yaml';
 import { BootherdError } from '../errors.ts';
+import { checkDocument } from '../model/document.ts';
 import type { BootSpec, Group, Inventory, Machine, MenuSettings, NextAction, Profile } from '../model/types.ts';
-import { checkGroup, checkMachine, checkProfile } from '../model/validate.ts';
 import { type Value, YamlDoc } from './reader.ts';
 
 const BOOT_KINDS = ['kernel', 'sanboot', 'chain', 'menu', 'local', 'template'] as const;
@@ -24,88 +24,41 @@ const PROFILE_KEYS = [
 export function parseInventory(text: string, file: string): Inventory {
   const root = new YamlDoc(text, file).root;
   root.keys(['profiles', 'groups', 'machines']);
-  const inv: Inventory = {
+  // The YAML shapes are read here; every rule about their values is the one document validator's.
+  const raw: Inventory = {
     profiles: root.get('profiles').items().map(parseProfile),
     groups: root.get('groups').items().map(parseGroup),
     machines: root.get('machines').items().map(parseMachine),
   };
-  checkUnique(
-    root.get('profiles'),
-    inv.profiles.map((p) => p.name),
-  );
-  checkUnique(
-    root.get('groups'),
-    inv.groups.map((g) => g.name),
-  );
-  checkUnique(
-    root.get('machines'),
-    inv.machines.map((m) => m.id),
-  );
-  const profiles = new Set(inv.profiles.map((p) => p.name));
-  const groups = new Set(inv.groups.map((g) => g.name));
-  const refs = (v: Value, name: string | undefined, known: Set<string>, what: string) => {
-    if (name !== undefined && !known.has(name)) v.fail(`${what} "${name}" is not defined in this file`);
-  };
-  root
-    .get('profiles')
-    .items()
-    .forEach((v, i) => {
-      const boot = inv.profiles[i]?.boot;
-      if (boot?.kind === 'menu') for (const item of boot.items ?? []) refs(v.get('menu'), item, profiles, 'profile');
-    });
-  root
-    .get('groups')
-    .items()
-    .forEach((v, i) => {
-      refs(v.get('profile'), inv.groups[i]?.profile, profiles, 'profile');
-    });
-  const macOwner = new Map<string, string>();
-  root
-    .get('machines')
-    .items()
-    .forEach((v, i) => {
-      const m = inv.machines[i]!;
-      refs(v.get('profile'), m.profile, profiles, 'profile');
-      refs(v.get('group'), m.group, groups, 'group');
-      const next = m.nextAction;
-      if (next && 'profile' in next) refs(v.get('next'), next.profile, profiles, 'profile');
-      for (const mac of m.macs) {
-        const owner = macOwner.get(mac);
-        if (owner) v.get('macs').fail(`MAC ${mac} is already used by machine "${owner}"`);
-        macOwner.set(mac, m.id);
-      }
-    });
-  return inv;
-}
-
-function checkUnique(list: Value, names: string[]): void {
-  const seen = new Set<string>();
-  names.forEach((n, i) => {
-    if (seen.has(n)) list.items()[i]?.fail(`"${n}" is defined twice`);
-    seen.add(n);
-  });
+  try {
+    return checkDocument(raw);
+  } catch (err) {
+    if (!(err instanceof BootherdError) || typeof err.detail?.field !== 'string') throw err;
+    return nodeAt(root, err.detail.field).fail(String(err.detail.reason ?? err.message));
+  }
 }
 
 /**
- * Run the one validator (model/validate.ts) on a record read from this document; its rejection names a field path,
- * which is turned back into the YAML node so the error carries file:line:column.
+ * The YAML node a validator field path (`machines/1/macs/0`, `profiles/0/boot/kernel`) names, or the nearest one
+ * present: the file spells some fields its own way (`next`, `mac`, a profile's `kernel:`/`sanboot:` at its top).
  */
-function validated<T>(v: Value, check: (x: T) => T, record: T, aliases: Record<string, string> = {}): T {
-  try {
-    return check(record);
-  } catch (err) {
-    if (!(err instanceof BootherdError) || typeof err.detail?.field !== 'string') throw err;
-    const field = err.detail.field;
-    let node = v;
-    for (const raw of field.split('/')) {
-      const seg = aliases[raw] ?? raw;
-      if (seg === '') continue;
-      const next = /^\d+$/.test(seg) ? node.items()[Number(seg)] : node.get(seg);
-      if (!next?.present) break;
-      node = next;
-    }
-    return node.fail(String(err.detail.reason ?? err.message));
+function nodeAt(root: Value, field: string): Value {
+  const spellings: Record<string, string[]> = {
+    nextAction: ['next'],
+    macs: ['macs', 'mac'],
+    boot: [],
+    url: ['sanboot', 'chain'],
+    items: ['menu'],
+  };
+  let node = root;
+  for (const seg of field.split('/')) {
+    const names = spellings[seg] ?? [seg];
+    if (!names.length) continue;
+    const next = /^\d+$/.test(seg) ? node.items()[Number(seg)] : names.map((n) => node.get(n)).find((v) => v.present);
+    if (!next?.present) break;
+    node = next;
   }
+  return node;
 }
 
 function parseProfile(v: Value): Profile {
@@ -165,9 +118,7 @@ function parseProfile(v: Value): Profile {
   if (v.get('consume').present)
     profile.consume = v.get('consume').oneOf(['on-serve', 'on-callback'] as const, 'on-serve');
   if (v.get('private').present) profile.private = v.get('private').strings();
-  // boot/<field> of the record is the profile's own key in the file (`kernel`, `initrds`, `sanboot`, `menu`).
-  const bootKey = kind === 'sanboot' || kind === 'chain' ? kind : kind === 'menu' ? 'menu' : undefined;
-  return validated(v, checkProfile, profile, { boot: '', url: bootKey ?? 'url', items: 'menu' });
+  return profile;
 }
 
 function parseMenu(v: Value): MenuSettings | undefined {
@@ -189,7 +140,7 @@ function parseGroup(v: Value): Group {
   const menu = parseMenu(v.get('menu'));
   if (menu) group.menu = menu;
   if (v.get('variables').present) group.variables = v.get('variables').record();
-  return validated(v, checkGroup, group);
+  return group;
 }
 
 /** `install`, `install:<profile>`, `local`, `menu` or `profile:<name>`. */
@@ -239,7 +190,7 @@ function parseMachine(v: Value): Machine {
     machine.nextAction =
       parseNextAction(next.string()) ?? next.fail('must be install, install:<profile>, local, menu or profile:<name>');
   }
-  return validated(v, checkMachine, machine, { macs: macsKey, nextAction: 'next' });
+  return machine;
 }
 
 /** The inverse of parseInventory: `bootherd export` output that `bootherd apply` takes back unchanged. */

@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { BootherdError } from '../errors.ts';
+import { checkDocument } from '../model/document.ts';
 import { normalizeMac } from '../model/identity.ts';
 import type {
   ApplyResult,
@@ -287,72 +288,16 @@ export class InventoryService {
   // Whole documents
 
   async apply(inventory: Inventory, prune: boolean): Promise<ApplyResult> {
-    const clean: Inventory = {
-      profiles: inventory.profiles.map((p, i) => inDocument('profiles', i, () => checkProfile(p))),
-      groups: inventory.groups.map((g, i) => inDocument('groups', i, () => checkGroup(g))),
-      machines: inventory.machines.map((m, i) => inDocument('machines', i, () => checkMachine(m))),
-    };
-    await this.checkDocument(clean, prune);
-    const result = await this.store.apply(clean, { prune });
+    // With prune the document is the whole inventory: its references must resolve inside it.
+    const known = prune
+      ? undefined
+      : {
+          profiles: (await this.store.listProfiles()).map((p) => p.name),
+          groups: (await this.store.listGroups()).map((g) => g.name),
+        };
+    const result = await this.store.apply(checkDocument(inventory, known), { prune });
     this.changed({ kind: 'inventory', op: 'apply' });
     return result;
-  }
-
-  /**
-   * What the single-record writes check against the store, checked across a whole document: names defined once,
-   * references that resolve (to the document, or without prune also to the store), a MAC claimed by one machine.
-   * A MAC held by a stored machine outside the document is the store's check (it sees the transaction).
-   */
-  private async checkDocument(inv: Inventory, prune: boolean): Promise<void> {
-    const unique = (list: string, names: string[], key: string) => {
-      const seen = new Set<string>();
-      names.forEach((n, i) => {
-        if (seen.has(n)) throw fieldError(`${list}/${i}/${key}`, `"${n}" is defined twice in the document`);
-        seen.add(n);
-      });
-    };
-    unique(
-      'profiles',
-      inv.profiles.map((p) => p.name),
-      'name',
-    );
-    unique(
-      'groups',
-      inv.groups.map((g) => g.name),
-      'name',
-    );
-    unique(
-      'machines',
-      inv.machines.map((m) => m.id),
-      'id',
-    );
-    const profiles = new Set(inv.profiles.map((p) => p.name));
-    const groups = new Set(inv.groups.map((g) => g.name));
-    if (!prune) {
-      for (const p of await this.store.listProfiles()) profiles.add(p.name);
-      for (const g of await this.store.listGroups()) groups.add(g.name);
-    }
-    const profileRef = (field: string, name: string | undefined) => {
-      if (name !== undefined && !profiles.has(name)) throw fieldError(field, `no profile "${name}"`);
-    };
-    for (const [i, p] of inv.profiles.entries())
-      if (p.boot.kind === 'menu')
-        for (const [j, item] of (p.boot.items ?? []).entries()) profileRef(`profiles/${i}/boot/items/${j}`, item);
-    for (const [i, g] of inv.groups.entries()) profileRef(`groups/${i}/profile`, g.profile);
-    const macOwner = new Map<string, string>();
-    inv.machines.forEach((m, i) => {
-      profileRef(`machines/${i}/profile`, m.profile);
-      if (m.group !== undefined && !groups.has(m.group))
-        throw fieldError(`machines/${i}/group`, `no group "${m.group}"`);
-      const next = m.nextAction;
-      if (next && 'profile' in next) profileRef(`machines/${i}/nextAction/profile`, next.profile);
-      m.macs.forEach((mac, j) => {
-        const owner = macOwner.get(mac);
-        if (owner !== undefined)
-          throw fieldError(`machines/${i}/macs/${j}`, `${mac} is already used by machine "${owner}"`);
-        macOwner.set(mac, m.id);
-      });
-    });
   }
 
   export(): Promise<Inventory> {
@@ -412,20 +357,6 @@ export class InventoryService {
       await this.store.commitLeases([{ ...lease, state: 'released', expiresAt: this.now().getTime() }]);
     }
     this.changed({ kind: 'lease', id: ip, op: 'delete' });
-  }
-}
-
-/** Run a record check for item `i` of a document list, so the rejected field is a path from the document's root. */
-function inDocument<T>(list: string, i: number, check: () => T): T {
-  try {
-    return check();
-  } catch (err) {
-    if (!(err instanceof BootherdError) || typeof err.detail?.field !== 'string') throw err;
-    const field = `${list}/${i}/${err.detail.field}`;
-    const message = err.message.startsWith(`${err.detail.field}:`)
-      ? `${list}/${i}/${err.message}`
-      : `${list}/${i}: ${err.message}`;
-    throw new BootherdError(err.code, message, { ...err.detail, field });
   }
 }
 
