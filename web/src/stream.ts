@@ -9,9 +9,17 @@ import type { BootEvent } from './types.ts';
 export type StreamState = 'connecting' | 'live' | 'retrying' | 'off';
 
 type EventListener = (e: BootEvent) => void;
+/** An inventory write somewhere (another tab, the CLI, automation): `kind` machine, profile, group, inventory, lease. */
+export interface InventoryChange {
+  kind: string;
+  id?: string;
+  op: string;
+}
+type ChangeListener = (c: InventoryChange) => void;
 type StateListener = (s: StreamState) => void;
 
 const eventListeners = new Set<EventListener>();
+const changeListeners = new Set<ChangeListener>();
 const stateListeners = new Set<StateListener>();
 let state: StreamState = 'off';
 let controller: AbortController | undefined;
@@ -48,6 +56,11 @@ export function streamState(): StreamState {
 export function onBootEvent(l: EventListener): () => void {
   eventListeners.add(l);
   return () => eventListeners.delete(l);
+}
+
+export function onInventoryChange(l: ChangeListener): () => void {
+  changeListeners.add(l);
+  return () => changeListeners.delete(l);
 }
 
 /** Listeners also hear 'live' after every reconnect: the moment to refetch what may have been missed. */
@@ -95,11 +108,16 @@ export class SseParser {
 }
 
 function deliver(event: string, data: string): void {
-  if (event !== 'boot' && event !== 'message') return;
+  if (event !== 'boot' && event !== 'message' && event !== 'change') return;
   let parsed: unknown;
   try {
     parsed = JSON.parse(data);
   } catch {
+    return;
+  }
+  if (event === 'change') {
+    if (!parsed || typeof parsed !== 'object' || typeof (parsed as InventoryChange).kind !== 'string') return;
+    for (const l of changeListeners) l(parsed as InventoryChange);
     return;
   }
   if (!parsed || typeof parsed !== 'object' || typeof (parsed as BootEvent).stage !== 'string') return;

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import type { Change } from '../../core/inventory.ts';
 import { BootEventSchema, DiscoveredSchema, LeaseSchema } from '../../model/schemas.ts';
 import type { BootEvent } from '../../model/types.ts';
 import { API, type ApiDeps } from './deps.ts';
@@ -64,7 +65,8 @@ export async function eventRoutes(app: FastifyInstance, { inventory, events }: A
     {
       schema: {
         tags: ['events'],
-        summary: 'Live boot events as Server-Sent Events (`event: boot`, data = a BootEvent)',
+        summary:
+          'Live events as Server-Sent Events: `event: boot` (a BootEvent, without an id) and `event: change` (an inventory write: kind, id, op)',
         produces: ['text/event-stream'],
       },
     },
@@ -84,10 +86,18 @@ export async function eventRoutes(app: FastifyInstance, { inventory, events }: A
         streams.delete(end);
         res.end();
       };
-      const unsubscribe = events.subscribe((e) => {
+      const send = (type: string, data: unknown) => {
         if (res.writableLength > MAX_BACKLOG) return end();
-        res.write(`event: boot\ndata: ${JSON.stringify(e)}\n\n`);
-      });
+        res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+      };
+      const unsubscribeBoots = events.subscribe((e) => send('boot', e));
+      // Inventory writes from any door (another browser, the CLI, automation), so open pages can refresh.
+      const onChange = (c: Change) => send('change', c);
+      inventory.changes.on('change', onChange);
+      const unsubscribe = () => {
+        unsubscribeBoots();
+        inventory.changes.off('change', onChange);
+      };
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
       streams.add(end);
       req.raw.on('close', end);

@@ -332,6 +332,15 @@ describe('API authentication and scopes, route by route', () => {
             const data = JSON.parse(/event: boot\ndata: (.*)\n\n/.exec(text)![1]!);
             assert.equal(data.machineId, 'web1');
             assert.equal(data.stage, 'http');
+            // An inventory write from another door is on the stream too, so open pages can refresh.
+            await t.inventory.setNextAction('web1', { action: 'menu' });
+            while (!/event: change\ndata: .*\n\n/.test(text)) {
+              const chunk = await reader.read();
+              assert.ok(!chunk.done, 'the stream ended early');
+              text += new TextDecoder().decode(chunk.value);
+            }
+            const change = JSON.parse(/event: change\ndata: (.*)\n\n/.exec(text)![1]!);
+            assert.deepEqual(change, { kind: 'machine', id: 'web1', op: 'put' });
           } finally {
             abort.abort();
           }

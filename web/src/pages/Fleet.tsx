@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, enc, get, query } from '../api.ts';
 import { eventSummary, formatNext, NONE, relTime, stageLabel } from '../format.ts';
 import { MachineForm } from '../MachineForm.tsx';
-import { onBootEvent, onStreamState } from '../stream.ts';
+import { onBootEvent, onInventoryChange, onStreamState } from '../stream.ts';
 import type { BootEvent, Group, Machine, Page, Profile } from '../types.ts';
 import { ErrorBanner, Modal, machineHref, useAuth, useKeyedThrottle, useNow } from '../ui.tsx';
 
@@ -102,6 +102,15 @@ export function Fleet() {
       );
       refetch(row.id);
     });
+    // A machine written elsewhere (added, edited, removed): reload the page, at most once a second.
+    let pending: ReturnType<typeof setTimeout> | undefined;
+    const offChange = onInventoryChange((c) => {
+      if (c.kind !== 'machine' && c.kind !== 'inventory') return;
+      pending ??= setTimeout(() => {
+        pending = undefined;
+        setReload((n) => n + 1);
+      }, 1000);
+    });
     let first = true;
     const offState = onStreamState((s) => {
       if (s !== 'live') return;
@@ -110,7 +119,9 @@ export function Fleet() {
     });
     return () => {
       offEvent();
+      offChange();
       offState();
+      clearTimeout(pending);
     };
   }, []);
 
