@@ -5,20 +5,20 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance, InjectOptions } from 'fastify';
+import type { InjectOptions } from 'fastify';
 import { pino } from 'pino';
 import { AttemptLimiter } from '../../../src/core/attempts.ts';
 import { buildApp } from '../../../src/http/app.ts';
 import { privateAssetsOf } from '../../../src/http/boot-routes.ts';
 import type { TokenScope } from '../../../src/model/types.ts';
 import { type TestCore, testCore } from '../../lib/core.ts';
+import { captureRoutes } from '../../lib/routes.ts';
 
 const API = '/api/v1';
 
@@ -39,24 +39,6 @@ machines:
     labels: { role: web }
     profile: debian
 `;
-
-/** `METHOD /api/v1/...` of every route Fastify registers while `build` runs (HEAD twins left out). */
-async function captureRoutes<T>(build: () => Promise<T>): Promise<{ result: T; routes: Set<string> }> {
-  const routes = new Set<string>();
-  const onInit = (message: unknown) => {
-    const { fastify } = message as { fastify: FastifyInstance };
-    fastify.addHook('onRoute', (route) => {
-      for (const method of [route.method].flat())
-        if (method !== 'HEAD' && route.url.startsWith(`${API}/`)) routes.add(`${method} ${route.url}`);
-    });
-  };
-  subscribe('fastify.initialization', onInit);
-  try {
-    return { result: await build(), routes };
-  } finally {
-    unsubscribe('fastify.initialization', onInit);
-  }
-}
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 interface Req {
@@ -249,7 +231,7 @@ describe('API authentication and scopes, route by route', () => {
 
   before(async () => {
     // A high limit: this suite fails authentication hundreds of times from one address on purpose.
-    const built = await captureRoutes(() => testCore(inventory, { attempts: { max: 1_000_000 } }));
+    const built = await captureRoutes(API, () => testCore(inventory, { attempts: { max: 1_000_000 } }));
     t = built.result;
     routes = built.routes;
     for (const s of SCOPES) tok[s] = (await t.tokens.create(`${s}-token`, s)).token;

@@ -3,11 +3,10 @@
  * under /api/v1 (captured from the instance as it is created), each behind the bearer scheme.
  */
 import assert from 'node:assert/strict';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import type { FastifyInstance } from 'fastify';
 import { type TestCore, testCore } from '../../lib/core.ts';
+import { captureRoutes } from '../../lib/routes.ts';
 
 const API = '/api/v1';
 /** The document itself is not described in the document. */
@@ -27,24 +26,6 @@ interface OpenApiDoc {
   paths: Record<string, Record<string, Operation>>;
 }
 
-/** `METHOD /api/v1/...` of every route Fastify registers while `build` runs (HEAD twins left out). */
-async function captureRoutes<T>(build: () => Promise<T>): Promise<{ result: T; routes: Set<string> }> {
-  const routes = new Set<string>();
-  const onInit = (message: unknown) => {
-    const { fastify } = message as { fastify: FastifyInstance };
-    fastify.addHook('onRoute', (route) => {
-      for (const method of [route.method].flat())
-        if (method !== 'HEAD' && route.url.startsWith(`${API}/`)) routes.add(`${method} ${route.url}`);
-    });
-  };
-  subscribe('fastify.initialization', onInit);
-  try {
-    return { result: await build(), routes };
-  } finally {
-    unsubscribe('fastify.initialization', onInit);
-  }
-}
-
 /** `/machines/:id/next` → `/machines/{id}/next` */
 const templated = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
@@ -55,7 +36,7 @@ describe('OpenAPI document', () => {
   let token: string;
 
   before(async () => {
-    const built = await captureRoutes(() => testCore('profiles: []\nmachines: []\n'));
+    const built = await captureRoutes(API, () => testCore('profiles: []\nmachines: []\n'));
     t = built.result;
     routes = built.routes;
     token = (await t.tokens.create('reader', 'read')).token;
