@@ -25,6 +25,8 @@ export const ERRORS = {
   LEASE_NOT_FOUND: { status: 404, message: 'no such lease' },
   CONFLICT: { status: 409, message: 'already exists' },
   TLS_REQUIRED: { status: 403, message: 'the API is served over HTTPS only' },
+  MEDIA: { status: 500, message: 'boot media could not be built' },
+  TOOL_MISSING: { status: 500, message: 'a required program or file is not installed' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

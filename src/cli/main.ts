@@ -14,6 +14,7 @@ import { createLogger, openCore, startServer } from '../main.ts';
 import { normalizeMac } from '../model/identity.ts';
 import type { TokenScope } from '../model/types.ts';
 import { type FleetClient, localClient, remoteClient } from './client.ts';
+import { registerMedia } from './media.ts';
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 
@@ -258,6 +259,8 @@ export function program(): Command {
     .action((opts: { url: string; nics: string }) => {
       out(tryEveryNicScript({ bootUrl: opts.url, maxNics: Number.parseInt(opts.nics, 10) }));
     });
+
+  registerMedia(p);
 
   p.addHelpText(
     'after',

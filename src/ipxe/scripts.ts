@@ -2,10 +2,11 @@
  * Every iPXE script bootherd serves. Each takes typed input and returns script text; quoting is in quote.ts, line
  * assembly in builder.ts. Golden files for each kind are in test/unit/ipxe/golden/.
  */
+import { isIPv4 } from 'node:net';
 import Handlebars from 'handlebars';
 import { BootherdError } from '../errors.ts';
 import { IpxeScript } from './builder.ts';
-import { assertNoLineBreak, int, lit, text, url, word } from './quote.ts';
+import { assertNoLineBreak, int, lit, type Safe, text, url, word } from './quote.ts';
 
 /** After a failed boot step: say why, give the operator time to read it, then let the firmware try the next device. */
 function failureTail(s: IpxeScript): IpxeScript {
@@ -215,6 +216,52 @@ export function tryEveryNicScript(opts: { bootUrl: string; maxNics: number }): s
     .echo('bootherd: no NIC could reach the boot server; returning to the firmware in 10 seconds')
     .cmd('sleep', int('sleep', 10))
     .cmd('exit', int('exit', 1))
+    .toString();
+}
+
+export interface StaticScript {
+  bootUrl: string;
+  /** The NIC to configure: 0 is net0. */
+  nic: number;
+  address: string;
+  prefix: number;
+  gateway: string;
+  dns?: string;
+}
+
+function ipv4(field: string, value: string): Safe {
+  if (!isIPv4(value)) throw new BootherdError('SCRIPT_VALUE', `${field}: "${value}" is not an IPv4 address`, { field });
+  return word(field, value);
+}
+
+function netmask(prefix: number): string {
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) {
+    throw new BootherdError('SCRIPT_VALUE', `prefix: ${prefix} is not between 0 and 32`, { field: 'prefix' });
+  }
+  const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (bits >>> s) & 255).join('.');
+}
+
+/**
+ * For a segment without DHCP: set one NIC's address by hand and chain bootherd. No DHCP is attempted at all, so a
+ * stray DHCP server cannot hand this machine another address.
+ */
+export function staticScript(o: StaticScript): string {
+  if (!Number.isInteger(o.nic) || o.nic < 0 || o.nic > 31) {
+    throw new BootherdError('SCRIPT_VALUE', `nic: must be between 0 and 31, got ${o.nic}`, { field: 'nic' });
+  }
+  const nic = `net${o.nic}`;
+  const s = new IpxeScript()
+    .comment(`bootherd: static address on ${nic}, no DHCP, chain bootherd`)
+    .cmd('set', lit(`${nic}/ip`), ipv4('address', o.address))
+    .cmd('set', lit(`${nic}/netmask`), lit(netmask(o.prefix)))
+    .cmd('set', lit(`${nic}/gateway`), ipv4('gateway', o.gateway));
+  if (o.dns !== undefined) s.cmd('set', lit('dns'), ipv4('dns', o.dns));
+  return s
+    .orGoto('failed', 'ifopen', lit(nic))
+    .cmd('set', lit('bootherd-nic'), lit(nic))
+    .orGoto('failed', 'chain', lit('--autofree'), url('bootUrl', o.bootUrl))
+    .pipe(failureTail)
     .toString();
 }
 

@@ -10,6 +10,7 @@ import {
   menuScript,
   renderTemplate,
   sanbootScript,
+  staticScript,
   tryEveryNicScript,
 } from '../../../src/ipxe/scripts.ts';
 import { commandNames, commandsOf } from '../../lib/ipxe-shell.ts';
@@ -72,6 +73,18 @@ describe('iPXE scripts: golden files', () => {
       }),
     ));
   it('try every NIC', () => golden('try-nics', tryEveryNicScript({ bootUrl: `${BASE}/boot.ipxe`, maxNics: 3 })));
+  it('static address (boot media without DHCP)', () =>
+    golden(
+      'static',
+      staticScript({
+        bootUrl: `${BASE}/boot.ipxe`,
+        nic: 1,
+        address: '192.0.2.50',
+        prefix: 24,
+        gateway: '192.0.2.254',
+        dns: '192.0.2.53',
+      }),
+    ));
   it('user template', () =>
     golden(
       'template',
@@ -162,5 +175,29 @@ describe('iPXE scripts: no value can add or change a command', () => {
   it('templates are strict and do not HTML-escape', () => {
     assert.throws(() => renderTemplate('{{nope}}', {}), { code: 'SCRIPT_VALUE', message: /nope/ });
     assert.equal(renderTemplate('{{a}}', { a: '<x&y>' }), '<x&y>');
+  });
+
+  it('static script: every address must be an IPv4, the prefix a prefix, the NIC a number', () => {
+    const ok = { bootUrl: `${BASE}/boot.ipxe`, nic: 0, address: '192.0.2.50', prefix: 24, gateway: '192.0.2.1' };
+    const shape = commandNames(staticScript(ok));
+    for (const [field, v] of [
+      ['address', '192.0.2.50 && reboot'],
+      ['gateway', '1.2.3.4 && reboot'],
+      ['gateway', '192.0.2.1\nreboot'],
+      ['dns', '#x'],
+      ['address', '300.1.1.1'],
+      ['gateway', '${net0/gateway}'],
+    ] as const) {
+      assert.throws(() => staticScript({ ...ok, [field]: v }), {
+        code: 'SCRIPT_VALUE',
+        message: new RegExp(`^${field}:`),
+      });
+    }
+    assert.throws(() => staticScript({ ...ok, prefix: 33 }), { code: 'SCRIPT_VALUE', message: /^prefix:/ });
+    assert.throws(() => staticScript({ ...ok, nic: -1 }), { code: 'SCRIPT_VALUE', message: /^nic:/ });
+    assert.match(staticScript({ ...ok, prefix: 0 }), /netmask 0\.0\.0\.0/);
+    assert.match(staticScript({ ...ok, prefix: 32 }), /netmask 255\.255\.255\.255/);
+    assert.match(staticScript({ ...ok, prefix: 20 }), /netmask 255\.255\.240\.0/);
+    assert.deepEqual(commandNames(staticScript({ ...ok, bootUrl: `${BASE}/boot.ipxe?a=1 && reboot` })), shape);
   });
 });

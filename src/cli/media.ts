@@ -1,0 +1,82 @@
+/** `bootherd media iso`: boot media that bring a machine to bootherd without PXE in its firmware. */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { loadConfig } from '../config/config.ts';
+import { BootherdError } from '../errors.ts';
+import { buildIso } from '../media/iso.ts';
+import { mediaScript, type ScriptChoice } from '../media/script.ts';
+
+interface IsoOpts {
+  config?: string;
+  set: string[];
+  output: string;
+  url?: string;
+  script?: string;
+  static?: string;
+  gateway?: string;
+  dns?: string;
+  nic: string;
+  nics: string;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+function count(field: string, value: string): number {
+  if (!/^\d{1,3}$/.test(value)) throw new BootherdError('BAD_REQUEST', `${field}: "${value}" is not a number`);
+  return Number(value);
+}
+
+/** Options to script choice; the config is read only when the URL has to come from it. */
+export function scriptChoice(o: IsoOpts): ScriptChoice {
+  if (o.script) {
+    if (o.static || o.gateway || o.dns || o.url) {
+      throw new BootherdError('BAD_REQUEST', '--script is the whole script: it takes no --url, --static or --gateway');
+    }
+    let text: string;
+    try {
+      text = readFileSync(o.script, 'utf8');
+    } catch (err) {
+      throw new BootherdError('BAD_REQUEST', `cannot read ${o.script}: ${(err as Error).message}`);
+    }
+    return { kind: 'custom', text, source: o.script };
+  }
+  const url = o.url ?? `${loadConfig(o.config, process.env, o.set).boot.baseUrl}/boot.ipxe`;
+  if (o.static) {
+    if (!o.gateway) throw new BootherdError('BAD_REQUEST', '--static needs --gateway');
+    return {
+      kind: 'static',
+      bootUrl: url,
+      cidr: o.static,
+      gateway: o.gateway,
+      nic: count('--nic', o.nic),
+      ...(o.dns !== undefined ? { dns: o.dns } : {}),
+    };
+  }
+  if (o.gateway || o.dns) throw new BootherdError('BAD_REQUEST', '--gateway and --dns go with --static');
+  return { kind: 'dhcp', bootUrl: url, nics: count('--nics', o.nics) };
+}
+
+/** `print` is for tests; the CLI writes to stdout. */
+export function registerMedia(
+  program: Command,
+  print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): void {
+  const media = program.command('media').description('build boot media for machines that cannot network-boot');
+  media
+    .command('iso')
+    .description('write a hybrid BIOS ISO (CD or raw USB stick) holding iPXE and a script that chains bootherd')
+    .requiredOption('-o, --output <file>', 'the ISO to write')
+    .option('-c, --config <file>', 'config file (YAML); env BOOTHERD_CONFIG', process.env.BOOTHERD_CONFIG)
+    .option('--set <key=value>', 'override a config value (repeatable)', collect, [])
+    .option('--url <url>', 'the script to chain (default: <http.advertise>/boot.ipxe from the config)')
+    .option('--script <file>', 'embed this iPXE script instead (must start with #!ipxe)')
+    .option('--static <address/prefix>', 'no DHCP: this address on one NIC, e.g. 192.0.2.50/24')
+    .option('--gateway <ip>', 'gateway for --static')
+    .option('--dns <ip>', 'DNS server for --static')
+    .option('--nic <n>', 'the NIC --static configures (0 is net0)', '0')
+    .option('--nics <n>', 'how many NICs the default script tries by DHCP', '8')
+    .action(async (o: IsoOpts) => {
+      const built = await buildIso({ script: mediaScript(scriptChoice(o)), output: o.output });
+      print(`wrote ${built.output}: ${built.bytes} bytes, sha256 ${built.sha256}`);
+    });
+}

@@ -1,0 +1,157 @@
+/**
+ * A hybrid BIOS boot ISO (a CD, or a USB stick when written raw) that runs Debian's ipxe.lkrn with our script:
+ * ISOLINUX loads ipxe.lkrn as a Linux kernel and the script as its initrd, which iPXE runs because it starts with
+ * `#!ipxe`. No compiler: only files the Debian packages ship, put together by xorriso.
+ *
+ * The same inputs give the same bytes (fixed dates, volume id and file modes), so an image can be checked by its
+ * hash and rebuilt anywhere.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { BootherdError } from '../errors.ts';
+
+const run = promisify(execFile);
+
+export interface BootFiles {
+  lkrn: string;
+  isolinux: string;
+  ldlinux: string;
+  hybridMbr: string;
+}
+
+/** Where Debian bookworm puts each file, and the package that ships it. */
+export const DEBIAN_BOOT_FILES: BootFiles = {
+  lkrn: '/usr/lib/ipxe/ipxe.lkrn',
+  isolinux: '/usr/lib/ISOLINUX/isolinux.bin',
+  ldlinux: '/usr/lib/syslinux/modules/bios/ldlinux.c32',
+  hybridMbr: '/usr/lib/ISOLINUX/isohdpfx.bin',
+};
+const PACKAGE: Record<keyof BootFiles, string> = {
+  lkrn: 'ipxe',
+  isolinux: 'isolinux',
+  ldlinux: 'syslinux-common',
+  hybridMbr: 'isolinux',
+};
+
+export const VOLUME_ID = 'BOOTHERD';
+/** 2000-01-01 00:00:00 UTC, for every date in the image. */
+const FIXED_DATE = '2000010100000000';
+const FIXED_EPOCH = '946684800';
+
+/** No prompt, no wait: the script decides what happens, and a machine nobody watches must not stop at a menu. */
+export const ISOLINUX_CFG = [
+  'DEFAULT ipxe',
+  'PROMPT 0',
+  'TIMEOUT 0',
+  'LABEL ipxe',
+  '  KERNEL /ipxe.lkrn',
+  '  INITRD /boot.ipxe',
+  '',
+].join('\n');
+
+/** The mkisofs-style arguments; `-no_rc` keeps the operator's xorriso startup files from changing the bytes. */
+export function xorrisoArgs(stage: string, output: string, hybridMbr: string): string[] {
+  return [
+    '-no_rc',
+    '-as',
+    'mkisofs',
+    '-quiet',
+    '-o',
+    output,
+    '-V',
+    VOLUME_ID,
+    // Rock Ridge with owner root and plain modes, whatever the staging files had.
+    '-r',
+    `--modification-date=${FIXED_DATE}`,
+    '--set_all_file_dates',
+    FIXED_DATE,
+    '-isohybrid-mbr',
+    hybridMbr,
+    '-b',
+    'isolinux/isolinux.bin',
+    '-c',
+    'isolinux/boot.cat',
+    '-no-emul-boot',
+    '-boot-load-size',
+    '4',
+    '-boot-info-table',
+    stage,
+  ];
+}
+
+export interface BuildIsoOptions {
+  /** The iPXE script, already validated (see script.ts). */
+  script: string;
+  output: string;
+  /** xorriso's environment (its PATH); default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Other places for the boot files than Debian's. */
+  files?: Partial<BootFiles>;
+}
+
+export interface BuiltIso {
+  output: string;
+  bytes: number;
+  sha256: string;
+}
+
+async function requireFiles(files: BootFiles): Promise<void> {
+  for (const key of Object.keys(files) as (keyof BootFiles)[]) {
+    try {
+      await access(files[key], constants.R_OK);
+    } catch {
+      throw new BootherdError(
+        'TOOL_MISSING',
+        `${files[key]} not found: install the Debian package ${PACKAGE[key]} (apt-get install ${PACKAGE[key]})`,
+      );
+    }
+  }
+}
+
+export async function buildIso(o: BuildIsoOptions): Promise<BuiltIso> {
+  if (!o.script.startsWith('#!ipxe')) throw new BootherdError('MEDIA', 'the boot script must start with #!ipxe');
+  const files = { ...DEBIAN_BOOT_FILES, ...o.files };
+  await requireFiles(files);
+  const stage = await mkdtemp(join(tmpdir(), 'bootherd-iso-'));
+  // Written next to the output and renamed, so a failed build never leaves a half image under the real name.
+  const partial = `${o.output}.partial`;
+  try {
+    await mkdir(join(stage, 'isolinux'));
+    await copyFile(files.isolinux, join(stage, 'isolinux', 'isolinux.bin'));
+    await copyFile(files.ldlinux, join(stage, 'isolinux', 'ldlinux.c32'));
+    await copyFile(files.lkrn, join(stage, 'ipxe.lkrn'));
+    await writeFile(join(stage, 'isolinux', 'isolinux.cfg'), ISOLINUX_CFG);
+    await writeFile(join(stage, 'boot.ipxe'), o.script);
+    await rm(partial, { force: true });
+    try {
+      await run('xorriso', xorrisoArgs(stage, partial, files.hybridMbr), {
+        env: { ...(o.env ?? process.env), SOURCE_DATE_EPOCH: FIXED_EPOCH },
+        maxBuffer: 4 * 1024 * 1024,
+      });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { stderr?: string };
+      if (e.code === 'ENOENT') {
+        throw new BootherdError(
+          'TOOL_MISSING',
+          'xorriso not found on PATH: install the Debian package xorriso (apt-get install xorriso)',
+        );
+      }
+      const why = (e.stderr ?? e.message).trim().split('\n').slice(-3).join('; ');
+      throw new BootherdError('MEDIA', `xorriso failed: ${why}`);
+    }
+    await rename(partial, o.output);
+  } catch (err) {
+    await rm(partial, { force: true });
+    if (err instanceof BootherdError) throw err;
+    throw new BootherdError('MEDIA', `cannot write ${o.output}: ${(err as Error).message}`);
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+  const bytes = await readFile(o.output);
+  return { output: o.output, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
