@@ -1,10 +1,12 @@
 /** `bootherd media iso`: boot media that bring a machine to bootherd without PXE in its firmware. */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { BootherdError } from '../errors.ts';
 import { buildIso } from '../media/iso.ts';
 import { mediaScript, type ScriptChoice } from '../media/script.ts';
+import { fetchTrixieUefiIpxe } from '../media/uefi-ipxe.ts';
 
 interface IsoOpts {
   config?: string;
@@ -17,6 +19,8 @@ interface IsoOpts {
   dns?: string;
   nic: string;
   nics: string;
+  uefi: boolean;
+  uefiIpxe?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -64,7 +68,7 @@ export function registerMedia(
   const media = program.command('media').description('build boot media for machines that cannot network-boot');
   media
     .command('iso')
-    .description('write a hybrid BIOS ISO (CD or raw USB stick) holding iPXE and a script that chains bootherd')
+    .description('write a hybrid BIOS + UEFI ISO (CD or raw USB stick) holding iPXE and a script that chains bootherd')
     .requiredOption('-o, --output <file>', 'the ISO to write')
     .option('-c, --config <file>', 'config file (YAML); env BOOTHERD_CONFIG', process.env.BOOTHERD_CONFIG)
     .option('--set <key=value>', 'override a config value (repeatable)', collect, [])
@@ -75,8 +79,28 @@ export function registerMedia(
     .option('--dns <ip>', 'DNS server for --static')
     .option('--nic <n>', 'the NIC --static configures (0 is net0)', '0')
     .option('--nics <n>', 'how many NICs the default script tries by DHCP', '8')
+    .option('--uefi-ipxe <file>', "a UEFI x64 iPXE that runs autoexec.ipxe (default: Debian 13's, fetched once)")
+    .option('--no-uefi', 'BIOS only (no download of a UEFI iPXE)')
     .action(async (o: IsoOpts) => {
-      const built = await buildIso({ script: mediaScript(scriptChoice(o)), output: o.output });
-      print(`wrote ${built.output}: ${built.bytes} bytes, sha256 ${built.sha256}`);
+      const script = mediaScript(scriptChoice(o));
+      let uefiIpxe = o.uefiIpxe;
+      if (o.uefi && !uefiIpxe) {
+        // Debian 12's ipxe.efi cannot run an embedded script; Debian 13's can, fetched once without touching apt.
+        const cache = join(loadConfig(o.config, process.env, o.set).dataDir, 'cache', 'ipxe-trixie');
+        try {
+          const got = await fetchTrixieUefiIpxe(cache);
+          print(`UEFI: ${got.package} ${got.version} (${got.efi})`);
+          uefiIpxe = got.efi;
+        } catch (err) {
+          throw new BootherdError(
+            'TOOL_MISSING',
+            `${(err as Error).message}; give a UEFI iPXE with --uefi-ipxe FILE, or build a BIOS-only image with --no-uefi`,
+          );
+        }
+      }
+      const built = await buildIso({ script, output: o.output, ...(o.uefi && uefiIpxe ? { uefiIpxe } : {}) });
+      print(
+        `wrote ${built.output}: ${built.bytes} bytes, sha256 ${built.sha256}${o.uefi ? ' (BIOS and UEFI)' : ' (BIOS)'}`,
+      );
     });
 }

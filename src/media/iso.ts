@@ -1,7 +1,9 @@
 /**
- * A hybrid BIOS boot ISO (a CD, or a USB stick when written raw) that runs Debian's ipxe.lkrn with our script:
- * ISOLINUX loads ipxe.lkrn as a Linux kernel and the script as its initrd, which iPXE runs because it starts with
- * `#!ipxe`. No compiler: only files the Debian packages ship, put together by xorriso.
+ * A hybrid boot ISO (a CD, or a USB stick when written raw) that runs iPXE with our script. BIOS: ISOLINUX loads
+ * Debian 12's ipxe.lkrn as a Linux kernel and the script as its initrd, which iPXE runs because it starts with
+ * `#!ipxe`. UEFI: an EFI System Partition (esp.ts) with a UEFI iPXE that runs `autoexec.ipxe` beside it — Debian 12's
+ * ipxe.efi cannot, Debian 13's can (uefi-ipxe.ts) — appended as MBR partition 2 and named as the El Torito EFI image,
+ * so the CD and the stick both boot it. No compiler: only files Debian ships, put together by xorriso.
  *
  * The same inputs give the same bytes (fixed dates, volume id and file modes), so an image can be checked by its
  * hash and rebuilt anywhere.
@@ -14,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BootherdError } from '../errors.ts';
+import { buildEspImage } from './esp.ts';
 
 const run = promisify(execFile);
 
@@ -55,7 +58,7 @@ export const ISOLINUX_CFG = [
 ].join('\n');
 
 /** The mkisofs-style arguments; `-no_rc` keeps the operator's xorriso startup files from changing the bytes. */
-export function xorrisoArgs(stage: string, output: string, hybridMbr: string): string[] {
+export function xorrisoArgs(stage: string, output: string, hybridMbr: string, esp?: string): string[] {
   return [
     '-no_rc',
     '-as',
@@ -80,6 +83,20 @@ export function xorrisoArgs(stage: string, output: string, hybridMbr: string): s
     '-boot-load-size',
     '4',
     '-boot-info-table',
+    // UEFI: the ESP appended as partition 2 (type 0xef, MBR only: no GPT, whose GUIDs would differ per build) and
+    // named as the El Torito EFI boot image, so firmware finds it on a CD and on a stick alike.
+    ...(esp
+      ? [
+          '-eltorito-alt-boot',
+          '-e',
+          '--interval:appended_partition_2:all::',
+          '-no-emul-boot',
+          '-append_partition',
+          '2',
+          '0xef',
+          esp,
+        ]
+      : []),
     stage,
   ];
 }
@@ -92,6 +109,8 @@ export interface BuildIsoOptions {
   env?: NodeJS.ProcessEnv;
   /** Other places for the boot files than Debian's. */
   files?: Partial<BootFiles>;
+  /** A UEFI x64 iPXE that runs `autoexec.ipxe` (see uefi-ipxe.ts); absent: a BIOS-only image. */
+  uefiIpxe?: string;
 }
 
 export interface BuiltIso {
@@ -127,9 +146,12 @@ export async function buildIso(o: BuildIsoOptions): Promise<BuiltIso> {
     await copyFile(files.lkrn, join(stage, 'ipxe.lkrn'));
     await writeFile(join(stage, 'isolinux', 'isolinux.cfg'), ISOLINUX_CFG);
     await writeFile(join(stage, 'boot.ipxe'), o.script);
+    // Outside the ISO tree: it is appended as a partition, not stored twice.
+    const esp = o.uefiIpxe ? join(`${stage}-esp`, 'esp.img') : undefined;
+    if (o.uefiIpxe && esp) await buildEspImage(o.uefiIpxe, o.script, esp);
     await rm(partial, { force: true });
     try {
-      await run('xorriso', xorrisoArgs(stage, partial, files.hybridMbr), {
+      await run('xorriso', xorrisoArgs(stage, partial, files.hybridMbr, esp), {
         env: { ...(o.env ?? process.env), SOURCE_DATE_EPOCH: FIXED_EPOCH },
         maxBuffer: 4 * 1024 * 1024,
       });
@@ -151,6 +173,7 @@ export async function buildIso(o: BuildIsoOptions): Promise<BuiltIso> {
     throw new BootherdError('MEDIA', `cannot write ${o.output}: ${(err as Error).message}`);
   } finally {
     await rm(stage, { recursive: true, force: true });
+    await rm(`${stage}-esp`, { recursive: true, force: true });
   }
   const bytes = await readFile(o.output);
   return { output: o.output, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };

@@ -12,12 +12,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildIso } from '../../src/media/iso.ts';
 import { mediaScript, type ScriptChoice } from '../../src/media/script.ts';
+import { fetchTrixieUefiIpxe } from '../../src/media/uefi-ipxe.ts';
 import { startMediaVm } from './lib/bios-media-vm.ts';
 import { type RunningBootherd, startBootherd } from './lib/bootherd.ts';
 import { createTestNet, type TestNet } from './lib/netns.ts';
 import { linkPayload, MARKER } from './lib/payload.ts';
 import type { Vm } from './lib/qemu.ts';
 
+const ROOT = new URL('../../', import.meta.url).pathname;
 const DEAD = '52:54:00:e2:e1:01';
 const LIVE = '52:54:00:e2:e1:02';
 const CONTROL_DEAD = '52:54:00:e2:e1:03';
@@ -196,4 +198,94 @@ describe('boot media: QEMU without PXE ROMs boots the bootherd ISO', { concurren
       await stop(vm);
     }
   });
+});
+
+describe('boot media under UEFI: OVMF boots the same hybrid image into the payload', () => {
+  let net: TestNet;
+  let srv: RunningBootherd;
+  let image: string;
+  const UEFI_CD = '52:54:00:e2:e1:07';
+  const UEFI_DISK = '52:54:00:e2:e1:08';
+  const BIOS_CD = '52:54:00:e2:e1:09';
+
+  before(async () => {
+    net = createTestNet();
+    for (const tap of ['tap0', 'tap1', 'tap2']) net.addTap(tap);
+    srv = await server(
+      net,
+      `{ mode: full, interfaces: [br0], subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150] }] }`,
+      { 'uefi-cd': UEFI_CD, 'uefi-disk': UEFI_DISK, 'bios-cd': BIOS_CD },
+    );
+    // What `bootherd media iso` does by default: Debian 13's UEFI iPXE (it runs autoexec.ipxe), fetched once.
+    const ipxe = await fetchTrixieUefiIpxe(join(ROOT, '.cache', 'ipxe-trixie'));
+    image = join(srv.dir, 'hybrid.iso');
+    await buildIso({
+      script: mediaScript({ kind: 'dhcp', bootUrl: `http://${net.serverIp}:8080/boot.ipxe`, nics: 4 }),
+      output: image,
+      uefiIpxe: ipxe.efi,
+    });
+  });
+
+  after(async () => {
+    await srv?.stop();
+    net?.destroy();
+  });
+
+  it('the hybrid image is reproducible too: built again, the same bytes', async () => {
+    const ipxe = await fetchTrixieUefiIpxe(join(ROOT, '.cache', 'ipxe-trixie'));
+    const script = mediaScript({ kind: 'dhcp', bootUrl: `http://${net.serverIp}:8080/boot.ipxe`, nics: 4 });
+    const again = await buildIso({ script, output: join(srv.dir, 'again.iso'), uefiIpxe: ipxe.efi });
+    const first = await buildIso({ script, output: join(srv.dir, 'first.iso'), uefiIpxe: ipxe.efi });
+    assert.equal(again.sha256, first.sha256);
+  });
+
+  it('SeaBIOS boots the same hybrid image from its CD drive (ISOLINUX, ipxe.lkrn)', { timeout: 200_000 }, async (t) => {
+    const started = Date.now();
+    const vm = startMediaVm({
+      exec: net.exec,
+      iso: image,
+      as: 'cdrom',
+      tap: 'tap2',
+      mac: BIOS_CD,
+      romfile: '',
+      deadlineMs: 180_000,
+    });
+    try {
+      const out = await expectLine(vm, BOOTED, 'BIOS, hybrid image', srv);
+      assert.match(out, /ISOLINUX/);
+      t.diagnostic(`BIOS cdrom (hybrid image): VM start to kernel marker ${seconds(started)}`);
+    } finally {
+      await stop(vm);
+    }
+  });
+
+  for (const [as, tap, mac] of [
+    ['cdrom', 'tap0', UEFI_CD],
+    ['disk', 'tap1', UEFI_DISK],
+  ] as const) {
+    it(`from its ${as === 'cdrom' ? 'CD drive' : 'disk (a USB stick written with dd)'}: autoexec.ipxe runs, DHCP, script, kernel`, {
+      timeout: 200_000,
+    }, async (t) => {
+      const started = Date.now();
+      const vm = startMediaVm({
+        exec: net.exec,
+        iso: image,
+        as,
+        tap,
+        mac,
+        romfile: '',
+        ovmfVarsDir: srv.dir,
+        deadlineMs: 180_000,
+      });
+      try {
+        const out = await expectLine(vm, BOOTED, `UEFI, ${as}`, srv);
+        // The script the image carries ran under UEFI (not a firmware PXE: the NIC has no ROM), from net0.
+        assert.match(out, /trying net0/);
+        assert.doesNotMatch(out, /ISOLINUX/, 'not the BIOS path');
+        t.diagnostic(`UEFI ${as}: VM start to kernel marker ${seconds(started)}`);
+      } finally {
+        await stop(vm);
+      }
+    });
+  }
 });

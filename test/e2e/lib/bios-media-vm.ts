@@ -4,7 +4,7 @@
  */
 import { startVm, type Vm, type VmOptions } from './qemu.ts';
 
-export type MediaVmOptions = Omit<VmOptions, 'kernel' | 'initrd' | 'ovmfVarsDir'> & {
+export type MediaVmOptions = Omit<VmOptions, 'kernel' | 'initrd'> & {
   iso: string;
   as: 'cdrom' | 'disk';
 };

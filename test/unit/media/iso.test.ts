@@ -30,7 +30,8 @@ async function cli(...args: string[]): Promise<string> {
   registerMedia(p, (line) => {
     out += `${line}\n`;
   });
-  await p.parseAsync(['node', 'bootherd', 'media', 'iso', ...args]);
+  // BIOS only here: the UEFI iPXE download and its boot are the e2e tests' (media.test.ts, media-uefi.test.ts).
+  await p.parseAsync(['node', 'bootherd', 'media', 'iso', ...args, '--no-uefi']);
   return out;
 }
 
