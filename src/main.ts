@@ -3,7 +3,7 @@
  * constructs a store, a server socket, a logger or a signer.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/config.ts';
@@ -22,6 +22,7 @@ import { buildApp } from './http/app.ts';
 import { privateAssetsOf } from './http/boot-routes.ts';
 import type { ServerStatus } from './http/ops.ts';
 import { loadOrCreateTls } from './http/tls.ts';
+import { machineMedia } from './media/machine-media.ts';
 import { openStore } from './store/index.ts';
 import type { Store } from './store/types.ts';
 import { startTftpServer, type TftpServer } from './tftp/server.ts';
@@ -198,6 +199,10 @@ async function startHttp(
       tokens: core.tokens,
       events: core.events,
       attempts: new AttemptLimiter(),
+      media: machineMedia({
+        bootUrl: `${config.boot.baseUrl}/boot.ipxe`,
+        uefiCacheDir: join(config.dataDir, 'cache', 'ipxe-trixie'),
+      }),
       uiDir: UI_DIR,
       https: { key: tls.key, cert: tls.cert },
     });

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { BootherdError } from '../errors.ts';
+import { createLogger, openCore } from '../main.ts';
 import { buildIso } from '../media/iso.ts';
-import { mediaScript, type ScriptChoice } from '../media/script.ts';
+import { machineChoice, mediaScript, type ScriptChoice } from '../media/script.ts';
 import { fetchTrixieUefiIpxe } from '../media/uefi-ipxe.ts';
 
 interface IsoOpts {
@@ -21,6 +22,7 @@ interface IsoOpts {
   nics: string;
   uefi: boolean;
   uefiIpxe?: string;
+  machine?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -60,6 +62,20 @@ export function scriptChoice(o: IsoOpts): ScriptChoice {
   return { kind: 'dhcp', bootUrl: url, nics: count('--nics', o.nics) };
 }
 
+/** `--machine ID`: the record comes through the core, as every other command's. */
+async function machineScript(o: IsoOpts, id: string): Promise<ScriptChoice> {
+  if (o.script || o.static || o.gateway || o.dns)
+    throw new BootherdError('BAD_REQUEST', '--machine takes the address from the inventory: no --script or --static');
+  const config = loadConfig(o.config, process.env, o.set);
+  const core = await openCore(config, createLogger('warn'));
+  try {
+    const machine = await core.inventory.getMachine(id);
+    return machineChoice(machine, o.url ?? `${config.boot.baseUrl}/boot.ipxe`);
+  } finally {
+    await core.close();
+  }
+}
+
 /** `print` is for tests; the CLI writes to stdout. */
 export function registerMedia(
   program: Command,
@@ -79,10 +95,11 @@ export function registerMedia(
     .option('--dns <ip>', 'DNS server for --static')
     .option('--nic <n>', 'the NIC --static configures (0 is net0)', '0')
     .option('--nics <n>', 'how many NICs the default script tries by DHCP', '8')
+    .option('--machine <id>', "that machine's stick: its static address (ip, prefix, gateway, dns) from the inventory")
     .option('--uefi-ipxe <file>', "a UEFI x64 iPXE that runs autoexec.ipxe (default: Debian 13's, fetched once)")
     .option('--no-uefi', 'BIOS only (no download of a UEFI iPXE)')
     .action(async (o: IsoOpts) => {
-      const script = mediaScript(scriptChoice(o));
+      const script = mediaScript(o.machine ? await machineScript(o, o.machine) : scriptChoice(o));
       let uefiIpxe = o.uefiIpxe;
       if (o.uefi && !uefiIpxe) {
         // Debian 12's ipxe.efi cannot run an embedded script; Debian 13's can, fetched once without touching apt.

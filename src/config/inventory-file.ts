@@ -165,6 +165,9 @@ function parseMachine(v: Value): Machine {
     'serial',
     'hostname',
     'ip',
+    'prefix',
+    'gateway',
+    'dns',
     'labels',
     'profile',
     'group',
@@ -178,7 +181,8 @@ function parseMachine(v: Value): Machine {
     macs: v.get(macsKey).strings(),
     labels: v.get('labels').record(),
   };
-  for (const key of ['uuid', 'serial', 'hostname', 'ip', 'profile', 'group'] as const) {
+  if (v.get('prefix').present) machine.prefix = v.get('prefix').int(0, 0, 128);
+  for (const key of ['uuid', 'serial', 'hostname', 'ip', 'gateway', 'dns', 'profile', 'group'] as const) {
     const value = v.get(key).optString();
     if (value !== undefined) machine[key] = value;
   }

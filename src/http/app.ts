@@ -125,7 +125,14 @@ function ajv(coerceTypes: 'array' | false): Ajv {
 
 function apiDepsOf(d: Partial<ApiDeps>): ApiDeps | undefined {
   if (!d.inventory || !d.tokens || !d.events || !d.attempts) return undefined;
-  return { inventory: d.inventory, tokens: d.tokens, events: d.events, attempts: d.attempts, status: d.status };
+  return {
+    inventory: d.inventory,
+    tokens: d.tokens,
+    events: d.events,
+    attempts: d.attempts,
+    status: d.status,
+    ...(d.media ? { media: d.media } : {}),
+  };
 }
 
 /** ajv's first error as the field path our clients see (`macs/0`, `boot/kernel`) and a one-line reason. */

@@ -65,3 +65,26 @@ export function mediaScript(c: ScriptChoice): string {
       return customScript(c.text, c.source);
   }
 }
+
+/**
+ * A machine's own stick: its inventory record's static address (`ip` + `prefix`, `gateway`, `dns`) when it has one,
+ * else the default DHCP script.
+ */
+export function machineChoice(
+  m: { id: string; ip?: string; prefix?: number; gateway?: string; dns?: string },
+  url: string,
+): ScriptChoice {
+  if (m.ip === undefined || m.prefix === undefined || m.gateway === undefined) {
+    if (m.prefix !== undefined || m.gateway !== undefined)
+      refuse('machine', `machine "${m.id}" needs ip, prefix and gateway for a static address`);
+    return { kind: 'dhcp', bootUrl: url, nics: 8 };
+  }
+  return {
+    kind: 'static',
+    bootUrl: url,
+    cidr: `${m.ip}/${m.prefix}`,
+    gateway: m.gateway,
+    nic: 0,
+    ...(m.dns ? { dns: m.dns } : {}),
+  };
+}

@@ -97,8 +97,12 @@ export interface Machine {
   serial?: string;
   hostname?: string;
   labels: Record<string, string>;
-  /** DHCP reservation (full mode): this address, for the machine's first MAC. */
+  /** DHCP reservation (full mode): this address, for the machine's first MAC; also a boot stick's static address. */
   ip?: string;
+  /** For boot media with a static address (`bootherd media iso --machine`): the prefix length of `ip`. */
+  prefix?: number;
+  gateway?: string;
+  dns?: string;
   profile?: string;
   group?: string;
   menu?: MenuSettings;

@@ -93,6 +93,19 @@ export function checkMachine(input: Machine): Machine {
     if (!macs.length) throw fieldError('ip', "a DHCP reservation needs the machine's MAC (macs)");
     m.ip = input.ip;
   }
+  // A static address for boot media: the address is `ip`, these complete it.
+  if (input.prefix !== undefined) {
+    if (!Number.isInteger(input.prefix) || input.prefix < 1 || input.prefix > 32)
+      throw fieldError('prefix', 'must be a prefix length from 1 to 32');
+    if (input.ip === undefined) throw fieldError('prefix', 'is the prefix length of ip: give ip too');
+    m.prefix = input.prefix;
+  }
+  for (const key of ['gateway', 'dns'] as const) {
+    const v = input[key];
+    if (v === undefined) continue;
+    if (!isIPv4(v)) throw fieldError(key, `"${v}" is not an IPv4 address`);
+    m[key] = v;
+  }
   if (input.profile !== undefined) m.profile = checkName('profile', input.profile);
   if (input.group !== undefined) m.group = checkName('group', input.group);
   const menu = checkMenu('menu', input.menu);

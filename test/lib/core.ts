@@ -13,6 +13,7 @@ import { Signer } from '../../src/core/signing.ts';
 import { TokenService } from '../../src/core/tokens.ts';
 import { EventBus } from '../../src/events/bus.ts';
 import { buildApp } from '../../src/http/app.ts';
+import { machineMedia } from '../../src/media/machine-media.ts';
 import { privateAssetsOf } from '../../src/http/boot-routes.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import type { Store } from '../../src/store/types.ts';
@@ -71,6 +72,8 @@ export async function testCore(
     events,
     attempts: new AttemptLimiter(opts.attempts),
     ...(opts.uiDir ? { uiDir: opts.uiDir } : {}),
+    // BIOS-only images: the UEFI iPXE download and its boots are the e2e tests'.
+    media: machineMedia({ bootUrl: `${BASE_URL}/boot.ipxe` }),
   });
   return {
     app,

@@ -3,6 +3,7 @@ import type { AttemptLimiter } from '../../core/attempts.ts';
 import type { InventoryService } from '../../core/inventory.ts';
 import type { TokenService } from '../../core/tokens.ts';
 import type { EventBus } from '../../events/bus.ts';
+import type { MachineMedia } from '../../media/machine-media.ts';
 import type { ServerStatus } from '../ops.ts';
 
 export const API = '/api/v1';
@@ -13,4 +14,6 @@ export interface ApiDeps {
   events: EventBus;
   attempts: AttemptLimiter;
   status?: () => ServerStatus;
+  /** A machine's boot stick; absent: the route answers that media are not set up. */
+  media?: MachineMedia;
 }

@@ -9,7 +9,7 @@ import { API, type ApiDeps } from './deps.ts';
 const IdParams = Type.Object({ id: Type.String({ maxLength: 63 }) });
 const tags = ['machines'];
 
-export async function machineRoutes(app: FastifyInstance, { inventory }: ApiDeps): Promise<void> {
+export async function machineRoutes(app: FastifyInstance, { inventory, media }: ApiDeps): Promise<void> {
   app.get(
     `${API}/machines`,
     {
@@ -133,6 +133,29 @@ export async function machineRoutes(app: FastifyInstance, { inventory }: ApiDeps
     async (req) => {
       const { format } = req.query as { format?: 'ipxe' | 'pxelinux' };
       return inventory.preview((req.params as { id: string }).id, format ?? 'ipxe');
+    },
+  );
+
+  app.get(
+    `${API}/machines/:id/media.iso`,
+    {
+      schema: {
+        tags,
+        summary:
+          "The machine's boot stick (BIOS + UEFI hybrid ISO): its static address from the record (ip, prefix, gateway, dns), else DHCP on every NIC",
+        params: IdParams,
+        produces: ['application/octet-stream'],
+      },
+    },
+    async (req, reply) => {
+      const machine = await inventory.getMachine((req.params as { id: string }).id);
+      if (!media) throw new BootherdError('NOT_FOUND', 'boot media are not available on this server');
+      const { image, sha256 } = await media(machine);
+      return reply
+        .type('application/octet-stream')
+        .header('content-disposition', `attachment; filename="${machine.id}.iso"`)
+        .header('x-content-sha256', sha256)
+        .send(image);
     },
   );
 }

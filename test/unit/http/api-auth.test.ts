@@ -85,6 +85,7 @@ const CASES: Record<string, Case> = {
   'GET /api/v1/events': get(`${API}/events`),
   'GET /api/v1/events/stream': { ...get(`${API}/events/stream`), stream: true },
   'GET /api/v1/discovered': get(`${API}/discovered`),
+  'GET /api/v1/machines/:id/media.iso': get(`${API}/machines/web1/media.iso`),
   'GET /api/v1/leases': get(`${API}/leases`),
   'GET /api/v1/profiles': get(`${API}/profiles`),
   'GET /api/v1/profiles/:name': get(`${API}/profiles/debian`),
