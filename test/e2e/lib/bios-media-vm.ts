@@ -14,10 +14,9 @@ export function startMediaVm(o: MediaVmOptions): Vm {
   if (!/^[\w./-]+$/.test(o.iso)) throw new Error(`unsafe path for a QEMU -drive option: ${o.iso}`);
   const drive =
     o.as === 'cdrom'
-      ? `-drive file=${o.iso},format=raw,media=cdrom,readonly=on -boot d`
+      ? ['-drive', `file=${o.iso},format=raw,media=cdrom,readonly=on`, '-boot', 'd']
       : // snapshot: the guest never writes to the image a test checks.
-        `-drive file=${o.iso},format=raw,if=ide,snapshot=on -boot c`;
-  // startVm takes an argv prefix and appends the QEMU command line; `sh -c 'exec "$@" …'` appends the drive to it.
-  const { iso: _iso, as: _as, exec, ...vm } = o;
-  return startVm({ ...vm, exec: [...exec, 'sh', '-c', `exec "$@" ${drive}`, 'sh'] });
+        ['-drive', `file=${o.iso},format=raw,if=ide,snapshot=on`, '-boot', 'c'];
+  const { iso: _iso, as: _as, ...vm } = o;
+  return startVm({ ...vm, extraArgs: [...(o.extraArgs ?? []), ...drive] });
 }

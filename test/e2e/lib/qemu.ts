@@ -23,6 +23,8 @@ export interface VmOptions {
   /** Option ROM for the NIC: a path, '' for none (the firmware's own PXE stack), undefined for QEMU's default. */
   romfile?: string;
   memoryMb?: number;
+  /** More QEMU arguments, e.g. a CD or disk drive and a boot order. */
+  extraArgs?: string[];
   deadlineMs: number;
 }
 
@@ -75,7 +77,13 @@ export function startVm(o: VmOptions): Vm {
   }
   if (o.kernel) args.push('-kernel', o.kernel);
   if (o.initrd) args.push('-initrd', o.initrd);
-  const [cmd, ...rest] = [...o.exec, ...args];
+  args.push(...(o.extraArgs ?? []));
+  return runQemu([...o.exec, ...args], o.deadlineMs);
+}
+
+/** Run a QEMU command line (argv, any prefix included) with its console captured, a deadline and kill by PID. */
+export function runQemu(argv: string[], deadlineMs: number): Vm {
+  const [cmd, ...rest] = argv;
   const child: ChildProcess = spawn(cmd as string, rest, { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   const waiters: { pattern: RegExp; resolve: (s: string) => void; reject: (e: Error) => void }[] = [];
@@ -92,9 +100,9 @@ export function startVm(o: VmOptions): Vm {
   child.stderr?.on('data', onData);
   const timer = setTimeout(() => {
     for (const w of waiters.splice(0))
-      w.reject(new Error(`QEMU deadline ${o.deadlineMs} ms passed waiting for ${w.pattern}; console:\n${tail(out)}`));
+      w.reject(new Error(`QEMU deadline ${deadlineMs} ms passed waiting for ${w.pattern}; console:\n${tail(out)}`));
     child.kill('SIGKILL');
-  }, o.deadlineMs);
+  }, deadlineMs);
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -125,6 +133,6 @@ export function startVm(o: VmOptions): Vm {
   };
 }
 
-function tail(s: string): string {
+export function tail(s: string): string {
   return s.split('\n').slice(-40).join('\n');
 }
