@@ -13,8 +13,8 @@ import { Signer } from '../../src/core/signing.ts';
 import { TokenService } from '../../src/core/tokens.ts';
 import { EventBus } from '../../src/events/bus.ts';
 import { buildApp } from '../../src/http/app.ts';
-import { machineMedia } from '../../src/media/machine-media.ts';
 import { privateAssetsOf } from '../../src/http/boot-routes.ts';
+import { machineMedia } from '../../src/media/machine-media.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import type { Store } from '../../src/store/types.ts';
 
