@@ -4,7 +4,7 @@
 # missing ones are installed; otherwise the command is printed and the run fails: a test that needs a tool fails
 # without it, it is never skipped.
 set -euo pipefail
-pkgs=(qemu-system-x86 ipxe ipxe-qemu ovmf busybox-static cpio linux-image-amd64 iproute2 curl nginx-light wrk atftp tftp-hpa dnsmasq-base isc-dhcp-client isc-dhcp-server kea-dhcp4-server kea-admin python3 xorriso isolinux syslinux-common chromium mtools)
+pkgs=(qemu-system-x86 ipxe ipxe-qemu ovmf busybox-static cpio linux-image-amd64 iproute2 curl nginx-light wrk atftp tftp-hpa dnsmasq-base isc-dhcp-client isc-dhcp-server kea-dhcp4-server kea-admin python3 xorriso isolinux syslinux-common chromium mtools memtest86+)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0
