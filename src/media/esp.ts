@@ -7,15 +7,12 @@
  * date kept, dates are written as UTC, the volume serial comes from the inputs' hash, and no volume label is written
  * (mformat stamps the label's entry with the current time).
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { BootherdError } from '../errors.ts';
-
-const run = promisify(execFile);
+import { runTool } from './tool.ts';
 
 /** Where the firmware looks on removable media, and where iPXE looks for its script (the loader's directory). */
 export const ESP_LOADER_PATH = 'EFI/BOOT/BOOTX64.EFI';
@@ -86,14 +83,6 @@ export async function buildEspImage(efiPath: string, scriptText: string, outputP
   return { path: outputPath, bytes: image.length, sha256: createHash('sha256').update(image).digest('hex') };
 }
 
-async function mtools(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  try {
-    await run(cmd, args, { env, timeout: 60_000 });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') {
-      throw new BootherdError('TOOL_MISSING', `${cmd} not found: install mtools (apt-get install mtools)`);
-    }
-    throw new BootherdError('MEDIA', `${cmd} failed: ${(e.stderr ?? e.message).trim()}`);
-  }
+function mtools(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<unknown> {
+  return runTool(cmd, args, { pkg: 'mtools', env });
 }

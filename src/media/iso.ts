@@ -8,17 +8,14 @@
  * The same inputs give the same bytes (fixed dates, volume id and file modes), so an image can be checked by its
  * hash and rebuilt anywhere.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { BootherdError } from '../errors.ts';
 import { buildEspImage } from './esp.ts';
-
-const run = promisify(execFile);
+import { runTool } from './tool.ts';
 
 export interface BootFiles {
   lkrn: string;
@@ -150,22 +147,10 @@ export async function buildIso(o: BuildIsoOptions): Promise<BuiltIso> {
     const esp = o.uefiIpxe ? join(`${stage}-esp`, 'esp.img') : undefined;
     if (o.uefiIpxe && esp) await buildEspImage(o.uefiIpxe, o.script, esp);
     await rm(partial, { force: true });
-    try {
-      await run('xorriso', xorrisoArgs(stage, partial, files.hybridMbr, esp), {
-        env: { ...(o.env ?? process.env), SOURCE_DATE_EPOCH: FIXED_EPOCH },
-        maxBuffer: 4 * 1024 * 1024,
-      });
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException & { stderr?: string };
-      if (e.code === 'ENOENT') {
-        throw new BootherdError(
-          'TOOL_MISSING',
-          'xorriso not found on PATH: install the Debian package xorriso (apt-get install xorriso)',
-        );
-      }
-      const why = (e.stderr ?? e.message).trim().split('\n').slice(-3).join('; ');
-      throw new BootherdError('MEDIA', `xorriso failed: ${why}`);
-    }
+    await runTool('xorriso', xorrisoArgs(stage, partial, files.hybridMbr, esp), {
+      pkg: 'xorriso',
+      env: { ...(o.env ?? process.env), SOURCE_DATE_EPOCH: FIXED_EPOCH },
+    });
     await rename(partial, o.output);
   } catch (err) {
     await rm(partial, { force: true });

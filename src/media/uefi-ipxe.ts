@@ -6,14 +6,11 @@
  *
  * The result is cached in `cacheDir` (the .efi plus a manifest with version and hash); later calls use no network.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { promisify } from 'node:util';
 import { BootherdError } from '../errors.ts';
-
-const run = promisify(execFile);
+import { lastLines, runTool, type ToolOutput } from './tool.ts';
 
 export const TRIXIE_PACKAGE = 'ipxe';
 /** The amd64 UEFI build inside the package (`ipxe.efi` there is a symlink to it). */
@@ -154,30 +151,23 @@ async function candidateVersion(aptOpts: string[], timeout: number): Promise<str
   return v;
 }
 
-interface Output {
-  stdout: string;
-  stderr: string;
-}
-
-async function tool(cmd: string, args: string[], o: { cwd?: string; timeout: number }, pkg: string): Promise<Output> {
-  try {
-    const r = await run(cmd, args, { ...o, env: { ...process.env, LC_ALL: 'C' }, maxBuffer: 16 * 1024 * 1024 });
-    return { stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & Partial<Output> & { killed?: boolean };
-    if (e.code === 'ENOENT') throw new BootherdError('TOOL_MISSING', `${cmd} not found (Debian package ${pkg})`);
-    if (e.killed) throw new BootherdError('MEDIA', `${cmd} ${args.at(-1)} took longer than ${o.timeout} ms`);
-    const text = `${e.stderr ?? ''}${e.stdout ?? ''}`;
-    if (NETWORK.test(text))
-      throw new BootherdError('MEDIA', `no network access: ${cmd} could not reach the mirror (${lastLines(text)})`);
-    throw new BootherdError('MEDIA', `${cmd} ${args.at(-1)} failed: ${lastLines(text || e.message)}`);
-  }
+/** The media tool runner, in the C locale, with a network failure said as such. */
+function tool(cmd: string, args: string[], o: { cwd?: string; timeout: number }, pkg: string): Promise<ToolOutput> {
+  return runTool(cmd, args, {
+    ...o,
+    pkg,
+    env: { ...process.env, LC_ALL: 'C' },
+    explain: (text) =>
+      NETWORK.test(text)
+        ? `no network access: ${cmd} could not reach the mirror (${lastLines(text)})`
+        : `${cmd} ${args.at(-1)} failed: ${lastLines(text)}`,
+  });
 }
 
 const NETWORK =
   /Temporary failure resolving|Could not resolve|Could not connect|Network is unreachable|Connection timed out|Connection failed|No route to host/i;
 
-function indexError(mirror: string, update: Output): BootherdError {
+function indexError(mirror: string, update: ToolOutput): BootherdError {
   const text = `${update.stderr}${update.stdout}`;
   if (NETWORK.test(text)) {
     return new BootherdError(
@@ -192,8 +182,4 @@ function indexError(mirror: string, update: Output): BootherdError {
     );
   }
   return new BootherdError('MEDIA', `could not fetch trixie's package index from ${mirror}: ${lastLines(text)}`);
-}
-
-function lastLines(text: string): string {
-  return text.trim().split('\n').slice(-3).join(' | ');
 }
