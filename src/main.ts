@@ -3,7 +3,7 @@
  * constructs a store, a server socket, a logger or a signer.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/config.ts';
@@ -23,6 +23,7 @@ import { privateAssetsOf } from './http/boot-routes.ts';
 import type { ServerStatus } from './http/ops.ts';
 import { loadOrCreateTls } from './http/tls.ts';
 import { machineMedia } from './media/machine-media.ts';
+import { uefiIpxeCacheDir } from './media/uefi-ipxe.ts';
 import { openStore } from './store/index.ts';
 import type { Store } from './store/types.ts';
 import { startTftpServer, type TftpServer } from './tftp/server.ts';
@@ -201,7 +202,7 @@ async function startHttp(
       attempts: new AttemptLimiter(),
       media: machineMedia({
         bootUrl: `${config.boot.baseUrl}/boot.ipxe`,
-        uefiCacheDir: join(config.dataDir, 'cache', 'ipxe-trixie'),
+        uefiCacheDir: uefiIpxeCacheDir(config.dataDir),
       }),
       uiDir: UI_DIR,
       https: { key: tls.key, cert: tls.cert },

@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { type Config, envName, LEAVES, loadConfig } from '../config/config.ts';
+import { envName, LEAVES } from '../config/config.ts';
 import { formatInventory, formatNextAction, parseInventory, parseNextAction } from '../config/inventory-file.ts';
 import { YamlError } from '../config/reader.ts';
 import { dhcpSnippet, type SnippetKind } from '../dhcp/snippets.ts';
@@ -15,6 +15,7 @@ import { normalizeMac } from '../model/identity.ts';
 import type { TokenScope } from '../model/types.ts';
 import { type FleetClient, localClient, remoteClient } from './client.ts';
 import { registerMedia } from './media.ts';
+import { type ConfigFlags, config, withConfig } from './options.ts';
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 
@@ -24,19 +25,11 @@ const say = {
   error: (m: string) => process.stderr.write(`error: ${m}\n`),
 };
 
-interface ConfigOpts {
-  config?: string;
-  set?: string[];
+interface ConfigOpts extends ConfigFlags {
   server?: string;
   token?: string;
   ca?: string;
   fingerprint?: string;
-}
-
-function withConfig(cmd: Command): Command {
-  return cmd
-    .option('-c, --config <file>', 'config file (YAML); env BOOTHERD_CONFIG', process.env.BOOTHERD_CONFIG)
-    .option('--set <key=value>', 'override a config value, e.g. --set http.port=8081 (repeatable)', collect, []);
 }
 
 /** Commands that can steer a remote bootherd through its API instead of opening the local store. */
@@ -46,14 +39,6 @@ function withRemote(cmd: Command): Command {
     .option('--token <token>', 'API token for --server; env BOOTHERD_TOKEN (preferred: not in shell history)')
     .option('--ca <file>', "PEM certificate to trust for --server (e.g. the server's data_dir/tls/cert.pem)")
     .option('--fingerprint <sha256>', "pin the server certificate's SHA-256 fingerprint, as `serve` prints it");
-}
-
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
-}
-
-function config(opts: ConfigOpts): Config {
-  return loadConfig(opts.config, process.env, opts.set ?? []);
 }
 
 async function withClient<T>(opts: ConfigOpts, fn: (client: FleetClient) => Promise<T>): Promise<T> {

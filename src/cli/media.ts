@@ -1,17 +1,15 @@
 /** `bootherd media iso`: boot media that bring a machine to bootherd without PXE in its firmware. */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/config.ts';
+import type { Config } from '../config/config.ts';
 import { BootherdError } from '../errors.ts';
 import { createLogger, openCore } from '../main.ts';
 import { buildIso } from '../media/iso.ts';
 import { machineChoice, mediaScript, type ScriptChoice } from '../media/script.ts';
-import { fetchTrixieUefiIpxe } from '../media/uefi-ipxe.ts';
+import { fetchTrixieUefiIpxe, uefiIpxeCacheDir } from '../media/uefi-ipxe.ts';
+import { type ConfigFlags, config, withConfig } from './options.ts';
 
-interface IsoOpts {
-  config?: string;
-  set: string[];
+interface IsoOpts extends ConfigFlags {
   output: string;
   url?: string;
   script?: string;
@@ -25,15 +23,13 @@ interface IsoOpts {
   machine?: string;
 }
 
-const collect = (v: string, prev: string[]) => [...prev, v];
-
 function count(field: string, value: string): number {
   if (!/^\d{1,3}$/.test(value)) throw new BootherdError('BAD_REQUEST', `${field}: "${value}" is not a number`);
   return Number(value);
 }
 
 /** Options to script choice; the config is read only when the URL has to come from it. */
-export function scriptChoice(o: IsoOpts): ScriptChoice {
+export function scriptChoice(o: IsoOpts, cfg: () => Config = () => config(o)): ScriptChoice {
   if (o.script) {
     if (o.static || o.gateway || o.dns || o.url) {
       throw new BootherdError('BAD_REQUEST', '--script is the whole script: it takes no --url, --static or --gateway');
@@ -46,7 +42,7 @@ export function scriptChoice(o: IsoOpts): ScriptChoice {
     }
     return { kind: 'custom', text, source: o.script };
   }
-  const url = o.url ?? `${loadConfig(o.config, process.env, o.set).boot.baseUrl}/boot.ipxe`;
+  const url = o.url ?? `${cfg().boot.baseUrl}/boot.ipxe`;
   if (o.static) {
     if (!o.gateway) throw new BootherdError('BAD_REQUEST', '--static needs --gateway');
     return {
@@ -63,14 +59,13 @@ export function scriptChoice(o: IsoOpts): ScriptChoice {
 }
 
 /** `--machine ID`: the record comes through the core, as every other command's. */
-async function machineScript(o: IsoOpts, id: string): Promise<ScriptChoice> {
+async function machineScript(o: IsoOpts, id: string, cfg: Config): Promise<ScriptChoice> {
   if (o.script || o.static || o.gateway || o.dns)
     throw new BootherdError('BAD_REQUEST', '--machine takes the address from the inventory: no --script or --static');
-  const config = loadConfig(o.config, process.env, o.set);
-  const core = await openCore(config, createLogger('warn'));
+  const core = await openCore(cfg, createLogger('warn'));
   try {
     const machine = await core.inventory.getMachine(id);
-    return machineChoice(machine, o.url ?? `${config.boot.baseUrl}/boot.ipxe`);
+    return machineChoice(machine, o.url ?? `${cfg.boot.baseUrl}/boot.ipxe`);
   } finally {
     await core.close();
   }
@@ -82,12 +77,9 @@ export function registerMedia(
   print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
 ): void {
   const media = program.command('media').description('build boot media for machines that cannot network-boot');
-  media
-    .command('iso')
+  withConfig(media.command('iso'))
     .description('write a hybrid BIOS + UEFI ISO (CD or raw USB stick) holding iPXE and a script that chains bootherd')
     .requiredOption('-o, --output <file>', 'the ISO to write')
-    .option('-c, --config <file>', 'config file (YAML); env BOOTHERD_CONFIG', process.env.BOOTHERD_CONFIG)
-    .option('--set <key=value>', 'override a config value (repeatable)', collect, [])
     .option('--url <url>', 'the script to chain (default: <http.advertise>/boot.ipxe from the config)')
     .option('--script <file>', 'embed this iPXE script instead (must start with #!ipxe)')
     .option('--static <address/prefix>', 'no DHCP: this address on one NIC, e.g. 192.0.2.50/24')
@@ -99,11 +91,17 @@ export function registerMedia(
     .option('--uefi-ipxe <file>', "a UEFI x64 iPXE that runs autoexec.ipxe (default: Debian 13's, fetched once)")
     .option('--no-uefi', 'BIOS only (no download of a UEFI iPXE)')
     .action(async (o: IsoOpts) => {
-      const script = mediaScript(o.machine ? await machineScript(o, o.machine) : scriptChoice(o));
+      // Read once, and only if something needs it (--url and --script do not).
+      let loaded: Config | undefined;
+      const cfg = () => {
+        loaded ??= config(o);
+        return loaded;
+      };
+      const script = mediaScript(o.machine ? await machineScript(o, o.machine, cfg()) : scriptChoice(o, cfg));
       let uefiIpxe = o.uefiIpxe;
       if (o.uefi && !uefiIpxe) {
         // Debian 12's ipxe.efi cannot run an embedded script; Debian 13's can, fetched once without touching apt.
-        const cache = join(loadConfig(o.config, process.env, o.set).dataDir, 'cache', 'ipxe-trixie');
+        const cache = uefiIpxeCacheDir(cfg().dataDir);
         try {
           const got = await fetchTrixieUefiIpxe(cache);
           print(`UEFI: ${got.package} ${got.version} (${got.efi})`);

@@ -56,6 +56,11 @@ export async function systemDebianMirror(): Promise<string> {
 }
 
 /** The cached trixie UEFI iPXE, fetched first if the cache does not hold a good copy. */
+/** Where a server keeps the fetched UEFI iPXE, under its data folder. */
+export function uefiIpxeCacheDir(dataDir: string): string {
+  return join(dataDir, 'cache', 'ipxe-trixie');
+}
+
 export async function fetchTrixieUefiIpxe(cacheDir: string, opts: FetchOptions = {}): Promise<UefiIpxe> {
   const cached = await readCache(cacheDir);
   if (cached && (!opts.version || cached.version === opts.version)) return cached;
