@@ -99,7 +99,7 @@ export class InventoryService {
   // Machines
 
   async listMachines(query: MachineQuery = {}): Promise<MachinePage> {
-    const limit = Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE);
+    const limit = pageLimit(query.limit);
     const match = machineFilter(query, this.now());
     const items: Machine[] = [];
     let after = query.cursor;
@@ -145,7 +145,7 @@ export class InventoryService {
    */
   async listMachinesJson(query: MachineQuery = {}): Promise<string> {
     if (machineFilter(query, this.now())) return JSON.stringify(await this.listMachines(query));
-    const limit = Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE);
+    const limit = pageLimit(query.limit);
     // One more than the page needs, so a page that ends the list says so (no `next` to an empty page).
     const rows = await this.store.listMachinesJson({
       ...(query.cursor === undefined ? {} : { after: query.cursor }),
@@ -307,7 +307,7 @@ export class InventoryService {
   // Events
 
   async events(filter: EventFilter): Promise<{ items: BootEvent[]; next?: string }> {
-    const limit = Math.min(Math.max(filter.limit ?? 50, 1), MAX_PAGE);
+    const limit = pageLimit(filter.limit);
     const mac = filter.mac === undefined ? undefined : (normalizeMac(filter.mac) ?? filter.mac);
     const items = await this.store.listEvents({ ...filter, ...(mac ? { mac } : {}), limit });
     const last = items.at(-1);
@@ -358,6 +358,11 @@ export class InventoryService {
     }
     this.changed({ kind: 'lease', id: ip, op: 'delete' });
   }
+}
+
+/** A page size from a request: 50 unless asked, never below 1 or above MAX_PAGE. */
+function pageLimit(asked: number | undefined): number {
+  return Math.min(Math.max(asked ?? 50, 1), MAX_PAGE);
 }
 
 const WINDOW_RE = /^(\d{1,4})([mhd])$/;

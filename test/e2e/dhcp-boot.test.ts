@@ -9,33 +9,15 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { tryEveryNicScript } from '../../src/ipxe/scripts.ts';
-import { type RunningBootherd, startBootherd } from './lib/bootherd.ts';
+import { type RunningBootherd, startBootherd, startFull } from './lib/bootherd.ts';
 import { type RunningDnsmasq, startDnsmasq } from './lib/dnsmasq.ts';
-import { createTestNet, type TestNet } from './lib/netns.ts';
+import { createTestNet } from './lib/netns.ts';
 import { buildIso, linkPayload, MARKER, tinyLinuxInventory } from './lib/payload.ts';
 import { startVm, type VmOptions } from './lib/qemu.ts';
 
 const inventory = (mac: string) => tinyLinuxInventory('vm', mac);
 
 const linkAssets = (server: RunningBootherd) => linkPayload(server.dir);
-
-/** bootherd as the segment's only DHCP server (full mode) on the test bridge, plus `extra` config lines. */
-function startFull(net: TestNet, inventory: string, extra = ''): Promise<RunningBootherd> {
-  return startBootherd({
-    exec: net.exec,
-    config: `
-data_dir: data
-inventory: inventory.yaml
-http: { listen: ${net.serverIp}, port: 8080, advertise: "http://${net.serverIp}:8080", assets: assets }
-dhcp:
-  mode: full
-  interfaces: [br0]
-  subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150] }]
-${extra}`,
-    inventory,
-    readyPattern: /DHCP\s+full mode/,
-  });
-}
 
 /** Boot a VM (the iPXE ROM on e1000 unless `vm` says otherwise) to the payload marker; the console and the time. */
 async function bootToMarker(

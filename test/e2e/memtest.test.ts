@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type RunningBootherd, startBootherd } from './lib/bootherd.ts';
+import { type RunningBootherd, startFull } from './lib/bootherd.ts';
 import { createTestNet } from './lib/netns.ts';
 import { startVm, tail } from './lib/qemu.ts';
 
@@ -37,23 +37,7 @@ describe('memtest86+ from the boot menu', () => {
     let server: RunningBootherd | undefined;
     try {
       net.addTap('tap0');
-      server = await startBootherd({
-        exec: net.exec,
-        config: `
-data_dir: data
-inventory: inventory.yaml
-http: { listen: ${net.serverIp}, port: 8080, advertise: "http://${net.serverIp}:8080", assets: assets }
-dhcp:
-  mode: full
-  interfaces: [br0]
-  subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150] }]
-boot:
-  unknown: menu
-  menu: { timeout: 2, default: memtest }
-`,
-        inventory,
-        readyPattern: /DHCP\s+full mode/,
-      });
+      server = await startFull(net, inventory, 'boot:\n  unknown: menu\n  menu: { timeout: 2, default: memtest }\n');
       mkdirSync(join(server.dir, 'assets', 'memtest'), { recursive: true });
       copyFileSync(MEMTEST_BIN, join(server.dir, 'assets', 'memtest', 'memtest86+x64.bin'));
 

@@ -4,6 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import type { TestNet } from './netns.ts';
+
 const ROOT = new URL('../../../', import.meta.url).pathname;
 
 export interface RunningBootherd {
@@ -71,4 +73,22 @@ export async function startBootherd(opts: {
       clearTimeout(t);
     },
   };
+}
+
+/** bootherd as the segment's only DHCP server (full mode) on the test bridge, plus `extra` config lines. */
+export function startFull(net: TestNet, inventory: string, extra = ''): Promise<RunningBootherd> {
+  return startBootherd({
+    exec: net.exec,
+    config: `
+data_dir: data
+inventory: inventory.yaml
+http: { listen: ${net.serverIp}, port: 8080, advertise: "http://${net.serverIp}:8080", assets: assets }
+dhcp:
+  mode: full
+  interfaces: [br0]
+  subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150] }]
+${extra}`,
+    inventory,
+    readyPattern: /DHCP\s+full mode/,
+  });
 }
