@@ -2,8 +2,8 @@
 import type { ComponentChildren } from 'preact';
 import { createContext } from 'preact';
 import { useContext, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, errorText } from './api.ts';
-import type { WhoAmI } from './types.ts';
+import { ApiError, del, errorText, get } from './api.ts';
+import type { Page, WhoAmI } from './types.ts';
 
 export interface Auth {
   who: WhoAmI;
@@ -177,5 +177,50 @@ export function ConfirmButton(props: { label: string; confirm: string; onConfirm
     <button type="button" class="danger-outline" data-testid={props.testid} onClick={() => setArmed(true)}>
       {props.label}
     </button>
+  );
+}
+
+/**
+ * One listing page's data: the items at `path` (refetched when `path` or `reload()` changes; a late answer for an
+ * old path is dropped), its error, and `remove(itemPath)` that deletes and refetches.
+ */
+export function useListing<T>(path: string) {
+  const [items, setItems] = useState<T[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [generation, setGeneration] = useState(0);
+  useEffect(() => {
+    let alive = true;
+    get<Page<T>>(path).then(
+      (r) => {
+        if (!alive) return;
+        setItems(r.items);
+        setError(null);
+      },
+      (err) => alive && setError(err),
+    );
+    return () => {
+      alive = false;
+    };
+  }, [path, generation]);
+  const reload = () => setGeneration((n) => n + 1);
+  async function remove(itemPath: string) {
+    try {
+      await del(itemPath);
+      reload();
+    } catch (err) {
+      setError(err);
+    }
+  }
+  return { items, error, setError, reload, remove };
+}
+
+/** The placeholder row of an empty table. */
+export function EmptyRow({ cols, children }: { cols: number; children: ComponentChildren }) {
+  return (
+    <tr>
+      <td colSpan={cols} class="empty">
+        {children}
+      </td>
+    </tr>
   );
 }

@@ -1,10 +1,9 @@
 /** MACs seen booting that match no machine, with "Add to inventory" (the new-machine form, prefilled). */
-import { useEffect, useState } from 'preact/hooks';
-import { get } from '../api.ts';
+import { useState } from 'preact/hooks';
 import { dateTime, NONE, relTime } from '../format.ts';
 import { MachineForm } from '../MachineForm.tsx';
-import type { Discovered as D, Machine, Page } from '../types.ts';
-import { ErrorBanner, Modal, machineHref, useAuth, useNow } from '../ui.tsx';
+import type { Discovered as D, Machine } from '../types.ts';
+import { EmptyRow, ErrorBanner, Modal, machineHref, useAuth, useListing, useNow } from '../ui.tsx';
 
 /** A valid machine id from the reported hostname, else from the MAC (`52-54-00-…`). */
 export function suggestId(d: D): string {
@@ -19,18 +18,9 @@ export function suggestId(d: D): string {
 export function Discovered() {
   const { canWrite } = useAuth();
   const now = useNow();
-  const [items, setItems] = useState<D[]>([]);
-  const [error, setError] = useState<unknown>(null);
+  const { items, error, reload } = useListing<D>('/discovered');
   const [adding, setAdding] = useState<D | null>(null);
   const [flash, setFlash] = useState<Machine | null>(null);
-  const [reload, setReload] = useState(0);
-
-  useEffect(() => {
-    get<Page<D>>('/discovered').then((r) => {
-      setItems(r.items);
-      setError(null);
-    }, setError);
-  }, [reload]);
 
   const cell = (v: unknown, mono = false) => (
     <td class={mono ? 'mono' : undefined}>{v === undefined || v === '' ? NONE : String(v)}</td>
@@ -42,7 +32,7 @@ export function Discovered() {
         <h1>Discovered</h1>
         <span class="muted">MACs seen booting that match no machine</span>
         <span class="spacer" />
-        <button type="button" onClick={() => setReload((n) => n + 1)}>
+        <button type="button" onClick={reload}>
           Refresh
         </button>
       </div>
@@ -92,13 +82,7 @@ export function Discovered() {
               )}
             </tr>
           ))}
-          {!items.length && !error && (
-            <tr>
-              <td colSpan={10} class="empty">
-                Nothing unknown has booted.
-              </td>
-            </tr>
-          )}
+          {!items.length && !error && <EmptyRow cols={10}>Nothing unknown has booted.</EmptyRow>}
         </tbody>
       </table>
       {adding && (
@@ -116,7 +100,7 @@ export function Discovered() {
             onSaved={(m) => {
               setAdding(null);
               setFlash(m);
-              setReload((n) => n + 1);
+              reload();
             }}
           />
         </Modal>

@@ -4,7 +4,7 @@ import { get } from '../api.ts';
 import { clock, eventSummary, NONE, stageLabel } from '../format.ts';
 import { eventKey, newestFirst, onBootEvent, onStreamState } from '../stream.ts';
 import type { BootEvent, Page } from '../types.ts';
-import { ErrorBanner, machineHref } from '../ui.tsx';
+import { EmptyRow, ErrorBanner, machineHref } from '../ui.tsx';
 
 const KEEP = 500;
 
@@ -112,13 +112,7 @@ export function Events() {
               <td>{eventSummary(e)}</td>
             </tr>
           ))}
-          {!shown.length && !error && (
-            <tr>
-              <td colSpan={4} class="empty">
-                No events yet.
-              </td>
-            </tr>
-          )}
+          {!shown.length && !error && <EmptyRow cols={4}>No events yet.</EmptyRow>}
         </tbody>
       </table>
     </section>

@@ -5,7 +5,7 @@ import { eventSummary, formatNext, NONE, relTime, stageLabel } from '../format.t
 import { MachineForm } from '../MachineForm.tsx';
 import { onBootEvent, onInventoryChange, onStreamState } from '../stream.ts';
 import type { BootEvent, Group, Machine, Page, Profile } from '../types.ts';
-import { ErrorBanner, Modal, machineHref, useAuth, useKeyedThrottle, useNow } from '../ui.tsx';
+import { EmptyRow, ErrorBanner, Modal, machineHref, useAuth, useKeyedThrottle, useNow } from '../ui.tsx';
 
 interface Filters {
   q: string;
@@ -240,11 +240,9 @@ export function Fleet() {
             </tr>
           ))}
           {!loading && !items.length && !error && (
-            <tr>
-              <td colSpan={6} class="empty">
-                No machines{Object.values(filters).some(Boolean) ? ' match these filters' : ''}.
-              </td>
-            </tr>
+            <EmptyRow cols={6}>
+              No machines{Object.values(filters).some(Boolean) ? ' match these filters' : ''}.
+            </EmptyRow>
           )}
         </tbody>
       </table>

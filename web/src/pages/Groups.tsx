@@ -1,10 +1,11 @@
 /** Groups: label selectors that give matching machines a profile, menu settings and variables. */
-import { useEffect, useState } from 'preact/hooks';
-import { del, enc, get, post, put } from '../api.ts';
+import { useState } from 'preact/hooks';
+import { enc, post, put } from '../api.ts';
 import { formatPairs, NONE, parsePairs } from '../format.ts';
-import type { Group, Page, Profile } from '../types.ts';
+import type { Group, Profile } from '../types.ts';
 import {
   ConfirmButton,
+  EmptyRow,
   ErrorBanner,
   Field,
   type FormErrors,
@@ -13,6 +14,7 @@ import {
   TopError,
   toFormErrors,
   useAuth,
+  useListing,
 } from '../ui.tsx';
 
 const KEYS = [
@@ -186,31 +188,9 @@ function FieldErrors({ errors }: { errors: FormErrors }) {
 
 export function Groups() {
   const { canWrite } = useAuth();
-  const [items, setItems] = useState<Group[]>([]);
-  const [profiles, setProfiles] = useState<string[]>([]);
-  const [error, setError] = useState<unknown>(null);
+  const { items, error, reload, remove } = useListing<Group>('/groups');
+  const profiles = useListing<Profile>('/profiles').items.map((p) => p.name);
   const [form, setForm] = useState<{ existing?: Group } | null>(null);
-  const [reload, setReload] = useState(0);
-
-  useEffect(() => {
-    get<Page<Group>>('/groups').then((r) => {
-      setItems(r.items);
-      setError(null);
-    }, setError);
-    get<Page<Profile>>('/profiles').then(
-      (r) => setProfiles(r.items.map((p) => p.name)),
-      () => {},
-    );
-  }, [reload]);
-
-  async function remove(name: string) {
-    try {
-      await del(`/groups/${enc(name)}`);
-      setReload((n) => n + 1);
-    } catch (err) {
-      setError(err);
-    }
-  }
 
   return (
     <section>
@@ -255,18 +235,16 @@ export function Groups() {
                   <button type="button" onClick={() => setForm({ existing: g })}>
                     Edit
                   </button>
-                  <ConfirmButton label="Delete" confirm="Really delete?" onConfirm={() => remove(g.name)} />
+                  <ConfirmButton
+                    label="Delete"
+                    confirm="Really delete?"
+                    onConfirm={() => remove(`/groups/${enc(g.name)}`)}
+                  />
                 </td>
               )}
             </tr>
           ))}
-          {!items.length && !error && (
-            <tr>
-              <td colSpan={6} class="empty">
-                No groups.
-              </td>
-            </tr>
-          )}
+          {!items.length && !error && <EmptyRow cols={6}>No groups.</EmptyRow>}
         </tbody>
       </table>
       {form && (
@@ -277,7 +255,7 @@ export function Groups() {
             onCancel={() => setForm(null)}
             onSaved={() => {
               setForm(null);
-              setReload((n) => n + 1);
+              reload();
             }}
           />
         </Modal>

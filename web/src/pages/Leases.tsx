@@ -1,42 +1,16 @@
 /** DHCP leases, filterable by subnet and MAC, with Release. */
-import { useEffect, useState } from 'preact/hooks';
-import { del, enc, get, query } from '../api.ts';
+import { useState } from 'preact/hooks';
+import { enc, query } from '../api.ts';
 import { dateTime, NONE, relTime } from '../format.ts';
-import type { Lease, Page } from '../types.ts';
-import { ErrorBanner, machineHref, useAuth, useNow } from '../ui.tsx';
+import type { Lease } from '../types.ts';
+import { EmptyRow, ErrorBanner, machineHref, useAuth, useListing, useNow } from '../ui.tsx';
 
 export function Leases() {
   const { canWrite } = useAuth();
   const now = useNow(5000);
   const [draft, setDraft] = useState({ subnet: '', mac: '' });
   const [filters, setFilters] = useState(draft);
-  const [items, setItems] = useState<Lease[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [reload, setReload] = useState(0);
-
-  useEffect(() => {
-    let alive = true;
-    get<Page<Lease>>(`/leases${query(filters)}`).then(
-      (r) => {
-        if (!alive) return;
-        setItems(r.items);
-        setError(null);
-      },
-      (err) => alive && setError(err),
-    );
-    return () => {
-      alive = false;
-    };
-  }, [filters, reload]);
-
-  async function release(ip: string) {
-    try {
-      await del(`/leases/${enc(ip)}`);
-      setReload((n) => n + 1);
-    } catch (err) {
-      setError(err);
-    }
-  }
+  const { items, error, reload, remove } = useListing<Lease>(`/leases${query(filters)}`);
 
   return (
     <section>
@@ -66,7 +40,7 @@ export function Leases() {
           onInput={(e) => setDraft({ ...draft, mac: e.currentTarget.value })}
         />
         <button type="submit">Filter</button>
-        <button type="button" onClick={() => setReload((n) => n + 1)}>
+        <button type="button" onClick={reload}>
           Refresh
         </button>
       </form>
@@ -99,7 +73,11 @@ export function Leases() {
               {canWrite && (
                 <td class="row-actions">
                   {(l.state === 'bound' || l.state === 'offered') && (
-                    <button type="button" onClick={() => release(l.ip)} data-testid={`release-${l.ip}`}>
+                    <button
+                      type="button"
+                      onClick={() => remove(`/leases/${enc(l.ip)}`)}
+                      data-testid={`release-${l.ip}`}
+                    >
                       Release
                     </button>
                   )}
@@ -107,13 +85,7 @@ export function Leases() {
               )}
             </tr>
           ))}
-          {!items.length && !error && (
-            <tr>
-              <td colSpan={7} class="empty">
-                No leases.
-              </td>
-            </tr>
-          )}
+          {!items.length && !error && <EmptyRow cols={7}>No leases.</EmptyRow>}
         </tbody>
       </table>
     </section>

@@ -5,7 +5,7 @@ import { clock, dateTime, eventSummary, formatNext, formatPairs, NONE, relTime, 
 import { MachineForm } from '../MachineForm.tsx';
 import { eventKey, onBootEvent, onStreamState } from '../stream.ts';
 import type { BootEvent, Facts, Machine as M, NextAction, Page, Profile } from '../types.ts';
-import { ConfirmButton, ErrorBanner, Modal, navigate, useAuth, useKeyedThrottle, useNow } from '../ui.tsx';
+import { ConfirmButton, EmptyRow, ErrorBanner, Modal, navigate, useAuth, useKeyedThrottle, useNow } from '../ui.tsx';
 
 /**
  * Where the latest boot starts: a DHCP request from a PXE-ish client (firmware PXE, UEFI HTTP boot, iPXE, or one
@@ -69,13 +69,7 @@ function Timeline({ events }: { events: BootEvent[] }) {
           );
           return rows;
         })}
-        {!events.length && (
-          <tr>
-            <td colSpan={4} class="empty">
-              No boot events yet.
-            </td>
-          </tr>
-        )}
+        {!events.length && <EmptyRow cols={4}>No boot events yet.</EmptyRow>}
       </tbody>
     </table>
   );

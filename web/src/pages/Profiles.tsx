@@ -1,10 +1,11 @@
 /** Profiles: what a machine boots. List, create, edit, delete; the boot kind picks which fields apply. */
-import { useEffect, useState } from 'preact/hooks';
-import { del, enc, get, post, put } from '../api.ts';
+import { useState } from 'preact/hooks';
+import { enc, post, put } from '../api.ts';
 import { formatPairs, NONE, parseList, parsePairs } from '../format.ts';
-import type { BootSpec, Page, Profile } from '../types.ts';
+import type { BootSpec, Profile } from '../types.ts';
 import {
   ConfirmButton,
+  EmptyRow,
   ErrorBanner,
   Field,
   type FormErrors,
@@ -13,6 +14,7 @@ import {
   TopError,
   toFormErrors,
   useAuth,
+  useListing,
 } from '../ui.tsx';
 
 const KINDS = ['kernel', 'sanboot', 'chain', 'menu', 'local', 'template'] as const;
@@ -224,26 +226,8 @@ function ProfileForm(props: { existing?: Profile; onSaved: () => void; onCancel:
 
 export function Profiles() {
   const { canWrite } = useAuth();
-  const [items, setItems] = useState<Profile[]>([]);
-  const [error, setError] = useState<unknown>(null);
+  const { items, error, reload, remove } = useListing<Profile>('/profiles');
   const [form, setForm] = useState<{ existing?: Profile } | null>(null);
-  const [reload, setReload] = useState(0);
-
-  useEffect(() => {
-    get<Page<Profile>>('/profiles').then((r) => {
-      setItems(r.items);
-      setError(null);
-    }, setError);
-  }, [reload]);
-
-  async function remove(name: string) {
-    try {
-      await del(`/profiles/${enc(name)}`);
-      setReload((n) => n + 1);
-    } catch (err) {
-      setError(err);
-    }
-  }
 
   return (
     <section>
@@ -280,18 +264,16 @@ export function Profiles() {
                   <button type="button" onClick={() => setForm({ existing: p })}>
                     Edit
                   </button>
-                  <ConfirmButton label="Delete" confirm="Really delete?" onConfirm={() => remove(p.name)} />
+                  <ConfirmButton
+                    label="Delete"
+                    confirm="Really delete?"
+                    onConfirm={() => remove(`/profiles/${enc(p.name)}`)}
+                  />
                 </td>
               )}
             </tr>
           ))}
-          {!items.length && !error && (
-            <tr>
-              <td colSpan={5} class="empty">
-                No profiles.
-              </td>
-            </tr>
-          )}
+          {!items.length && !error && <EmptyRow cols={5}>No profiles.</EmptyRow>}
         </tbody>
       </table>
       {form && (
@@ -304,7 +286,7 @@ export function Profiles() {
             onCancel={() => setForm(null)}
             onSaved={() => {
               setForm(null);
-              setReload((n) => n + 1);
+              reload();
             }}
           />
         </Modal>
