@@ -27,6 +27,10 @@ export const ERRORS = {
   TLS_REQUIRED: { status: 403, message: 'the API is served over HTTPS only' },
   MEDIA: { status: 500, message: 'boot media could not be built' },
   TOOL_MISSING: { status: 500, message: 'a required program or file is not installed' },
+  IPXE_BUILD: { status: 500, message: 'iPXE could not be built' },
+  ISO_INVALID: { status: 400, message: 'not a readable ISO 9660 image' },
+  IMAGE_NOT_FOUND: { status: 404, message: 'no such image' },
+  IMAGE_IMPORT: { status: 500, message: 'the image could not be imported' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

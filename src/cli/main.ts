@@ -14,6 +14,8 @@ import { createLogger, openCore, startServer } from '../main.ts';
 import { normalizeMac } from '../model/identity.ts';
 import type { TokenScope } from '../model/types.ts';
 import { type FleetClient, localClient, remoteClient } from './client.ts';
+import { registerImages } from './images.ts';
+import { registerIpxe } from './ipxe.ts';
 import { registerMedia } from './media.ts';
 import { type ConfigFlags, config, withConfig } from './options.ts';
 
@@ -238,7 +240,7 @@ export function program(): Command {
     });
 
   p.command('ipxe-try-nics')
-    .description('print an iPXE script that tries every NIC in turn and chains bootherd (embed it: make EMBED=…)')
+    .description('print an iPXE script that tries every NIC in turn and chains bootherd (what `ipxe build` embeds)')
     .requiredOption('--url <url>', "bootherd's bootstrap URL, e.g. http://192.0.2.1:8080/boot.ipxe")
     .option('--nics <n>', 'how many NICs to try', '8')
     .action((opts: { url: string; nics: string }) => {
@@ -246,6 +248,8 @@ export function program(): Command {
     });
 
   registerMedia(p);
+  registerIpxe(p);
+  registerImages(p);
 
   p.addHelpText(
     'after',
