@@ -8,7 +8,7 @@
  * on the libuv thread pool, so nothing blocks the event loop and close() is prompt.
  */
 import { read, readFileSync } from 'node:fs';
-import { loadLibc, SO_BINDTODEVICE, SOL_SOCKET } from './libc.ts';
+import { loadLibc, SO_BINDTODEVICE, SOL_SOCKET } from '../libc.ts';
 
 const AF_INET6 = 10;
 const SOCK_RAW = 3;

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { loadLibc, SO_BINDTODEVICE, SOL_SOCKET } from './libc.ts';
+import { loadLibc, SO_BINDTODEVICE, SOL_SOCKET } from '../libc.ts';
 
 const AF_INET = 2;
 const SOCK_DGRAM = 2;

@@ -170,16 +170,27 @@ export function encodeRequest(p: Omit<RequestPacket, 'options'> & { options?: Tf
   return encodeStrings(p.op, [p.filename, p.mode, ...optionStrings(p.options ?? new Map())]);
 }
 
-/** The 4-byte DATA header; send it with the payload as a second buffer to avoid a copy. */
-export function encodeDataHeader(block: number): Buffer {
-  const h = Buffer.allocUnsafe(4);
-  h.writeUInt16BE(Opcode.DATA, 0);
-  h.writeUInt16BE(block & 0xffff, 2);
-  return h;
+/** Writes the 4-byte DATA header at `at`, in front of the block's bytes: one contiguous datagram, no copy later. */
+export function writeDataHeader(buf: Buffer, at: number, block: number): void {
+  buf[at] = 0;
+  buf[at + 1] = Opcode.DATA;
+  buf[at + 2] = (block >> 8) & 0xff;
+  buf[at + 3] = block & 0xff;
 }
 
 export function encodeData(block: number, data: Uint8Array): Buffer {
-  return Buffer.concat([encodeDataHeader(block), data]);
+  const b = Buffer.allocUnsafe(4 + data.length);
+  writeDataHeader(b, 0, block);
+  b.set(data, 4);
+  return b;
+}
+
+/**
+ * The block number of an ACK, or -1 for any other packet: the datagram nearly every one a transfer receives is,
+ * decoded without allocating. Same rule as `decodePacket`: bytes after the block number are ignored.
+ */
+export function ackBlock(b: Uint8Array): number {
+  return b.length >= 4 && b[0] === 0 && b[1] === Opcode.ACK ? (b[2]! << 8) | b[3]! : -1;
 }
 
 export function encodeAck(block: number): Buffer {

@@ -5,16 +5,19 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { BlockReader } from './blocks.ts';
 import type { FileSource, FileStore, TftpClient } from './files.ts';
+import { GSO_MAX_BYTES, type GsoSocket, openGsoSocket } from './gso.ts';
 import {
+  ackBlock,
   decodePacket,
-  encodeDataHeader,
   encodeError,
   encodeOack,
   negotiateReadOptions,
   Opcode,
   type RequestPacket,
   TftpErrorCode,
+  writeDataHeader,
 } from './packet.ts';
 
 export interface TransferOptions {
@@ -41,6 +44,14 @@ export type TransferOutcome =
 
 const BLOCK_WRAP = 0x10000;
 
+/**
+ * The client's address is always an IP literal of the socket's family: answer the lookup at once. Node's default goes
+ * through dns.lookup and a process.nextTick for every datagram sent.
+ */
+type Literal = (address: string, _o: unknown, cb: (err: null, address: string, family: number) => void) => void;
+const literal4: Literal = (address, _o, cb) => cb(null, address, 4);
+const literal6: Literal = (address, _o, cb) => cb(null, address, 6);
+
 export class ReadTransfer {
   readonly #o: TransferOptions;
   #socket: Socket | undefined;
@@ -59,7 +70,11 @@ export class ReadTransfer {
   #attempts = 0;
   #bytes = 0;
   #timer: NodeJS.Timeout | undefined;
-  #window: { first: number; data: Buffer } | undefined;
+  #blocks: BlockReader | undefined;
+  /** Set while a window goes out as segmented sends (gso.ts). */
+  #gso: GsoSocket | undefined;
+  /** A window's datagrams laid out back to back (header, block, header, block …), reused while none is queued. */
+  #packets: Buffer | undefined;
   /** Bumped on every state change so a window read that finishes late is discarded. */
   #gen = 0;
   #finished = false;
@@ -97,17 +112,24 @@ export class ReadTransfer {
 
   async #start(): Promise<void> {
     const { host, request } = this.#o;
-    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
+    // Only a client that asks for a window gets a socket that can send one in a single syscall.
+    const wantsWindow = this.#o.maxWindowsize > 1 && Number(request.options.get('windowsize')) > 1;
+    const v6 = isIPv6(host);
+    const lookup = v6 ? literal6 : literal4;
+    const gso = wantsWindow ? await openGsoSocket(host, lookup) : undefined;
+    const socket = gso?.socket ?? createSocket({ type: v6 ? 'udp6' : 'udp4', lookup });
     this.#socket = socket;
     socket.on('error', (e) => this.#finish({ kind: 'error', error: `socket: ${e.message}`, refused: false }));
     socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo.address, rinfo.port));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind({ address: host, port: 0 }, () => {
-        socket.off('error', reject);
-        resolve();
+    if (this.#finished) return this.#closeSocket();
+    if (!gso)
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind({ address: host, port: 0 }, () => {
+          socket.off('error', reject);
+          resolve();
+        });
       });
-    });
     if (this.#finished) return;
 
     if (request.mode === 'netascii' || request.mode === 'mail') {
@@ -135,6 +157,9 @@ export class ReadTransfer {
     // "The last data packet is the first one with less than blksize bytes", so a multiple of blksize ends with
     // an empty block.
     this.#totalBlocks = Math.floor(opened.file.size / this.#blksize) + 1;
+    this.#blocks = new BlockReader(opened.file, this.#blksize, this.#windowsize);
+    // Short ERROR and OACK packets stay single datagrams: segmentation only cuts what is longer than one block.
+    if (gso && this.#windowsize > 1 && this.#blksize >= 512 && gso.segment(this.#blksize + 4)) this.#gso = gso;
 
     if (n.oack.size > 0) {
       // RFC 2347: the client acknowledges the OACK with ACK 0; data starts after it.
@@ -145,7 +170,7 @@ export class ReadTransfer {
       this.#arm();
     } else {
       this.#base = 1;
-      await this.#sendWindow();
+      this.#sendWindow();
     }
   }
 
@@ -156,18 +181,17 @@ export class ReadTransfer {
     this.#finish({ kind: 'error', error: message, refused: true });
   }
 
-  /** Datagrams handed to the socket but not yet sent: closing before they leave would drop them (an ERROR, say). */
+  /** ERROR datagrams handed to the socket but not yet sent: closing before they leave would drop them. */
   #inFlight = 0;
   #closeWhenSent = false;
 
-  #send(buf: Buffer | Buffer[]): void {
+  /**
+   * Sends without a completion callback: Node sends at once when the socket buffer has room and would otherwise only
+   * add a callback tick per datagram. DATA and OACK are resent on timeout anyway; ERRORs go through #sendError.
+   */
+  #send(buf: Buffer): void {
     const { client } = this.#o;
-    const socket = this.#socket;
-    if (!socket) return;
-    this.#inFlight++;
-    socket.send(buf, client.port, client.address, () => {
-      if (--this.#inFlight === 0 && this.#closeWhenSent) this.#closeSocket();
-    });
+    this.#socket?.send(buf, client.port, client.address);
   }
 
   #closeSocket(): void {
@@ -179,19 +203,26 @@ export class ReadTransfer {
   }
 
   #sendError(code: TftpErrorCode, message: string): void {
-    if (!this.#socket) return;
+    const socket = this.#socket;
+    if (!socket) return;
+    const { client } = this.#o;
     try {
-      this.#send(encodeError(code, message));
+      this.#inFlight++;
+      socket.send(encodeError(code, message), client.port, client.address, () => {
+        if (--this.#inFlight === 0 && this.#closeWhenSent) this.#closeSocket();
+      });
     } catch {
       // The socket may already be closed; an error reply is best effort.
+      this.#inFlight--;
       return;
     }
-    this.#o.onErrorSent?.(code, this.#o.client);
+    this.#o.onErrorSent?.(code, client);
   }
 
+  /** (Re)starts the retransmission timer; one timer per transfer, refreshed instead of replaced for every window. */
   #arm(): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#onTimeout(), this.#timeoutMs);
+    if (this.#timer) this.#timer.refresh();
+    else this.#timer = setTimeout(() => this.#onTimeout(), this.#timeoutMs);
   }
 
   #onTimeout(): void {
@@ -207,43 +238,69 @@ export class ReadTransfer {
       this.#sendOack?.();
       this.#arm();
     } else {
-      void this.#sendWindow();
+      this.#sendWindow();
     }
   }
 
-  /** Sends blocks base .. base+windowsize-1 (at most up to the last), then waits for the ACK of the last one. */
-  async #sendWindow(): Promise<void> {
-    const source = this.#source!;
+  /**
+   * Sends blocks base .. base+windowsize-1 (at most up to the last), then waits for the ACK of the last one. Runs
+   * synchronously when the blocks are in memory; otherwise reads them first and starts over.
+   */
+  #sendWindow(): void {
     const gen = ++this.#gen;
+    const blocks = this.#blocks!;
     const first = this.#base;
     const last = Math.min(first + this.#windowsize - 1, this.#totalBlocks);
-    const bs = this.#blksize;
-    let data = source.data;
-    let dataOffset = 0;
-    if (!data) {
-      const w = this.#window;
-      const start = (first - 1) * bs;
-      const end = Math.min(last * bs, source.size);
-      if (w && w.first <= first && (w.first - 1) * bs + w.data.length >= end) {
-        data = w.data;
-        dataOffset = (w.first - 1) * bs;
-      } else {
-        // Read ahead a few windows at once: fewer syscalls for lock-step clients.
-        const ahead = Math.max(end - start, Math.min(bs * 64, 256 * 1024));
-        const buf = await source.read(start, ahead);
-        if (gen !== this.#gen || this.#finished) return;
-        this.#window = { first, data: buf };
-        data = buf;
-        dataOffset = start;
-      }
-    }
+    const stride = this.#blksize + 4;
+    const socket = this.#socket!;
+    // A datagram Node could not send at once waits in its queue holding our buffer: then take a fresh one.
+    if (!this.#packets || socket.getSendQueueCount() > 0)
+      // Windows only shrink as base moves on: the first one's size fits all later ones.
+      this.#packets = Buffer.allocUnsafe(stride * (last - first + 1));
+    const pkts = this.#packets;
+    const segmented = this.#gso !== undefined && last > first;
+    let end = 0;
     for (let b = first; b <= last; b++) {
-      const from = (b - 1) * bs - dataOffset;
-      const chunk = data.subarray(from, Math.min(from + bs, data.length));
-      this.#send([encodeDataHeader(b % BLOCK_WRAP), chunk]);
+      const at = end;
+      const n = blocks.copy(b, pkts, at + 4);
+      if (n < 0) {
+        // The timer stays armed while reading: a read that never ends still ends the transfer after its retries.
+        this.#arm();
+        this.#loadThenSend(b, gen);
+        return;
+      }
+      writeDataHeader(pkts, at, b % BLOCK_WRAP);
+      end = at + 4 + n;
+      if (!segmented) this.#send(at === 0 && end === pkts.length ? pkts : pkts.subarray(at, end));
+    }
+    if (segmented) {
+      // Every segment but the last must be exactly one full block: true inside a window, whose last block alone may
+      // be short. At most 64 segments a send (the kernel's UDP_MAX_SEGMENTS on older kernels).
+      const per = Math.min(64, Math.floor(GSO_MAX_BYTES / stride)) * stride;
+      for (let at = 0; at < end; at += per) this.#sendSegmented(pkts.subarray(at, Math.min(at + per, end)), gen);
     }
     this.#sentUpTo = last;
     this.#arm();
+  }
+
+  /** A window in one send; if the kernel refuses it (a device without checksum offload: EIO), fall back for good. */
+  #sendSegmented(buf: Buffer, gen: number): void {
+    const { client } = this.#o;
+    this.#socket?.send(buf, client.port, client.address, (err) => {
+      if (!err || this.#finished || !this.#gso) return;
+      this.#gso.segment(0);
+      this.#gso = undefined;
+      if (gen === this.#gen) this.#sendWindow();
+    });
+  }
+
+  #loadThenSend(b: number, gen: number): void {
+    this.#blocks!.load(b).then(
+      () => {
+        if (gen === this.#gen && !this.#finished) this.#sendWindow();
+      },
+      (e: Error) => this.#finish({ kind: 'error', error: `read: ${e.message}`, refused: false }),
+    );
   }
 
   #onMessage(msg: Buffer, address: string, port: number): void {
@@ -257,15 +314,15 @@ export class ReadTransfer {
       this.#o.onErrorSent?.(TftpErrorCode.UnknownTid, { address, port });
       return;
     }
-    const r = decodePacket(msg);
-    if (!r.ok) return;
-    const p = r.packet;
-    if (p.op === Opcode.ERROR) {
-      this.#finish({ kind: 'aborted', error: `client ERROR ${p.code}: ${p.message}` });
+    const block = ackBlock(msg);
+    if (block < 0) {
+      const r = decodePacket(msg);
+      if (r.ok && r.packet.op === Opcode.ERROR)
+        this.#finish({ kind: 'aborted', error: `client ERROR ${r.packet.code}: ${r.packet.message}` });
       return;
     }
-    if (p.op !== Opcode.ACK || this.#base > this.#totalBlocks) return;
-    const acked = this.#unwrap(p.block);
+    if (this.#base > this.#totalBlocks) return;
+    const acked = this.#unwrap(block);
     // Only an ACK inside the outstanding window moves us; an ACK of an already acknowledged block (a duplicate)
     // is ignored, so a delayed duplicate never doubles the traffic (Sorcerer's Apprentice, RFC 1123 §4.2.3.1).
     if (acked === undefined) return;
@@ -278,7 +335,7 @@ export class ReadTransfer {
     }
     // RFC 7440: an ACK of a block before the window's end means the rest was lost: "the sender ... MUST
     // retransmit the window starting at the first unacknowledged block".
-    void this.#sendWindow();
+    this.#sendWindow();
   }
 
   /** Maps a 16-bit ACK to the absolute block in [base-?, sentUpTo]; undefined if it acknowledges nothing new. */

@@ -1,12 +1,13 @@
 /**
- * The few socket calls Node's dgram cannot make (SO_BINDTODEVICE, raw ICMPv6), from libc through koffi. Loaded once;
- * undefined where libc or koffi is not available, so callers can fall back.
+ * The few socket calls Node's dgram cannot make (SO_BINDTODEVICE, raw ICMPv6, UDP_SEGMENT), from libc through koffi.
+ * Loaded once; undefined where libc or koffi is not available (or not Linux), so callers can fall back.
  */
 export interface Libc {
   socket(domain: number, type: number, protocol: number): number;
   setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
   bind(fd: number, addr: Buffer, len: number): number;
   sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
+  inet_pton(af: number, src: string, dst: Buffer): number;
   close(fd: number): number;
   errno(): number;
 }
@@ -18,6 +19,7 @@ let loaded: Promise<Libc | undefined> | undefined;
 
 export function loadLibc(): Promise<Libc | undefined> {
   loaded ??= (async () => {
+    if (process.platform !== 'linux') return undefined;
     try {
       const koffi = (await import('koffi')).default;
       const lib = koffi.load('libc.so.6');
@@ -26,6 +28,7 @@ export function loadLibc(): Promise<Libc | undefined> {
         setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)') as Libc['setsockopt'],
         bind: lib.func('int bind(int, const void *, uint32_t)') as Libc['bind'],
         sendto: lib.func('long sendto(int, const void *, size_t, int, const void *, uint32_t)') as Libc['sendto'],
+        inet_pton: lib.func('int inet_pton(int, const char *, void *)') as Libc['inet_pton'],
         close: lib.func('int close(int)') as Libc['close'],
         errno: () => koffi.errno(),
       };

@@ -1,0 +1,292 @@
+/**
+ * bench/rss: the resident memory of one `bootherd serve` (full DHCP, TFTP, HTTP) idle, under 1,000 clients at once on
+ * each of DHCP, TFTP and HTTP, and after fuzz runs of malformed DHCP and TFTP datagrams. Targets: ≤ 150 MB under load,
+ * and flat (≤ +5 MB) across a fuzz run.
+ *
+ * Everything runs in a test namespace (192.0.2.0/24): bootherd on its bridge, the clients in a second namespace
+ * joined to it, sending from 90 addresses (192.0.2.2–91) so TFTP's per-client limit (16) does not queue them.
+ * Run as root after `npm run build`: `node --import tsx bench/rss/run.ts`. Env BENCH_FUZZ (datagrams a server a run,
+ * default 200000), BENCH_FUZZ_ONLY (dhcp or tftp), BENCH_SERVER_LOG (a file for bootherd's output).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import {
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { createTestNet, type TestNet } from '../../test/e2e/lib/netns.ts';
+import { fetchTftp } from '../tftp/client.ts';
+
+const SELF = fileURLToPath(import.meta.url);
+const ROOT = resolve(import.meta.dirname, '../..');
+const SERVER = '192.0.2.1';
+const CLIENTS = 1000;
+const ADDRESSES = 90;
+const FUZZ = Number(process.env.BENCH_FUZZ ?? 200_000);
+/** BENCH_SERVER_LOG=<file> keeps bootherd's output and runs it with --trace-gc: its heap after each GC. */
+const SERVER_LOG = process.env.BENCH_SERVER_LOG;
+const GC_FLAGS = SERVER_LOG ? ['--trace-gc'] : [];
+/** BENCH_FUZZ_ONLY=dhcp or tftp fuzzes one server alone: to see which one grows. */
+const FUZZ_PORTS = { dhcp: [67], tftp: [69] }[process.env.BENCH_FUZZ_ONLY ?? ''] ?? [67, 69];
+const SMALL = 70 * 1024;
+const addressOf = (i: number) => `192.0.2.${2 + (i % ADDRESSES)}`;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Client modes, run inside the clients' namespace.
+
+function discover(i: number): Buffer {
+  const b = Buffer.alloc(300);
+  b[0] = 1; // BOOTREQUEST
+  b[1] = 1; // Ethernet
+  b[2] = 6;
+  b.writeUInt32BE(0x1000_0000 + i, 4); // xid
+  b.writeUInt16BE(0x8000, 10); // broadcast flag
+  b.set([0x52, 0x54, 0x00, 0xbe, (i >> 8) & 0xff, i & 0xff], 28);
+  b.writeUInt32BE(0x63825363, 236);
+  const vendor = Buffer.from('PXEClient:Arch:00000:UNDI:002001');
+  b.set([53, 1, 1, 60, vendor.length, ...vendor, 93, 2, 0, 0, 255], 240);
+  return b;
+}
+
+/** 1,000 DISCOVERs, 1,000 TFTP fetches of 70 KiB and 1,000 GET /boot.ipxe, all at once. */
+async function load(): Promise<void> {
+  const dhcp = createSocket({ type: 'udp4', reuseAddr: true });
+  let offers = 0;
+  dhcp.on('message', () => offers++);
+  await new Promise<void>((r) => dhcp.bind(68, '0.0.0.0', r));
+  dhcp.setBroadcast(true);
+  for (let i = 0; i < CLIENTS; i++) dhcp.send(discover(i), 67, '255.255.255.255');
+  const [tftp, http] = await Promise.all([
+    Promise.all(
+      Array.from({ length: CLIENTS }, (_, i) =>
+        fetchTftp({
+          host: SERVER,
+          localAddress: addressOf(i),
+          port: 69,
+          file: 'small.bin',
+          size: SMALL,
+          blksize: 1468,
+          windowsize: 1,
+          deadlineMs: 60_000,
+        }),
+      ),
+    ),
+    Promise.all(
+      Array.from({ length: CLIENTS }, (_, i) =>
+        fetch(`http://${SERVER}:8080/boot.ipxe?mac=52:54:00:be:${(i >> 8).toString(16)}:${(i & 255).toString(16)}`)
+          .then((r) => r.arrayBuffer().then(() => r.ok))
+          .catch(() => false),
+      ),
+    ),
+  ]);
+  await sleep(1000);
+  dhcp.close();
+  const ok = (xs: boolean[]) => xs.filter(Boolean).length;
+  console.log(
+    JSON.stringify({
+      offers,
+      tftpOk: ok(tftp.map((r) => r.ok)),
+      httpOk: ok(http),
+      tftpError: tftp.find((r) => !r.ok)?.error,
+    }),
+  );
+}
+
+/** `count` malformed datagrams to each of DHCP (67) and TFTP (69): random bytes, and real requests mutated. */
+async function fuzz(count: number, ports: number[]): Promise<void> {
+  const s = createSocket('udp4');
+  const rrq = Buffer.from('\x00\x01small.bin\x00octet\x00blksize\x001468\x00tsize\x000\x00', 'latin1');
+  const bases = [discover(1), rrq, Buffer.from([0, 4, 0, 1]), Buffer.from('\x00\x05\x00\x08x\x00', 'latin1')];
+  const mutate = (): Buffer => {
+    const base = bases[Math.floor(Math.random() * bases.length)]!;
+    const k = Math.random();
+    if (k < 0.3) return randomBytes(Math.floor(Math.random() * 600));
+    if (k < 0.6) return base.subarray(0, Math.floor(Math.random() * base.length));
+    const b = Buffer.from(base);
+    for (let i = 0; i < 4; i++) b[Math.floor(Math.random() * b.length)] = Math.floor(Math.random() * 256);
+    return b;
+  };
+  // Bursts with a pause, so the receiver's socket buffer is not simply overrun: the packets must reach the code.
+  for (let i = 0; i < count; i += 200) {
+    for (let j = 0; j < 200; j++) {
+      for (const port of ports) s.send(mutate(), port, SERVER);
+    }
+    await sleep(5);
+  }
+  s.close();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The parent: bootherd, the namespace, the samples.
+
+const rssMb = (pid: number): number => {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+};
+
+function runClient(exec: string[], args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const [cmd, ...rest] = [...exec, process.execPath, '--import', 'tsx', SELF, ...args];
+    const c = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const timer = setTimeout(() => c.kill('SIGKILL'), 300_000);
+    c.on('error', reject);
+    c.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out.trim());
+      else reject(new Error(`client ${args[0]} exited ${code}`));
+    });
+  });
+}
+
+/** Newest modification time under a directory (ms). */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true }))
+    if (e.isFile()) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
+  return t;
+}
+
+/** `bootherd serve` from the dist build, as deployed (tsx would add its own ~100 MB), in full DHCP mode with TFTP. */
+async function startServer(net: TestNet, dir: string): Promise<ChildProcess> {
+  const bin = join(ROOT, 'dist/cli/bin.js');
+  if (!existsSync(bin)) throw new Error('dist/ is missing: npm run build');
+  if (newest(join(ROOT, 'src')) > newest(join(ROOT, 'dist')) + 1000)
+    console.error('bench/rss: warning: src/ is newer than dist/; `npm run build` to measure the current code');
+  writeFileSync(join(dir, 'inventory.yaml'), '{}\n');
+  writeFileSync(
+    join(dir, 'bootherd.yaml'),
+    `data_dir: ${dir}/data
+inventory: ${dir}/inventory.yaml
+http: { listen: ${SERVER}, port: 8080, advertise: "http://${SERVER}:8080", assets: ${dir} }
+tftp: { enabled: true, listen: ${SERVER}, roots: [${dir}] }
+dhcp:
+  mode: full
+  interfaces: [br0]
+  subnets: [{ subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.250] }]
+`,
+  );
+  const [cmd, ...args] = [
+    ...net.exec,
+    process.execPath,
+    ...GC_FLAGS,
+    bin,
+    'serve',
+    '--config',
+    join(dir, 'bootherd.yaml'),
+  ];
+  const child = spawn(cmd!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  await new Promise<void>((ready, fail) => {
+    const timer = setTimeout(() => fail(new Error(`bootherd did not start in 30 s:\n${log}`)), 30_000);
+    const onData = (d: Buffer) => {
+      log += d.toString();
+      if (/DHCP\s+full mode/.test(log)) {
+        clearTimeout(timer);
+        ready();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => fail(new Error(`bootherd exited (${code}):\n${log}`)));
+  });
+  child.stdout.removeAllListeners('data');
+  child.stderr.removeAllListeners('data');
+  if (SERVER_LOG) {
+    const out = createWriteStream(SERVER_LOG);
+    child.stdout.pipe(out);
+    child.stderr.pipe(out);
+  } else {
+    child.stdout.resume();
+    child.stderr.resume();
+  }
+  return child;
+}
+
+async function main(): Promise<void> {
+  const net = createTestNet({ serverIp: SERVER });
+  const root = mkdtempSync(join(tmpdir(), 'bh-bench-rss-'));
+  let server: ChildProcess | undefined;
+  process.on('exit', () => {
+    if (server?.pid !== undefined && server.exitCode === null) server.kill('SIGKILL');
+    net.destroy();
+    rmSync(root, { recursive: true, force: true });
+  });
+  try {
+    writeFileSync(join(root, 'small.bin'), randomBytes(SMALL));
+    server = await startServer(net, root);
+    const node = server.pid;
+    if (node === undefined) throw new Error('bootherd has no pid');
+    const exec = net.addClient('rss', '52:54:00:be:00:01');
+    const cns = exec[exec.length - 1]!;
+    for (let i = 0; i < ADDRESSES; i++)
+      execFileSync('ip', ['-n', cns, 'addr', 'add', `${addressOf(i)}/24`, 'dev', 'eth0']);
+    execFileSync('ip', ['-n', cns, 'route', 'add', '255.255.255.255', 'dev', 'eth0']);
+
+    await sleep(3000);
+    const rows: [string, number][] = [['idle (after start, 3 s)', rssMb(node)]];
+    let peak = 0;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssMb(node));
+    }, 50);
+    const loaded = await runClient(exec, ['--load']);
+    clearInterval(sampler);
+    rows.push([`peak under ${CLIENTS} DHCP + ${CLIENTS} TFTP + ${CLIENTS} HTTP clients at once`, peak]);
+    await sleep(3000);
+    rows.push(['after the load (3 s later)', rssMb(node)]);
+    for (const run of [1, 2, 3]) {
+      await runClient(exec, ['--fuzz', String(FUZZ), FUZZ_PORTS.join(',')]);
+      await sleep(3000);
+      const to = FUZZ_PORTS.map((p) => (p === 67 ? 'DHCP' : 'TFTP')).join(' and ');
+      rows.push([`after fuzz run ${run}: ${FUZZ} malformed datagrams each to ${to}`, rssMb(node)]);
+    }
+    const at = (i: number) => rows[i]![1];
+    console.log(
+      `\nbench/rss ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, bootherd serve (dist build)`,
+    );
+    console.log(`load: ${loaded}\n`);
+    console.log('| step | bootherd RSS |\n| --- | --- |');
+    for (const [name, mb] of rows) console.log(`| ${name} | ${mb.toFixed(1)} MB |`);
+    const deltas = [3, 4, 5].map((i) => at(i) - at(i - 1));
+    console.log(
+      `\npeak ${peak.toFixed(1)} MB (target ≤ 150): ${peak <= 150 ? 'met' : 'NOT met'}; ` +
+        `fuzz runs ${deltas.map((d) => `${d >= 0 ? '+' : ''}${d.toFixed(1)} MB`).join(', ')} ` +
+        `(target ≤ +5 each): ${deltas.every((d) => d <= 5) ? 'met' : 'NOT met'}`,
+    );
+  } finally {
+    if (server && server.exitCode === null) {
+      const exited = new Promise((r) => server?.once('exit', r));
+      server.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+    }
+  }
+}
+
+const mode = process.argv[2];
+const run =
+  mode === '--load'
+    ? load()
+    : mode === '--fuzz'
+      ? fuzz(Number(process.argv[3]), (process.argv[4] ?? '').split(',').map(Number))
+      : main();
+run.then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(`bench/rss failed: ${err.message}`);
+    process.exit(1);
+  },
+);
