@@ -8,6 +8,7 @@ export const ERRORS = {
   BAD_REQUEST: { status: 400, message: 'bad request' },
   BAD_MAC: { status: 400, message: 'not a MAC address' },
   NOT_FOUND: { status: 404, message: 'not found' },
+  RANGE_NOT_SATISFIABLE: { status: 416, message: 'range not satisfiable' },
   MACHINE_NOT_FOUND: { status: 404, message: 'no such machine' },
   PROFILE_NOT_FOUND: { status: 404, message: 'no such profile' },
   SIGNATURE_INVALID: { status: 403, message: 'signature invalid or expired' },

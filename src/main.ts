@@ -19,7 +19,6 @@ import { startDhcp } from './dhcp/start.ts';
 import { listenError } from './errors.ts';
 import { EventBus } from './events/bus.ts';
 import { buildApp } from './http/app.ts';
-import { privateAssetsOf } from './http/boot-routes.ts';
 import type { ServerStatus } from './http/ops.ts';
 import { loadOrCreateTls } from './http/tls.ts';
 import { machineMedia } from './media/machine-media.ts';
@@ -170,7 +169,7 @@ async function startHttp(
     signer: core.signer,
     assetsDir: config.http.assets,
     ipxeDir: config.http.ipxeDir,
-    privateAssets: async () => privateAssetsOf(await core.inventory.listProfiles()),
+    privateAssets: () => core.service.privateAssets(),
     logger: log,
     logLevel: config.log.level,
     trustProxy: config.http.trustProxy,

@@ -161,8 +161,18 @@ function ipv4(v: Value): string {
 function parseDhcp(dhcp: Value): Config['dhcp'] {
   const mode = dhcp.get('mode').oneOf(['off', 'full', 'proxy'] as const, 'off');
   const subnetsValue = dhcp.get('subnets');
+  // A relay (giaddr) outside every subnet picks its subnet by this list (Kea's relay.ip-addresses): one subnet each.
+  const relayOwner = new Map<string, string>();
+  const relayAddresses = (v: Value): string[] =>
+    v.items().map((item) => {
+      const ip = ipv4(item);
+      const owner = relayOwner.get(ip);
+      if (owner) item.fail(`${ip} is already a relay address of ${owner}`);
+      relayOwner.set(ip, v.path);
+      return ip;
+    });
   const subnets = subnetsValue.items().map((s): SubnetConfig => {
-    s.keys(['subnet', 'range', 'lease_time', 'routers', 'dns', 'domain', 'ntp', 'mtu', 'exclude']);
+    s.keys(['subnet', 'range', 'lease_time', 'routers', 'dns', 'domain', 'ntp', 'mtu', 'exclude', 'relay_addresses']);
     const subnet = s.get('subnet').string();
     if (!/^\d+\.\d+\.\d+\.\d+\/\d{1,2}$/.test(subnet) || !isIPv4(subnet.split('/')[0] ?? '')) {
       s.get('subnet').fail(`"${subnet}" is not a subnet like 192.0.2.0/24`);
@@ -183,6 +193,7 @@ function parseDhcp(dhcp: Value): Config['dhcp'] {
       options,
       leaseSeconds: s.get('lease_time').int(3600, 60, 365 * 24 * 3600),
       ...(s.get('exclude').present ? { exclude: list('exclude') } : {}),
+      ...(s.get('relay_addresses').present ? { relayAddresses: relayAddresses(s.get('relay_addresses')) } : {}),
     };
   });
   if (mode === 'full' && subnets.length === 0) subnetsValue.fail('full mode needs at least one subnet with a range');

@@ -66,7 +66,7 @@ export class Metrics {
   });
   readonly dhcpPackets = new Counter({
     name: 'bootherd_dhcp_packets_total',
-    help: 'DHCP datagrams: received, malformed, replied, dropped (with the reason); router advertisements as replied',
+    help: 'DHCP datagrams: received, malformed, replied; router advertisements as replied (drops: bootherd_dhcp_dropped_total)',
     labelNames: ['kind', 'reason'] as const,
     registers: [this.registry],
   });
@@ -74,6 +74,12 @@ export class Metrics {
     name: 'bootherd_dhcp_messages_total',
     help: 'DHCP client messages by type (discover, request, inform, release, decline, bootp, unknown; malformed for undecodable datagrams) and outcome (offered, acked, nak, ignored, released, declined, informed; dropped for malformed)',
     labelNames: ['message', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly dhcpDropped = new Counter({
+    name: 'bootherd_dhcp_dropped_total',
+    help: 'DHCP datagrams that got no reply, by reason (no-subnet, pool-exhausted, malformed, shed-discover, shed-request, other-server, no-record, commit-failed ...)',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
   readonly poolAddresses = new Gauge({
@@ -98,7 +104,7 @@ export class Metrics {
   }
 
   /** A DHCP server packet event; malformed ones also count as a message, there being no exchange for them. */
-  dhcpPacket(kind: 'received' | 'malformed' | 'replied' | 'dropped', reason?: string): void {
+  dhcpPacket(kind: 'received' | 'malformed' | 'replied', reason?: string): void {
     this.dhcpPackets.inc({ kind, reason: reason ?? '' });
     if (kind === 'malformed') this.dhcpMessages.inc({ message: 'malformed', outcome: 'dropped' });
   }

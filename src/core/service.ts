@@ -57,11 +57,16 @@ export interface ScriptResult {
 
 export class BootService {
   private catalog?: { at: number; groups: Group[]; profiles: Map<string, Profile> };
+  /** privateAssets() of the current catalog. */
+  private privatePaths?: { of: object; paths: Set<string> };
   private readonly now: () => Date;
   /** Recent client addresses → who used them (insertion order = age), to place TFTP and asset fetches. */
   /** The decision last made per MAC, so the exchange's event names the machine without a second lookup. */
   private readonly dhcpClients = new Map<string, { machine?: Machine; decision: DhcpDecision }>();
   private readonly byAddress = new Map<string, { mac: string; machineId?: string }>();
+  /** DHCP's machine lookups, kept as long as the catalog (a DORA asks twice within ms); any inventory change clears
+   * them. The script path always reads the store: its one-shot actions must be exact. */
+  private readonly dhcpMachines = new Map<string, { at: number; machine: Machine | undefined }>();
   /** The bootstrap script is the same for every client: rendered once, served over HTTP and TFTP. */
   readonly bootstrap: string;
 
@@ -99,6 +104,20 @@ export class BootService {
 
   invalidate(): void {
     this.catalog = undefined;
+    this.dhcpMachines.clear();
+  }
+
+  /**
+   * Asset paths (relative) some profile lists as `private`, from the same cached catalog as scripts: asked on every
+   * asset request, where reading every profile from the store cost more than a 1 MiB Range response (bench/http).
+   */
+  async privateAssets(): Promise<Set<string>> {
+    const catalog = await this.loadCatalog();
+    if (this.privatePaths?.of !== catalog) {
+      const paths = [...catalog.profiles.values()].flatMap((p) => (p.private ?? []).map((x) => x.replace(/^\/+/, '')));
+      this.privatePaths = { of: catalog, paths: new Set(paths) };
+    }
+    return this.privatePaths.paths;
   }
 
   async view(facts: ClientFacts): Promise<InventoryView> {
@@ -109,9 +128,22 @@ export class BootService {
     return { machine, ...catalog };
   }
 
+  private async dhcpView(facts: ClientFacts): Promise<InventoryView> {
+    const key = `${facts.mac}|${facts.uuid ?? ''}|${facts.serial ?? ''}|${facts.hostname ?? ''}`;
+    const t = Date.now();
+    const hit = this.dhcpMachines.get(key);
+    if (hit && t - hit.at < CATALOG_TTL_MS) return { machine: hit.machine, ...(await this.loadCatalog()) };
+    const inv = await this.view(facts);
+    this.dhcpMachines.delete(key);
+    this.dhcpMachines.set(key, { at: t, machine: inv.machine });
+    if (this.dhcpMachines.size > MAX_ADDRESSES)
+      this.dhcpMachines.delete(this.dhcpMachines.keys().next().value as string);
+    return inv;
+  }
+
   async dhcp(rawFacts: ClientFacts): Promise<DhcpDecision> {
     const facts = BootService.cleanFacts(rawFacts);
-    const inv = await this.view(facts);
+    const inv = await this.dhcpView(facts);
     const decision = decideDhcp(facts, inv, this.deps.boot);
     // The event is recorded when the exchange ends (dhcpExchange), with what was replied; keep who this was.
     this.dhcpClients.delete(facts.mac);

@@ -66,6 +66,16 @@ export type DhcpIgnoreReason =
   | 'commit-failed'
   | 'error';
 
+/** Why a received datagram got no reply: an ignored message, or one never decoded or handled. */
+export type DhcpDropReason =
+  | DhcpIgnoreReason
+  | 'malformed'
+  /** A BOOTREPLY, or a request without a hardware address. */
+  | 'not-request'
+  /** Shed under load: its queue was full (see intake.ts); the client retransmits. */
+  | 'shed-request'
+  | 'shed-discover';
+
 export interface DhcpExchange {
   /** `ip` is the client's address when known: ciaddr, the source of an unrelayed packet, or the address acked. */
   facts: ClientFacts;

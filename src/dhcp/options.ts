@@ -245,12 +245,38 @@ export function ipv4ToString(b: Buffer, off = 0): string {
   return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
 }
 
-const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
 /** Strict dotted quad → 4 bytes; undefined if `s` is not one. */
+/** A dotted quad (four decimal octets 0-255, no leading zeros) as a 32-bit unsigned number. A loop rather than a
+ * regex and a split: it runs several times for every packet encoded and every address the pool looks at. */
+export function ipv4ToNumber(s: string): number | undefined {
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return undefined;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && part === 0) return undefined;
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return undefined;
+    } else {
+      return undefined;
+    }
+  }
+  return digits === 0 || dots !== 3 ? undefined : n * 256 + part;
+}
+
 export function ipv4ToBytes(s: string): Buffer | undefined {
-  if (!IPV4_RE.test(s)) return undefined;
-  return Buffer.from(s.split('.').map(Number));
+  const n = ipv4ToNumber(s);
+  if (n === undefined) return undefined;
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(n, 0);
+  return b;
 }
 
 function ipv4Out(code: number | undefined, s: string): Buffer {

@@ -113,6 +113,27 @@ function scanOptions(area: Buffer, where: string, into: Map<number, Buffer[]>): 
   }
 }
 
+/**
+ * Option 53 (message type) read straight from the options field, without decoding the packet: the receive loop
+ * sorts datagrams into its queues with this before any real work. Undefined when absent or unreadable (the full
+ * decode decides later; option 52 overload is not followed here).
+ */
+export function peekMessageType(buf: Buffer): number | undefined {
+  if (buf.length < OPTIONS_OFFSET || buf.readUInt32BE(HEADER_SIZE) !== MAGIC_COOKIE) return undefined;
+  for (let i = OPTIONS_OFFSET; i + 1 < buf.length; ) {
+    const code = buf[i] as number;
+    if (code === OptionCode.Pad) {
+      i++;
+      continue;
+    }
+    if (code === OptionCode.End) return undefined;
+    const len = buf[i + 1] as number;
+    if (code === OptionCode.MessageType) return len === 1 && i + 2 < buf.length ? buf[i + 2] : undefined;
+    i += 2 + len;
+  }
+  return undefined;
+}
+
 export function decodePacket(buf: Buffer): DecodeResult {
   if (buf.length < HEADER_SIZE) return failDecode('TRUNCATED_HEADER', `${buf.length} octets, a BOOTP header is 236`);
   const op = buf[0]!;
@@ -321,9 +342,23 @@ function encodeOrThrow(p: DhcpPacket, opts: EncodeOptions): Buffer {
   let optionsArea: Buffer;
 
   if (needed <= optionsCapacity) {
-    const area: Area = { capacity: optionsCapacity - 1, parts: [], used: 0 };
-    for (const c of codes) place([area], c, values.get(c)!);
-    optionsArea = Buffer.concat([...area.parts, Buffer.from([OptionCode.End])]);
+    // Everything fits the options field: written straight into one buffer (the common case, every OFFER and ACK),
+    // values over 255 octets as consecutive instances (RFC 3396).
+    optionsArea = Buffer.allocUnsafe(needed);
+    let o = 0;
+    for (const c of codes) {
+      const v = values.get(c)!;
+      let off = 0;
+      do {
+        const n = Math.min(255, v.length - off);
+        optionsArea[o++] = c;
+        optionsArea[o++] = n;
+        v.copy(optionsArea, o, off, off + n);
+        o += n;
+        off += n;
+      } while (off < v.length);
+    }
+    optionsArea[o] = OptionCode.End;
   } else {
     // RFC 2132 §9.3: overload the file field, then sname, when they are free. Each field keeps one octet for End,
     // and the options field three more for option 52 itself.
@@ -351,12 +386,13 @@ function encodeOrThrow(p: DhcpPacket, opts: EncodeOptions): Buffer {
     optionsArea = Buffer.concat([...head, ov, ...tail, Buffer.from([OptionCode.End])]);
   }
 
-  const cookie = Buffer.alloc(4);
-  cookie.writeUInt32BE(MAGIC_COOKIE);
-  const body = Buffer.concat([header, cookie, optionsArea]);
-  sname.copy(body, SNAME.offset);
-  file.copy(body, FILE.offset);
-  const out = body.length < BOOTP_MIN_SIZE ? Buffer.concat([body, Buffer.alloc(BOOTP_MIN_SIZE - body.length)]) : body;
+  // One allocation, zero-filled: the padding up to the BOOTP minimum is zeros.
+  const out = Buffer.alloc(Math.max(OPTIONS_OFFSET + optionsArea.length, BOOTP_MIN_SIZE));
+  header.copy(out, 0);
+  out.writeUInt32BE(MAGIC_COOKIE, HEADER_SIZE);
+  optionsArea.copy(out, OPTIONS_OFFSET);
+  sname.copy(out, SNAME.offset);
+  file.copy(out, FILE.offset);
   if (out.length > limit)
     throw new EncodeFailure('TOO_LARGE', undefined, `message is ${out.length} octets, limit ${limit}`);
   return out;

@@ -5,143 +5,26 @@
  * the ACK, so an address is never handed out twice across a crash.
  */
 import { normalizeMac } from '../model/identity.ts';
-import { ipv4ToBytes } from './options.ts';
+import { MinHeap } from './heap.ts';
+import {
+  type ClientKey,
+  intToIp,
+  ipToInt,
+  type Lease,
+  type LeaseState,
+  type LeaseStore,
+  type NakReason,
+  type NetworkParameters,
+  type OfferResult,
+  type PoolConfig,
+  type RequestResult,
+  type RequestState,
+  type Reservation,
+  type Subnet,
+  type SubnetUsage,
+} from './lease.ts';
 
-export type LeaseState = 'offered' | 'bound' | 'released' | 'declined' | 'expired';
-
-export interface Lease {
-  ip: string;
-  /** Lower-case `aa:bb:cc:dd:ee:ff`. */
-  mac: string;
-  /** Option 61 as lower-case hex, when the client sent one. */
-  clientId?: string;
-  hostname?: string;
-  state: LeaseState;
-  /** ms since the epoch: end of the lease, of the offer hold, or of the decline quarantine. */
-  expiresAt: number;
-}
-
-/** Durable lease storage. The pool keeps the live state in memory; the store only has to persist it. */
-export interface LeaseStore {
-  load(): Promise<Lease[]>;
-  /** Upserts by `ip`. Must be durable when the promise resolves. */
-  commit(changes: Lease[]): Promise<void>;
-}
-
-/** Options a subnet hands its clients (RFC 2132 names). The subnet mask comes from the subnet itself. */
-export interface SubnetOptions {
-  routers?: string[];
-  dnsServers?: string[];
-  domainName?: string;
-  domainSearch?: string[];
-  ntpServers?: string[];
-  /** Option 26 interface MTU. */
-  mtu?: number;
-  broadcastAddress?: string;
-}
-
-export interface SubnetConfig {
-  /** CIDR, e.g. `192.0.2.0/24`. */
-  subnet: string;
-  /** First and last address handed out dynamically (inclusive). */
-  range: [string, string];
-  options?: SubnetOptions;
-  /** Default 3600. */
-  leaseSeconds?: number;
-  /** Addresses inside the range never handed out (the server's own, a printer...). */
-  exclude?: string[];
-}
-
-export interface Reservation {
-  mac: string;
-  ip: string;
-  hostname?: string;
-}
-
-export interface PoolConfig {
-  subnets: SubnetConfig[];
-  reservations?: Reservation[];
-  /** How long an offered address is held for the client that was offered it. Default 30 s. */
-  offerHoldMs?: number;
-  /** How long a declined address stays out of use. Default 10 min. */
-  declineQuarantineMs?: number;
-}
-
-/** What the reply builder needs from a subnet (see reply.ts). */
-export interface NetworkParameters extends SubnetOptions {
-  subnetMask: string;
-  leaseSeconds: number;
-}
-
-export interface Subnet {
-  /** As configured, e.g. `192.0.2.0/24`. */
-  cidr: string;
-  network: string;
-  prefix: number;
-  range: [string, string];
-  params: NetworkParameters;
-}
-
-/** How a client is known: option 61 when both sides have one, else chaddr (RFC 2131 §4.2). */
-export interface ClientKey {
-  mac: string;
-  /** Option 61 bytes or their hex. */
-  clientId?: Buffer | string;
-}
-
-export type NakReason =
-  /** The address is not on the client's network. */
-  | 'wrong-subnet'
-  /** Another client holds (or was offered) it. */
-  | 'taken'
-  /** Reserved for another machine. */
-  | 'reserved'
-  /** Declined by a client and still in quarantine. */
-  | 'declined'
-  /** Not an address this server hands out (outside the range, excluded, network or broadcast). */
-  | 'not-assignable'
-  /** SELECTING: this server did not offer that address to this client. */
-  | 'not-offered'
-  /** This client has (or is reserved) another address here. */
-  | 'wrong-address';
-
-export type RequestResult =
-  | { kind: 'ack'; lease: Lease; subnet: Subnet; changes: Lease[] }
-  | { kind: 'nak'; reason: NakReason; message: string; changes: Lease[] }
-  /** RFC 2131 §4.3.2 INIT-REBOOT: "If the DHCP server has no record of this client, then it MUST remain silent". */
-  | { kind: 'silent'; reason: string };
-
-export interface OfferResult {
-  lease: Lease;
-  subnet: Subnet;
-  changes: Lease[];
-}
-
-/** One subnet's addresses now: `size` counts those the pool can hand out (the range less exclusions, plus
- * reservations); `free` is what is neither offered, bound nor declined. For dashboards, not for allocation. */
-export interface SubnetUsage {
-  subnet: string;
-  size: number;
-  free: number;
-  offered: number;
-  bound: number;
-  declined: number;
-}
-
-/** RFC 2131 §4.3.2: how the client filled in its DHCPREQUEST. */
-export type RequestState = 'selecting' | 'init-reboot';
-
-// ---------------------------------------------------------------------------------------------------------------
-// 32-bit unsigned address math
-
-export function ipToInt(ip: string): number | undefined {
-  const b = ipv4ToBytes(ip);
-  return b ? b.readUInt32BE(0) : undefined;
-}
-
-export function intToIp(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
+export * from './lease.ts';
 
 function maskOf(prefix: number): number {
   return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
@@ -185,6 +68,15 @@ interface SubnetState {
   first: number;
   last: number;
   exclude: Set<number>;
+  // Address choice without scanning (see newAddress): every range address at or above `fresh` has never been
+  // looked at; below it, every address that may be free again is in `free` (lowest first). `ends` holds the end of
+  // every offer, lease and quarantine, so a lapsed one returns its address to `free`; `offers` the offer holds,
+  // oldest first, for taking one back when the range is full.
+  fresh: number;
+  free: MinHeap;
+  inFree: Set<number>;
+  ends: MinHeap;
+  offers: MinHeap;
 }
 
 interface Client {
@@ -198,8 +90,23 @@ function sameClient(lease: Lease, c: Client): boolean {
   return lease.mac === c.mac;
 }
 
+function holds(l: Lease): boolean {
+  return l.state === 'offered' || l.state === 'bound' || l.state === 'declined';
+}
+
 function isActive(l: Lease, now: number): boolean {
-  return (l.state === 'offered' || l.state === 'bound' || l.state === 'declined') && l.expiresAt > now;
+  return holds(l) && l.expiresAt > now;
+}
+
+function addTo<K>(index: Map<K, Set<number>>, key: K, ip: number): void {
+  const set = index.get(key);
+  if (set) set.add(ip);
+  else index.set(key, new Set([ip]));
+}
+
+function removeFrom<K>(index: Map<K, Set<number>>, key: K, ip: number): void {
+  const set = index.get(key);
+  if (set?.delete(ip) && set.size === 0) index.delete(key);
 }
 
 type Check = 'ok' | Exclude<NakReason, 'not-offered' | 'wrong-address'>;
@@ -211,6 +118,13 @@ export class LeasePool {
   private readonly leases = new Map<number, Lease>();
   private readonly reservedByIp = new Map<number, Reservation>();
   private readonly reservedByMac = new Map<string, Reservation[]>();
+  /** giaddr → subnet, for relays outside the subnets they serve. */
+  private readonly relays = new Map<number, SubnetState>();
+  /** Lease records by client (chaddr, option 61), so a client's records are found without a scan. */
+  private readonly byMac = new Map<string, Set<number>>();
+  private readonly byClientId = new Map<string, Set<number>>();
+  /** Every offer, lease and quarantine end, for expire(). */
+  private readonly marks = new MinHeap();
 
   constructor(config: PoolConfig) {
     this.offerHoldMs = config.offerHoldMs ?? 30_000;
@@ -235,7 +149,7 @@ export class LeasePool {
         subnetMask: intToIp(mask),
         leaseSeconds: s.leaseSeconds ?? 3600,
       };
-      this.subnets.push({
+      const st: SubnetState = {
         subnet: { cidr: s.subnet, network: intToIp(network), prefix, range: [s.range[0], s.range[1]], params },
         network,
         mask,
@@ -243,7 +157,19 @@ export class LeasePool {
         first,
         last,
         exclude: new Set((s.exclude ?? []).map((ip) => mustIp(`${s.subnet} exclude`, ip))),
-      });
+        fresh: first,
+        free: new MinHeap(),
+        inFree: new Set(),
+        ends: new MinHeap(),
+        offers: new MinHeap(),
+      };
+      this.subnets.push(st);
+      for (const relay of s.relayAddresses ?? []) {
+        const n = mustIp(`${s.subnet} relay address`, relay);
+        const other = this.relays.get(n);
+        if (other) throw new Error(`relay ${relay} is mapped to both ${other.subnet.cidr} and ${s.subnet}`);
+        this.relays.set(n, st);
+      }
     }
     this.setReservations(config.reservations ?? []);
   }
@@ -265,10 +191,16 @@ export class LeasePool {
       list.push(res);
       byMac.set(res.mac, list);
     }
+    const dropped = [...this.reservedByIp.keys()].filter((ip) => !byIp.has(ip));
     this.reservedByIp.clear();
     this.reservedByMac.clear();
     for (const [ip, r] of byIp) this.reservedByIp.set(ip, r);
     for (const [mac, list] of byMac) this.reservedByMac.set(mac, list);
+    // An address no longer reserved may be free for anyone now.
+    for (const ip of dropped) {
+      const st = this.stateFor(ip);
+      if (st) this.mayBeFree(st, ip);
+    }
   }
 
   /** A pool with the store's leases loaded. */
@@ -283,7 +215,7 @@ export class LeasePool {
     for (const l of leases) {
       const ip = ipToInt(l.ip);
       if (ip === undefined || !this.stateFor(ip)) continue;
-      this.leases.set(ip, { ...l });
+      this.put(ip, { ...l });
     }
   }
 
@@ -324,11 +256,12 @@ export class LeasePool {
 
   /**
    * The subnet a client is on: pass giaddr for a relayed packet, else the address of the interface the packet came
-   * in on (RFC 2131 §4.3.1: "on the subnet of the server's network interface or the 'giaddr'").
+   * in on (RFC 2131 §4.3.1: "on the subnet of the server's network interface or the 'giaddr'"). A relay address
+   * mapped to a subnet (`relayAddresses`) picks that subnet.
    */
   subnetFor(address: string): Subnet | undefined {
     const n = ipToInt(address);
-    return n === undefined ? undefined : this.stateFor(n)?.subnet;
+    return n === undefined ? undefined : (this.relays.get(n) ?? this.stateFor(n))?.subnet;
   }
 
   /**
@@ -351,10 +284,11 @@ export class LeasePool {
       if (existing.expiresAt >= now + this.offerHoldMs)
         return { lease: { ...existing }, subnet: st.subnet, changes: [] };
       existing.expiresAt = now + this.offerHoldMs;
+      this.track(pick, existing);
       return { lease: { ...existing }, subnet: st.subnet, changes: [{ ...existing }] };
     }
     const lease = this.makeLease(pick, c, 'offered', now + this.offerHoldMs, hostname);
-    this.leases.set(pick, lease);
+    this.put(pick, lease);
     return { lease: { ...lease }, subnet: st.subnet, changes: [{ ...lease }] };
   }
 
@@ -426,6 +360,7 @@ export class LeasePool {
     if (!l || !sameClient(l, c) || (l.state !== 'bound' && l.state !== 'offered')) return [];
     l.state = 'released';
     l.expiresAt = Math.min(l.expiresAt, now);
+    this.track(n as number, l);
     return [{ ...l }];
   }
 
@@ -436,6 +371,7 @@ export class LeasePool {
     if (!l) return [];
     l.state = 'released';
     l.expiresAt = Math.min(l.expiresAt, now);
+    this.track(n as number, l);
     return [{ ...l }];
   }
 
@@ -451,6 +387,7 @@ export class LeasePool {
     if (!l || !sameClient(l, c) || (l.state !== 'bound' && l.state !== 'offered')) return [];
     l.state = 'declined';
     l.expiresAt = now + this.declineQuarantineMs;
+    this.track(n as number, l);
     return [{ ...l }];
   }
 
@@ -460,8 +397,10 @@ export class LeasePool {
    */
   expire(now: number): Lease[] {
     const changes: Lease[] = [];
-    for (const l of this.leases.values()) {
-      if ((l.state === 'offered' || l.state === 'bound' || l.state === 'declined') && l.expiresAt <= now) {
+    while (this.marks.peekKey() <= now) {
+      const l = this.leases.get(this.marks.pop() as number);
+      // A stale mark (the lease was renewed, released or replaced since) finds nothing ended.
+      if (l && holds(l) && l.expiresAt <= now) {
         l.state = 'expired';
         changes.push({ ...l });
       }
@@ -495,13 +434,91 @@ export class LeasePool {
     });
   }
 
-  /** This client's records on this subnet. */
+  /** This client's records on this subnet, from the client indexes. */
   private recordsOf(st: SubnetState, c: Client): [number, Lease][] {
     const out: [number, Lease][] = [];
-    for (const [ip, l] of this.leases) {
-      if ((ip & st.mask) >>> 0 === st.network && sameClient(l, c)) out.push([ip, l]);
+    const byId = c.clientId === undefined ? undefined : this.byClientId.get(c.clientId);
+    for (const set of [this.byMac.get(c.mac), byId]) {
+      for (const ip of set ?? []) {
+        const l = this.leases.get(ip);
+        if (!l || (ip & st.mask) >>> 0 !== st.network || !sameClient(l, c)) continue;
+        if (!out.some(([seen]) => seen === ip)) out.push([ip, l]);
+      }
     }
     return out;
+  }
+
+  /** Sets the record of `ip`, keeping the client indexes and the address structures in step. */
+  private put(ip: number, lease: Lease): void {
+    const old = this.leases.get(ip);
+    if (old) {
+      removeFrom(this.byMac, old.mac, ip);
+      if (old.clientId !== undefined) removeFrom(this.byClientId, old.clientId, ip);
+    }
+    this.leases.set(ip, lease);
+    addTo(this.byMac, lease.mac, ip);
+    if (lease.clientId !== undefined) addTo(this.byClientId, lease.clientId, ip);
+    this.track(ip, lease);
+  }
+
+  /** After a record's state or end changed: remember when it ends, or that its address may be free now. */
+  private track(ip: number, lease: Lease): void {
+    const st = this.stateFor(ip);
+    if (!st) return;
+    if (holds(lease)) {
+      this.marks.push(lease.expiresAt, ip);
+      st.ends.push(lease.expiresAt, ip);
+      if (lease.state === 'offered') st.offers.push(lease.expiresAt, ip);
+    } else {
+      this.mayBeFree(st, ip);
+    }
+  }
+
+  /** Queues an address that may have become free; newAddress() checks it again when it comes out. */
+  private mayBeFree(st: SubnetState, ip: number): void {
+    // Addresses from `fresh` up are reached by the cursor; outside the range nothing is handed out dynamically.
+    if (ip < st.first || ip >= st.fresh || st.inFree.has(ip)) return;
+    st.inFree.add(ip);
+    st.free.push(ip, ip);
+  }
+
+  /** Free for a new client: in the range, not excluded, not reserved, held by nobody. */
+  private isFree(st: SubnetState, ip: number, now: number): boolean {
+    if (ip < st.first || ip > st.last || st.exclude.has(ip) || this.reservedByIp.has(ip)) return false;
+    if (st.mask !== 0xffffffff && st.mask !== 0xfffffffe && (ip === st.network || ip === st.broadcast)) return false;
+    const l = this.leases.get(ip);
+    return !l || !isActive(l, now);
+  }
+
+  /**
+   * The lowest free address of the range, in O(log n): lapsed holds move to `free`, then `free` is tried, then the
+   * never-used addresses at the cursor. Each address passes the cursor once, so skipping taken ones is amortized.
+   */
+  private newAddress(st: SubnetState, now: number): number | undefined {
+    while (st.ends.peekKey() <= now) this.mayBeFree(st, st.ends.pop() as number);
+    while (st.free.size) {
+      const ip = st.free.pop() as number;
+      st.inFree.delete(ip);
+      if (this.isFree(st, ip, now)) return ip;
+    }
+    while (st.fresh <= st.last) {
+      const ip = st.fresh++;
+      if (this.isFree(st, ip, now)) return ip;
+    }
+    return undefined;
+  }
+
+  /** The offer that has waited longest (the earliest hold end), skipping stale entries. */
+  private oldestOffer(st: SubnetState): number | undefined {
+    while (st.offers.size) {
+      const at = st.offers.peekKey();
+      const ip = st.offers.peekValue() as number;
+      const l = this.leases.get(ip);
+      const inRange = ip >= st.first && ip <= st.last;
+      if (inRange && l?.state === 'offered' && l.expiresAt === at && !this.reservedByIp.has(ip)) return ip;
+      st.offers.pop();
+    }
+    return undefined;
   }
 
   /** Could anyone ever get this address here (check() without the client and the lease)? */
@@ -543,20 +560,10 @@ export class LeasePool {
       const n = ipToInt(requestedIp);
       if (n !== undefined && this.check(st, c, n, now) === 'ok') return n;
     }
-    for (let ip = st.first; ip <= st.last; ip++) {
-      // A free address that is reserved for this very client was handled above; skip reservations here.
-      if (this.reservedByIp.has(ip)) continue;
-      if (this.check(st, c, ip, now) === 'ok') return ip;
-    }
+    // A free address that is reserved for this very client was handled above; newAddress skips reservations.
     // Full: an offer is a promise to nobody until a REQUEST binds it, so a flood of DISCOVERs from made-up MACs must
     // not lock real clients out for the hold time. Take back the offer that has waited longest.
-    let oldest: Lease | undefined;
-    for (let ip = st.first; ip <= st.last; ip++) {
-      const l = this.leases.get(ip);
-      if (l?.state === 'offered' && !this.reservedByIp.has(ip) && (!oldest || l.expiresAt < oldest.expiresAt))
-        oldest = l;
-    }
-    return oldest ? ipToInt(oldest.ip) : undefined;
+    return this.newAddress(st, now) ?? this.oldestOffer(st);
   }
 
   private makeLease(ip: number, c: Client, state: LeaseState, expiresAt: number, hostname?: string): Lease {
@@ -573,12 +580,13 @@ export class LeasePool {
       if (other !== ip && (l.state === 'bound' || l.state === 'offered') && l.expiresAt > now) {
         l.state = 'released';
         l.expiresAt = now;
+        this.track(other, l);
         changes.push({ ...l });
       }
     }
     const hostname = this.reservationFor(st, c.mac)?.hostname;
     const lease = this.makeLease(ip, c, 'bound', now + st.subnet.params.leaseSeconds * 1000, hostname);
-    this.leases.set(ip, lease);
+    this.put(ip, lease);
     changes.push({ ...lease });
     return { kind: 'ack', lease: { ...lease }, subnet: st.subnet, changes };
   }
@@ -586,23 +594,4 @@ export class LeasePool {
 
 function nak(reason: NakReason, message: string): RequestResult {
   return { kind: 'nak', reason, message, changes: [] };
-}
-
-/** A LeaseStore in memory: tests, and `--no-store` runs. */
-export class MemoryLeaseStore implements LeaseStore {
-  private readonly leases = new Map<string, Lease>();
-  commits = 0;
-
-  constructor(initial: Lease[] = []) {
-    for (const l of initial) this.leases.set(l.ip, { ...l });
-  }
-
-  async load(): Promise<Lease[]> {
-    return [...this.leases.values()].map((l) => ({ ...l }));
-  }
-
-  async commit(changes: Lease[]): Promise<void> {
-    this.commits++;
-    for (const l of changes) this.leases.set(l.ip, { ...l });
-  }
 }

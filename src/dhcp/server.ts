@@ -7,12 +7,17 @@
  * in the same turn of the event loop are committed together (group commit: one fsync for a burst, not one a client).
  *
  * Every client packet ends in one DhcpExchange (what came, what went back, why not), reported once the reply has
- * left or the packet was given up on: the boot timeline and the per-message metrics are built from these.
+ * left or the packet was given up on: the boot timeline and the per-message metrics are built from these. Every
+ * datagram that gets no reply is reported once more through onDrop, with its reason.
+ *
+ * Under load the sockets are drained into two queues, REQUESTs before DISCOVERs (intake.ts).
  */
 import type { Socket } from 'node:dgram';
+import { performance } from 'node:perf_hooks';
 import type { DhcpDecision } from '../boot/decide.ts';
 import type { ClientFacts } from '../model/types.ts';
 import {
+  type DhcpDropReason,
   type DhcpExchange,
   type DhcpIgnoreReason,
   type DhcpOutcome,
@@ -21,6 +26,7 @@ import {
   replied,
 } from './exchange.ts';
 import { factsFromPacket, isHttpClient, isPxeClient } from './facts.ts';
+import { type Datagram, Intake } from './intake.ts';
 import { MessageType } from './options.ts';
 import { BOOTREQUEST, type DhcpPacket, decodePacket, encodePacket } from './packet.ts';
 import type { Lease, LeasePool, Subnet } from './pool.ts';
@@ -37,7 +43,7 @@ import {
 } from './reply.ts';
 import { type DhcpSocket, interfaceAddress, openDhcpSockets } from './socket.ts';
 
-export type { DhcpExchange, DhcpIgnoreReason, DhcpMessageName, DhcpOutcome } from './exchange.ts';
+export type { DhcpDropReason, DhcpExchange, DhcpIgnoreReason, DhcpMessageName, DhcpOutcome } from './exchange.ts';
 
 export interface DhcpServerOptions {
   mode: 'full' | 'proxy';
@@ -51,9 +57,11 @@ export interface DhcpServerOptions {
   commitLeases(changes: Lease[]): Promise<void>;
   /** The boot policy (records the boot event and the decision metric). */
   decide(facts: ClientFacts): Promise<DhcpDecision>;
-  onPacket?(kind: 'received' | 'malformed' | 'replied' | 'dropped', detail?: string): void;
+  onPacket?(kind: 'received' | 'malformed' | 'replied', detail?: string): void;
   /** Once per client packet, after its reply was sent (an ACK: after its lease was durable and it was sent). */
   onExchange?(e: DhcpExchange): void;
+  /** Once per datagram that got no reply (after its exchange, if it had one). */
+  onDrop?(reason: DhcpDropReason, detail: string): void;
   warn(message: string): void;
   debug?(message: string): void;
   now?: () => number;
@@ -78,10 +86,24 @@ interface Outgoing {
 
 const ZERO = '0.0.0.0';
 const EXPIRY_SWEEP_MS = 30_000;
+/** Queue bounds and batch size of the intake: a few hundred ms of work at most, so a shed DISCOVER is retried by
+ * its client (4 s in RFC 2131 §4.1) while a queued one would still be answered in time. */
+const URGENT_MAX = 4096;
+const DISCOVER_MAX = 512;
+const DISCOVER_MAX_WAIT_MS = 300;
+const BATCH = 32;
+const BATCH_BUDGET_MS = 1;
 
 export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer> {
   const now = o.now ?? Date.now;
-  const count = (kind: 'received' | 'malformed' | 'replied' | 'dropped', detail?: string) => o.onPacket?.(kind, detail);
+  const count = (kind: 'received' | 'malformed' | 'replied', detail?: string) => o.onPacket?.(kind, detail);
+  const drop = (reason: DhcpDropReason, detail: string): void => {
+    try {
+      o.onDrop?.(reason, detail);
+    } catch (err) {
+      o.warn(`DHCP: drop handler failed: ${(err as Error).message}`);
+    }
+  };
   const sockets = await openDhcpSockets(o.interfaces, o.port, o.warn);
   const proxySockets = o.mode === 'proxy' ? await openDhcpSockets(o.interfaces, o.proxyPort, o.warn) : [];
 
@@ -91,7 +113,6 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
   function send(out: Outgoing): void {
     const encoded = encodePacket(out.reply, replyEncodeOptions(out.request));
     if (!encoded.ok) {
-      count('dropped', `encode ${encoded.error.code}`);
       o.warn(`DHCP: could not encode a reply for ${out.request.mac}: ${encoded.error.message}`);
       out.settle('encode-failed');
       return;
@@ -126,6 +147,12 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
   let flushing: Promise<void> | undefined;
   let flushQueued = false;
   function commitThenSend(changes: Lease[], out?: Outgoing): void {
+    // Offers are promises to nobody and are never written (see flush): an OFFER or a NAK with nothing durable to
+    // wait for leaves now instead of queueing behind other clients' commits.
+    if (out && changes.every((l) => l.state === 'offered')) {
+      send(out);
+      return;
+    }
     pendingChanges.push(...changes);
     if (out) pendingSends.push(out);
     if (!flushQueued) {
@@ -148,10 +175,7 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
         if (durable.length) await o.commitLeases(durable);
       } catch (err) {
         // Not durable, so not acknowledged: the clients will retry.
-        for (const s of sends) {
-          count('dropped', 'lease commit failed');
-          s.settle('commit-failed');
-        }
+        for (const s of sends) s.settle('commit-failed');
         o.warn(`DHCP: lease commit failed, ${sends.length} replies withheld: ${(err as Error).message}`);
         return;
       }
@@ -170,11 +194,12 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
     const decoded = decodePacket(msg);
     if (!decoded.ok) {
       count('malformed', decoded.error.code);
-      o.debug?.(`DHCP: malformed packet from ${from.address}: ${decoded.error.code}`);
-      return;
+      return drop('malformed', `from ${from.address}: ${decoded.error.code}`);
     }
     const p = decoded.packet;
-    if (p.op !== BOOTREQUEST || !p.mac) return;
+    if (p.op !== BOOTREQUEST || !p.mac) {
+      return drop('not-request', `from ${from.address}: ${p.op !== BOOTREQUEST ? 'a BOOTREPLY' : 'no chaddr'}`);
+    }
     count('received');
     const facts = factsFromPacket(p, iface);
     // An unrelayed packet's source is the client itself (0.0.0.0 until it has an address).
@@ -189,6 +214,13 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
     const finish = (r: ExchangeResult): void => {
       if (settled) return;
       settled = true;
+      if (r.outcome === 'ignored') {
+        const why = [
+          `${base.message} from ${p.mac}`,
+          p.giaddr !== ZERO ? `via relay ${p.giaddr}` : `on ${iface ?? 'any'}`,
+        ];
+        drop((r.reason ?? 'error') as DhcpDropReason, [...why, r.detail].filter(Boolean).join(' '));
+      }
       if (!o.onExchange) return;
       // The address just acknowledged is the client's from now on: later TFTP and HTTP requests come from it.
       const withIp = r.outcome === 'acked' && r.yiaddr && known.ip === undefined ? { ...known, ip: r.yiaddr } : known;
@@ -224,9 +256,8 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
         failure ? ignore(failure) : finish({ ...replied(reply, outcome), ...extra });
     const serverIp = ourAddress(iface);
     if (!serverIp) {
-      count('dropped', 'no server address');
-      o.warn(`DHCP: no IPv4 address known for interface ${iface ?? '(any)'}; set dhcp.server_ip`);
-      return ignore('no-server-address');
+      // Said (rate-limited, as a warning) through the drop log, not once a packet.
+      return ignore('no-server-address', `no IPv4 address known for interface ${iface ?? '(any)'}; set dhcp.server_ip`);
     }
     const type = p.options.messageType;
 
@@ -260,33 +291,27 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
     const t = now();
     const client = { mac: p.mac!, ...(p.options.clientIdentifier ? { clientId: p.options.clientIdentifier } : {}) };
     const subnetOf = (): Subnet | undefined => pool.subnetFor(p.giaddr !== ZERO ? p.giaddr : serverIp);
+    // Relayed: "the server uses the 'giaddr' to pick the subnet" (RFC 2131 §4.3.1); a relay outside every subnet
+    // needs dhcp.subnets[].relay_addresses.
+    const noSubnet = (): void =>
+      ignore('no-subnet', p.giaddr !== ZERO ? 'no subnet contains or lists this relay' : `none contains ${serverIp}`);
     switch (type) {
       case MessageType.Discover: {
         const subnet = subnetOf();
-        if (!subnet) {
-          count('dropped', 'no subnet');
-          return ignore('no-subnet');
-        }
+        if (!subnet) return noSubnet();
         const offered = pool.offer(
           subnet,
           { ...client, ...(p.options.requestedIpAddress ? { requestedIp: p.options.requestedIpAddress } : {}) },
           t,
         );
-        if (!offered) {
-          count('dropped', 'pool exhausted');
-          o.warn(`DHCP: no free address in ${subnet.cidr} for ${p.mac}`);
-          return ignore('pool-exhausted', subnet.cidr);
-        }
+        if (!offered) return ignore('pool-exhausted', subnet.cidr);
         const decision = await o.decide(facts);
         const reply = buildOffer(p, offered.lease, offered.subnet.params, decision, serverIp);
         return commitThenSend(offered.changes, { socket, request: p, reply, settle: settleAs(reply, 'offered') });
       }
       case MessageType.Request: {
         const state = requestState(p);
-        if (state === 'invalid') {
-          count('dropped', 'invalid request');
-          return ignore('invalid-request');
-        }
+        if (state === 'invalid') return ignore('invalid-request');
         // SELECTING for another server: that server won; our offer's hold simply lapses.
         if (state === 'selecting' && p.options.serverIdentifier !== serverIp) {
           return ignore('other-server', p.options.serverIdentifier);
@@ -296,10 +321,7 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
           result = pool.renew(client, p.ciaddr, t);
         } else {
           const subnet = subnetOf();
-          if (!subnet) {
-            count('dropped', 'no subnet');
-            return ignore('no-subnet');
-          }
+          if (!subnet) return noSubnet();
           result = pool.request(subnet, client, p.options.requestedIpAddress ?? ZERO, state, t);
         }
         if (result.kind === 'silent') return ignore('no-record', result.reason);
@@ -349,13 +371,23 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
     }
   }
 
+  const intake = new Intake({
+    urgentMax: URGENT_MAX,
+    discoverMax: DISCOVER_MAX,
+    discoverMaxWaitMs: DISCOVER_MAX_WAIT_MS,
+    batch: BATCH,
+    budgetMs: BATCH_BUDGET_MS,
+    handle: (d: Datagram) =>
+      handle(d.msg, d.socket, d.iface, d.from, d.onProxyPort).catch((err: Error) => {
+        o.warn(`DHCP: request from ${d.from.address} failed: ${err.message}`);
+      }),
+    shed: (reason, d) => drop(reason, `from ${d.from.address}: overloaded (queue full or waited too long)`),
+  });
   const listen = (list: DhcpSocket[], onProxyPort: boolean) => {
     for (const { socket, iface } of list) {
       socket.on('message', (msg, rinfo) => {
-        handle(msg, socket, iface, rinfo, onProxyPort).catch((err: Error) => {
-          count('dropped', 'handler error');
-          o.warn(`DHCP: request from ${rinfo.address} failed: ${err.message}`);
-        });
+        const from = { address: rinfo.address, port: rinfo.port };
+        intake.push({ msg, socket, iface, from, onProxyPort, at: performance.now() });
       });
       socket.on('error', (err) => o.warn(`DHCP: socket error: ${err.message}`));
     }
@@ -371,6 +403,7 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
   return {
     async close() {
       clearInterval(sweeper);
+      intake.close();
       await flush();
       await flushing;
       for (const { socket } of [...sockets, ...proxySockets]) {

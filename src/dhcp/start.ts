@@ -11,9 +11,13 @@ import type { Metrics } from '../core/metrics.ts';
 import type { BootService } from '../core/service.ts';
 import { listenError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
-import { LeasePool, type Reservation } from './pool.ts';
+import { DropLog } from './drop-log.ts';
+import { type Lease, LeasePool, type Reservation } from './pool.ts';
 import { answerRouterSolicitations, type RouterAdvertiser } from './ra.ts';
 import { startDhcpServer } from './server.ts';
+
+/** At most one log line per drop reason in this time; the rest are counted into the next line. */
+const DROP_LOG_WINDOW_MS = 10_000;
 
 export interface DhcpDeps {
   config: Config;
@@ -53,6 +57,7 @@ export async function startDhcp(core: DhcpDeps): Promise<{ close(): Promise<void
   const { config, store, service, metrics, log, inventory } = core;
   let pool: LeasePool | undefined;
   let stopFollowing = () => {};
+  const commitLeases = (changes: Lease[]) => store.commitLeases(changes);
   if (config.dhcp.mode === 'full') {
     const p = new LeasePool({ subnets: config.dhcp.subnets, reservations: await reservationsOf(core) });
     p.restore(await store.loadLeases());
@@ -76,12 +81,20 @@ export async function startDhcp(core: DhcpDeps): Promise<{ close(): Promise<void
       list: () => p.all(),
       release: async (ip) => {
         const changed = p.releaseAddress(ip, Date.now());
-        if (changed.length) await store.commitLeases(changed);
+        if (changed.length) await commitLeases(changed);
         return changed.length > 0;
       },
     });
     metrics.watchPool(() => p.usage());
   }
+  const drops = new DropLog(DROP_LOG_WINDOW_MS);
+  const writeDrop = (line: { level: 'info' | 'warn'; message: string } | undefined) => {
+    if (line) log[line.level](line.message);
+  };
+  const dropFlusher = setInterval(() => {
+    for (const line of drops.flush(Date.now())) writeDrop(line);
+  }, DROP_LOG_WINDOW_MS);
+  dropFlusher.unref();
   let server: Awaited<ReturnType<typeof startDhcpServer>>;
   try {
     server = await startDhcpServer({
@@ -91,9 +104,13 @@ export async function startDhcp(core: DhcpDeps): Promise<{ close(): Promise<void
       port: config.dhcp.port,
       proxyPort: config.dhcp.proxyPort,
       ...(pool ? { pool } : {}),
-      commitLeases: (changes) => store.commitLeases(changes),
+      commitLeases,
       decide: (facts) => service.dhcp(facts),
       onPacket: (kind, reason) => metrics.dhcpPacket(kind, reason),
+      onDrop: (reason, detail) => {
+        metrics.dhcpDropped.inc({ reason });
+        writeDrop(drops.note(reason, detail, Date.now()));
+      },
       onExchange: (e) => {
         metrics.dhcpExchange(e);
         service.dhcpExchange(e);
@@ -103,6 +120,7 @@ export async function startDhcp(core: DhcpDeps): Promise<{ close(): Promise<void
     });
   } catch (err) {
     stopFollowing();
+    clearInterval(dropFlusher);
     throw listenError(err, 'DHCP', '0.0.0.0', config.dhcp.port);
   }
   const advertisers: RouterAdvertiser[] = [];
@@ -129,8 +147,11 @@ export async function startDhcp(core: DhcpDeps): Promise<{ close(): Promise<void
   return {
     close: async () => {
       stopFollowing();
+      clearInterval(dropFlusher);
       for (const a of advertisers) a.close();
       await server.close();
+      // The drops counted since the last line are said before going.
+      for (const line of drops.flush(Number.POSITIVE_INFINITY)) writeDrop(line);
     },
   };
 }

@@ -4,13 +4,13 @@
  * boot. Open (firmware has no credentials), plain HTTP (Debian's iPXE has no HTTPS); private assets need a signed URL.
  * Errors are one line of text iPXE can show on its console.
  */
-import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type BootService, pxelinuxConfigMac } from '../core/service.ts';
 import type { Signer } from '../core/signing.ts';
 import { BootherdError } from '../errors.ts';
 import { normalizeMac } from '../model/identity.ts';
-import type { ClientFacts, Profile } from '../model/types.ts';
+import type { ClientFacts } from '../model/types.ts';
+import { fileRoutes } from './assets.ts';
 
 export interface BootRoutesDeps {
   service: BootService;
@@ -70,32 +70,9 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRoutesDeps): Pr
       throw new BootherdError('SIGNATURE_INVALID', `asset ${rel} needs a valid signed URL (${verdict})`);
     reply.header('cache-control', 'private, no-store');
   });
-  // Range for sanboot, validators for caches; Cache-Control is ours (set below), dotfiles and listings never.
-  const files = {
-    acceptRanges: true,
-    etag: true,
-    lastModified: true,
-    cacheControl: false,
-    dotfiles: 'deny',
-    index: false,
-  } as const;
-  await app.register(fastifyStatic, {
-    root: deps.assetsDir,
-    prefix: '/assets/',
-    ...files,
-    setHeaders: (res) => {
-      if (!res.hasHeader('cache-control')) res.header('cache-control', 'public, max-age=300');
-    },
-  });
-  await app.register(fastifyStatic, {
-    root: deps.ipxeDir,
-    prefix: '/ipxe-bin/',
-    decorateReply: false,
-    ...files,
-    setHeaders: (res) => {
-      res.header('cache-control', 'public, max-age=3600');
-    },
-  });
+  // Range for sanboot, validators for caches; dotfiles and listings never (assets.ts).
+  await fileRoutes(app, { prefix: '/assets/', root: deps.assetsDir, cacheControl: 'public, max-age=300' });
+  await fileRoutes(app, { prefix: '/ipxe-bin/', root: deps.ipxeDir, cacheControl: 'public, max-age=3600' });
   // A fetched asset is a step of the machine's boot timeline (kernel, initrd, ISO), once per file, not per Range.
   app.addHook('onResponse', async (req, reply) => {
     if (!req.url.startsWith('/assets/') || req.method !== 'GET' || reply.statusCode >= 400) return;
@@ -149,9 +126,4 @@ export function factsFromQuery(q: Record<string, unknown>, ip: string): ClientFa
     facts.nic = nic;
   }
   return facts;
-}
-
-/** Private asset paths named by any profile. */
-export function privateAssetsOf(profiles: Profile[]): Set<string> {
-  return new Set(profiles.flatMap((p) => (p.private ?? []).map((x) => x.replace(/^\/+/, ''))));
 }

@@ -13,7 +13,6 @@ import { Signer } from '../../src/core/signing.ts';
 import { TokenService } from '../../src/core/tokens.ts';
 import { EventBus } from '../../src/events/bus.ts';
 import { buildApp } from '../../src/http/app.ts';
-import { privateAssetsOf } from '../../src/http/boot-routes.ts';
 import { machineMedia } from '../../src/media/machine-media.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import type { Store } from '../../src/store/types.ts';
@@ -65,7 +64,7 @@ export async function testCore(
     signer,
     assetsDir: assets,
     ipxeDir,
-    privateAssets: async () => privateAssetsOf(await store.listProfiles()),
+    privateAssets: () => service.privateAssets(),
     logLevel: 'silent' as 'error',
     inventory,
     tokens,

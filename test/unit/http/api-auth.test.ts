@@ -15,7 +15,6 @@ import type { InjectOptions } from 'fastify';
 import { pino } from 'pino';
 import { AttemptLimiter } from '../../../src/core/attempts.ts';
 import { buildApp } from '../../../src/http/app.ts';
-import { privateAssetsOf } from '../../../src/http/boot-routes.ts';
 import type { TokenScope } from '../../../src/model/types.ts';
 import { type TestCore, testCore } from '../../lib/core.ts';
 import { captureRoutes } from '../../lib/routes.ts';
@@ -465,7 +464,7 @@ describe('tokens never reach the log', () => {
       signer: t.signer,
       assetsDir: t.assets,
       ipxeDir,
-      privateAssets: async () => privateAssetsOf(await t.store.listProfiles()),
+      privateAssets: () => t.service.privateAssets(),
       logger: pino({ level: 'trace' }, sink),
       // debug: per-request lines too, the most a log ever holds.
       logLevel: 'debug',

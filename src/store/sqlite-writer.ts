@@ -1,0 +1,167 @@
+/**
+ * The SQLite engine's writer threads. Two kinds of write must not run on the event loop that answers machines:
+ * - the boot log (events, last-seen facts; synchronous=NORMAL): the inserts (~30 µs an event with its canonical JSON)
+ *   and the WAL checkpoints they trigger (an fsync of the database file) were the p99 of bench/http's script row;
+ * - DHCP lease commits (synchronous=FULL): the fsync each group commit waits for stopped the DHCP loop reading packets
+ *   (18 % of its time in bench/dhcp's profile). An ACK still waits until its lease is on disk.
+ * Each kind has its own thread and connection to the same file, one batch at a time, acknowledged once committed, so
+ * each keeps its order. This file is both sides: `WriterThread` (main thread) and, run as a worker, the loop that
+ * owns the connection.
+ */
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import SQLite from 'better-sqlite3';
+import type { BootEvent, SeenFacts } from '../model/types.ts';
+import { canonical } from './canonical.ts';
+import type { StoredLease } from './types.ts';
+
+export interface LogBatch {
+  events: BootEvent[];
+  seen: [string, SeenFacts][];
+}
+
+interface Roles {
+  log: LogBatch;
+  leases: StoredLease[];
+}
+export type WriterRole = keyof Roles;
+
+/** A batch crosses to the thread as one JSON string: structured cloning of the event objects cost ~20 µs an event. */
+interface Message {
+  id: number;
+  json: string;
+}
+type Reply = { id: number; error?: string };
+
+/** The main thread's end: `write` resolves once the batch is committed on the thread's connection. */
+export class WriterThread<R extends WriterRole> {
+  /** Started by the first write: a CLI command that writes nothing of this kind never pays for a thread. */
+  private worker?: Worker;
+  private readonly pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  private next = 1;
+  private dead?: Error;
+  private closing = false;
+
+  constructor(
+    private readonly file: string,
+    private readonly role: R,
+  ) {}
+
+  /** False once the thread is gone: the caller writes on its own connection instead. */
+  get alive(): boolean {
+    return !this.dead;
+  }
+
+  write(batch: Roles[R]): Promise<void> {
+    if (this.dead) return Promise.reject(this.dead);
+    this.worker ??= this.start();
+    const worker = this.worker;
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage({ id, json: JSON.stringify(batch) } satisfies Message);
+    });
+  }
+
+  /** After the last write was acknowledged: close the connection and end the thread. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const worker = this.worker;
+    if (!worker || this.dead) {
+      this.dead ??= new Error(`SQLite ${this.role} writer closed`);
+      return;
+    }
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.ref();
+    worker.postMessage('close');
+    await exited;
+  }
+
+  private start(): Worker {
+    // The dist build runs this .js file as the worker. Under tsx (tests, `--import tsx`) it is .ts, and Node 20 does
+    // not carry the main thread's loader hooks into a worker: register tsx there first.
+    const ts = import.meta.url.endsWith('.ts');
+    const entry = ts
+      ? `import('tsx/esm/api').then((t) => t.register()).then(() => import(${JSON.stringify(import.meta.url)}))`
+      : new URL(import.meta.url);
+    const worker = new Worker(entry, { eval: ts, workerData: { file: this.file, role: this.role } });
+    // Referenced only while a batch is in flight: an idle writer must not keep a CLI command alive, a busy one must.
+    worker.unref();
+    worker.on('message', (r: Reply) => {
+      const p = this.pending.get(r.id);
+      this.pending.delete(r.id);
+      if (!this.pending.size && !this.closing) worker.unref();
+      if (r.error) p?.reject(new Error(r.error));
+      else p?.resolve();
+    });
+    const fail = (err: Error) => {
+      this.dead ??= err;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`SQLite ${this.role} writer exited (${code})`)));
+    return worker;
+  }
+}
+
+/** The statements of one role, as one transaction a batch (only that role's: the other's tables may not exist). */
+function handler(db: SQLite.Database, role: WriterRole): (batch: unknown) => void {
+  if (role === 'leases') {
+    const upsert = db.prepare(
+      'INSERT INTO dhcp_leases (ip, mac, client_id, hostname, state, expires_at) VALUES (?, ?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (ip) DO UPDATE SET mac = excluded.mac, client_id = excluded.client_id, ' +
+        'hostname = excluded.hostname, state = excluded.state, expires_at = excluded.expires_at',
+    );
+    return db.transaction((leases: StoredLease[]) => {
+      for (const l of leases) upsert.run(l.ip, l.mac, l.clientId ?? null, l.hostname ?? null, l.state, l.expiresAt);
+    }) as (batch: unknown) => void;
+  }
+  const insert = db.prepare(
+    'INSERT INTO boot_events (at, machine_id, mac, stage, facts, decision) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const seenAt = db.prepare('UPDATE machines SET last_seen = ? WHERE id = ?');
+  return db.transaction((b: LogBatch) => {
+    for (const e of b.events)
+      insert.run(e.at, e.machineId ?? null, e.mac, e.stage, canonical(e.facts), canonical(e.decision));
+    for (const [id, facts] of b.seen) seenAt.run(canonical(facts), id);
+  }) as (batch: unknown) => void;
+}
+
+function serve(file: string, role: WriterRole): void {
+  const db = new SQLite(file);
+  db.pragma('journal_mode = WAL');
+  // Leases are acknowledged to clients: on disk when the commit returns. The log may lose its last moments on a power cut.
+  db.pragma(`synchronous = ${role === 'leases' ? 'FULL' : 'NORMAL'}`);
+  db.pragma('foreign_keys = ON');
+  // This thread may wait for the main connection's write lock (an apply): waiting here blocks no request.
+  db.pragma('busy_timeout = 10000');
+  let run: (batch: unknown) => void;
+  let failure: string | undefined;
+  try {
+    run = handler(db, role);
+  } catch (err) {
+    // Answered to every write (e.g. a database without the schema), rather than a dead thread with no reason given.
+    failure = (err as Error).message;
+    run = () => {
+      throw new Error(failure);
+    };
+  }
+  parentPort!.on('message', (m: Message | 'close') => {
+    if (m === 'close') {
+      db.close();
+      parentPort!.close();
+      return;
+    }
+    try {
+      run(JSON.parse(m.json));
+      parentPort!.postMessage({ id: m.id } satisfies Reply);
+    } catch (err) {
+      parentPort!.postMessage({ id: m.id, error: (err as Error).message } satisfies Reply);
+    }
+  });
+}
+
+const data = workerData as { file?: unknown; role?: unknown } | null;
+if (!isMainThread && typeof data?.file === 'string' && (data.role === 'log' || data.role === 'leases'))
+  serve(data.file, data.role);
