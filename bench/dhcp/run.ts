@@ -68,12 +68,9 @@ interface Side {
 function side(name: string): Side {
   const net = createTestNet();
   nets.push(net);
-  const relay = net.addClient('relay', '02:00:00:00:00:99');
+  const relay = net.addRelay('relay', '02:00:00:00:00:99', ['192.0.2.2/24', `${RELAY}/24`], '198.51.100.0/24');
   const inRelay = (...args: string[]) =>
     execFileSync(relay[0] as string, [...relay.slice(1), ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  inRelay('ip', 'addr', 'add', '192.0.2.2/24', 'dev', 'eth0');
-  inRelay('ip', 'addr', 'add', `${RELAY}/24`, 'dev', 'eth0');
-  execFileSync('ip', ['-n', net.ns, 'route', 'add', '198.51.100.0/24', 'via', '192.0.2.2']);
   return { name, net, inRelay, results: [], drops: [] };
 }
 

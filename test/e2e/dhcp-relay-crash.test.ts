@@ -32,11 +32,7 @@ describe('DHCP full mode behind a relay: perfdhcp load, and a crash mid-stream',
 
   before(async () => {
     net = createTestNet();
-    relay = net.addClient('relay', '02:00:00:00:00:99');
-    const sh = (...args: string[]) => execFileSync(relay[0] as string, [...relay.slice(1), ...args]);
-    sh('ip', 'addr', 'add', '192.0.2.2/24', 'dev', 'eth0');
-    sh('ip', 'addr', 'add', '198.51.100.1/24', 'dev', 'eth0');
-    execFileSync('ip', ['-n', net.ns, 'route', 'add', '198.51.100.0/24', 'via', '192.0.2.2']);
+    relay = net.addRelay('relay', '02:00:00:00:00:99', ['192.0.2.2/24', '198.51.100.1/24'], '198.51.100.0/24');
     server = await startBootherd({
       exec: net.exec,
       config: CONFIG,

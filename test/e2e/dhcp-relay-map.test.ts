@@ -5,7 +5,7 @@
  * and reported by one rate-limited log line at info.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { type RunningBootherd, startBootherd } from './lib/bootherd.ts';
@@ -31,12 +31,12 @@ describe('DHCP: a relay outside the subnet, mapped by relay_addresses; an unmapp
 
   before(async () => {
     net = createTestNet();
-    relay = net.addClient('relay', '02:00:00:00:00:98');
-    const sh = (...args: string[]) => execFileSync(relay[0] as string, [...relay.slice(1), ...args]);
-    sh('ip', 'addr', 'add', '192.0.2.2/24', 'dev', 'eth0');
-    sh('ip', 'addr', 'add', '203.0.113.1/24', 'dev', 'eth0');
-    sh('ip', 'addr', 'add', '203.0.113.2/24', 'dev', 'eth0');
-    execFileSync('ip', ['-n', net.ns, 'route', 'add', '203.0.113.0/24', 'via', '192.0.2.2']);
+    relay = net.addRelay(
+      'relay',
+      '02:00:00:00:00:98',
+      ['192.0.2.2/24', '203.0.113.1/24', '203.0.113.2/24'],
+      '203.0.113.0/24',
+    );
     server = await startBootherd({
       exec: net.exec,
       config: CONFIG,

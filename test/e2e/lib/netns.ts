@@ -15,6 +15,11 @@ export interface TestNet {
    * Returns the argv prefix that runs a command there.
    */
   addClient(name: string, mac: string): string[];
+  /**
+   * A router/relay host: a client with the given addresses (CIDR) on its eth0, the first on the server's network, and
+   * a route from the server's namespace to `behind` through it. Returns the argv prefix that runs a command there.
+   */
+  addRelay(name: string, mac: string, addresses: string[], behind: string): string[];
   /** argv prefix that runs a command inside the namespace. */
   exec: string[];
   destroy(): void;
@@ -61,6 +66,13 @@ export function createTestNet(opts: { serverIp?: string; prefix?: number } = {})
       ip('-n', cns, 'link', 'set', 'eth0', 'address', mac);
       ip('-n', cns, 'link', 'set', 'eth0', 'up');
       return ['ip', 'netns', 'exec', cns];
+    },
+    addRelay(name: string, mac: string, addresses: string[], behind: string) {
+      const exec = this.addClient(name, mac);
+      for (const a of addresses)
+        execFileSync(exec[0] as string, [...exec.slice(1), 'ip', 'addr', 'add', a, 'dev', 'eth0']);
+      inNs('route', 'add', behind, 'via', (addresses[0] ?? '').split('/')[0] as string);
+      return exec;
     },
     destroy() {
       for (const n of [...clients, ns]) {
