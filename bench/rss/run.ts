@@ -37,6 +37,13 @@ const FUZZ = Number(process.env.BENCH_FUZZ ?? 200_000);
 /** BENCH_SERVER_LOG=<file> keeps bootherd's output and runs it with --trace-gc: its heap after each GC. */
 const SERVER_LOG = process.env.BENCH_SERVER_LOG;
 const GC_FLAGS = SERVER_LOG ? ['--trace-gc'] : [];
+/** BENCH_SNAPSHOTS=<dir>: a heap snapshot of bootherd's main thread after the load and after each fuzz run, there. */
+const SNAPSHOTS = process.env.BENCH_SNAPSHOTS;
+/** BENCH_SMAPS=1: after each fuzz run, the mappings of bootherd whose resident size grew most since the load. */
+const SMAPS = process.env.BENCH_SMAPS === '1';
+/** BENCH_TRIM=1: at the end, glibc's malloc_trim(0) in bootherd (through gdb): what RSS is freed heap not given back. */
+const TRIM = process.env.BENCH_TRIM === '1';
+const SNAPSHOT_FLAGS = SNAPSHOTS ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOTS}`] : [];
 /** BENCH_FUZZ_ONLY=dhcp or tftp fuzzes one server alone: to see which one grows. */
 const FUZZ_PORTS = { dhcp: [67], tftp: [69] }[process.env.BENCH_FUZZ_ONLY ?? ''] ?? [67, 69];
 const SMALL = 70 * 1024;
@@ -103,6 +110,21 @@ async function load(): Promise<void> {
   );
 }
 
+/** After the runs: 50 DISCOVERs answered or not (DHCP still serves real clients), and the drop counters. */
+async function after(): Promise<void> {
+  const dhcp = createSocket({ type: 'udp4', reuseAddr: true });
+  let offers = 0;
+  dhcp.on('message', () => offers++);
+  await new Promise<void>((r) => dhcp.bind(68, '0.0.0.0', r));
+  dhcp.setBroadcast(true);
+  for (let i = 0; i < 50; i++) dhcp.send(discover(2000 + i), 67, '255.255.255.255');
+  await sleep(2000);
+  dhcp.close();
+  const metrics = await (await fetch(`http://${SERVER}:8080/metrics`)).text();
+  const drops = metrics.split('\n').filter((l) => l.startsWith('bootherd_dhcp_dropped_total'));
+  console.log(`offers to 50 DISCOVERs after the fuzz: ${offers}\n${drops.join('\n')}`);
+}
+
 /** `count` malformed datagrams to each of DHCP (67) and TFTP (69): random bytes, and real requests mutated. */
 async function fuzz(count: number, ports: number[]): Promise<void> {
   const s = createSocket('udp4');
@@ -161,6 +183,45 @@ function newest(dir: string): number {
   return t;
 }
 
+/** Resident kB per mapping (start address and name), from /proc/<pid>/smaps. */
+function mappings(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let key = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const mb = (Number.parseInt(head[2]!, 16) - Number.parseInt(head[1]!, 16)) / 2 ** 20;
+      key = `${head[1]} ${mb.toFixed(1)}M ${head[3] || '[anon]'}`;
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) out.set(key, Number(rss[1]));
+  }
+  return out;
+}
+
+function printGrowth(from: Map<string, number>, to: Map<string, number>): void {
+  const grown = [...to].map(([k, kb]) => [k, kb - (from.get(k) ?? 0)] as const).sort((a, b) => b[1] - a[1]);
+  for (const [k, kb] of grown.slice(0, 8)) console.error(`  ${(kb / 1024).toFixed(1)} MB more in ${k}`);
+}
+
+/** Has bootherd write a heap snapshot (BENCH_SNAPSHOTS) and waits until the file stops growing. */
+async function snapshot(server: ChildProcess): Promise<void> {
+  if (!SNAPSHOTS) return;
+  const files = () => readdirSync(SNAPSHOTS).filter((f) => f.endsWith('.heapsnapshot'));
+  const before = files().length;
+  server.kill('SIGUSR2');
+  let size = -1;
+  for (let i = 0; i < 600; i++) {
+    await sleep(500);
+    const list = files();
+    if (list.length <= before) continue;
+    const now = statSync(join(SNAPSHOTS, list.sort().at(-1)!)).size;
+    if (now === size && now > 0) return;
+    size = now;
+  }
+}
+
 /** `bootherd serve` from the dist build, as deployed (tsx would add its own ~100 MB), in full DHCP mode with TFTP. */
 async function startServer(net: TestNet, dir: string): Promise<ChildProcess> {
   const bin = join(ROOT, 'dist/cli/bin.js');
@@ -184,6 +245,7 @@ dhcp:
     ...net.exec,
     process.execPath,
     ...GC_FLAGS,
+    ...SNAPSHOT_FLAGS,
     bin,
     'serve',
     '--config',
@@ -248,17 +310,29 @@ async function main(): Promise<void> {
     rows.push([`peak under ${CLIENTS} DHCP + ${CLIENTS} TFTP + ${CLIENTS} HTTP clients at once`, peak]);
     await sleep(3000);
     rows.push(['after the load (3 s later)', rssMb(node)]);
+    await snapshot(server);
+    const loadedMaps = SMAPS ? mappings(node) : undefined;
     for (const run of [1, 2, 3]) {
       await runClient(exec, ['--fuzz', String(FUZZ), FUZZ_PORTS.join(',')]);
       await sleep(3000);
       const to = FUZZ_PORTS.map((p) => (p === 67 ? 'DHCP' : 'TFTP')).join(' and ');
       rows.push([`after fuzz run ${run}: ${FUZZ} malformed datagrams each to ${to}`, rssMb(node)]);
+      if (loadedMaps) {
+        console.error(`bench/rss: after fuzz run ${run}, mappings grown since the load:`);
+        printGrowth(loadedMaps, mappings(node));
+      }
+      await snapshot(server);
+    }
+    const checked = await runClient(exec, ['--after']);
+    if (TRIM) {
+      execFileSync('gdb', ['-p', String(node), '-batch', '-ex', 'call (int) malloc_trim(0)'], { stdio: 'ignore' });
+      rows.push(['after malloc_trim(0) (freed C heap given back)', rssMb(node)]);
     }
     const at = (i: number) => rows[i]![1];
     console.log(
       `\nbench/rss ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, bootherd serve (dist build)`,
     );
-    console.log(`load: ${loaded}\n`);
+    console.log(`load: ${loaded}\n${checked}\n`);
     console.log('| step | bootherd RSS |\n| --- | --- |');
     for (const [name, mb] of rows) console.log(`| ${name} | ${mb.toFixed(1)} MB |`);
     const deltas = [3, 4, 5].map((i) => at(i) - at(i - 1));
@@ -280,9 +354,11 @@ const mode = process.argv[2];
 const run =
   mode === '--load'
     ? load()
-    : mode === '--fuzz'
-      ? fuzz(Number(process.argv[3]), (process.argv[4] ?? '').split(',').map(Number))
-      : main();
+    : mode === '--after'
+      ? after()
+      : mode === '--fuzz'
+        ? fuzz(Number(process.argv[3]), (process.argv[4] ?? '').split(',').map(Number))
+        : main();
 run.then(
   () => process.exit(0),
   (err: Error) => {

@@ -25,8 +25,13 @@ import type { Signer } from './signing.ts';
 const CALLBACK_TTL_S = 7 * 24 * 3600;
 /** Profiles and groups change rarely; a short cache keeps per-request rendering cheap, writes here invalidate it. */
 const CATALOG_TTL_MS = 1000;
-/** Addresses remembered for attributing TFTP and asset requests; the oldest go first. */
+/** Addresses remembered for attributing TFTP and asset requests; the oldest go first. Only addresses a client was
+ * answered on (or fetched from) get here, so a flood of packets naming random addresses does not fill it. */
 const MAX_ADDRESSES = 65_536;
+/** Decisions waiting for their exchange's report, and DHCP's one-second machine lookups: both live for milliseconds
+ * to a second, so a few thousand cover the intake's queues (server.ts: 4,096 + 512); a flood of random MACs must not
+ * make them keep tens of thousands of entries (36 MB of heap with 65,536 random clients in each). */
+const MAX_IN_FLIGHT = 4096;
 
 export interface ServiceDeps {
   store: Store;
@@ -60,9 +65,10 @@ export class BootService {
   /** privateAssets() of the current catalog. */
   private privatePaths?: { of: object; paths: Set<string> };
   private readonly now: () => Date;
-  /** Recent client addresses → who used them (insertion order = age), to place TFTP and asset fetches. */
-  /** The decision last made per MAC, so the exchange's event names the machine without a second lookup. */
+  /** The decision made per MAC until its exchange is reported, so the event names the machine without a second
+   * lookup. */
   private readonly dhcpClients = new Map<string, { machine?: Machine; decision: DhcpDecision }>();
+  /** Recent client addresses → who used them (insertion order = age), to place TFTP and asset fetches. */
   private readonly byAddress = new Map<string, { mac: string; machineId?: string }>();
   /** DHCP's machine lookups, kept as long as the catalog (a DORA asks twice within ms); any inventory change clears
    * them. The script path always reads the store: its one-shot actions must be exact. */
@@ -135,9 +141,12 @@ export class BootService {
     if (hit && t - hit.at < CATALOG_TTL_MS) return { machine: hit.machine, ...(await this.loadCatalog()) };
     const inv = await this.view(facts);
     this.dhcpMachines.delete(key);
+    // Insertion order is age: expired lookups go from the front, so the map holds about the last second's clients.
+    for (const [old, entry] of this.dhcpMachines) {
+      if (t - entry.at < CATALOG_TTL_MS && this.dhcpMachines.size < MAX_IN_FLIGHT) break;
+      this.dhcpMachines.delete(old);
+    }
     this.dhcpMachines.set(key, { at: t, machine: inv.machine });
-    if (this.dhcpMachines.size > MAX_ADDRESSES)
-      this.dhcpMachines.delete(this.dhcpMachines.keys().next().value as string);
     return inv;
   }
 
@@ -148,7 +157,7 @@ export class BootService {
     // The event is recorded when the exchange ends (dhcpExchange), with what was replied; keep who this was.
     this.dhcpClients.delete(facts.mac);
     this.dhcpClients.set(facts.mac, { machine: inv.machine, decision });
-    if (this.dhcpClients.size > MAX_ADDRESSES) this.dhcpClients.delete(this.dhcpClients.keys().next().value as string);
+    if (this.dhcpClients.size > MAX_IN_FLIGHT) this.dhcpClients.delete(this.dhcpClients.keys().next().value as string);
     return decision;
   }
 
@@ -156,17 +165,26 @@ export class BootService {
   dhcpExchange(e: DhcpExchangeReport): void {
     const facts = BootService.cleanFacts(e.facts);
     const known = this.dhcpClients.get(facts.mac);
+    this.dhcpClients.delete(facts.mac);
     const factsWithAddress = e.yiaddr && e.yiaddr !== '0.0.0.0' ? { ...facts, ip: e.yiaddr } : facts;
-    this.record('dhcp', factsWithAddress, known?.machine, {
-      kind: known?.decision.kind ?? 'none',
-      message: e.message,
-      ...(e.reply ? { reply: e.reply } : {}),
-      outcome: e.outcome,
-      ...(e.yiaddr && e.yiaddr !== '0.0.0.0' ? { yiaddr: e.yiaddr } : {}),
-      ...(e.bootfile ? { bootfile: e.bootfile } : {}),
-      ...(e.reason ? { reason: e.reason } : {}),
-      ...(e.port === 4011 ? { port: 4011 } : {}),
-    });
+    // An ignored packet's ciaddr is only what it claims (garbage, in a flood): no TFTP fetch is attributed by it.
+    const remember = e.outcome !== 'ignored';
+    this.record(
+      'dhcp',
+      factsWithAddress,
+      known?.machine,
+      {
+        kind: known?.decision.kind ?? 'none',
+        message: e.message,
+        ...(e.reply ? { reply: e.reply } : {}),
+        outcome: e.outcome,
+        ...(e.yiaddr && e.yiaddr !== '0.0.0.0' ? { yiaddr: e.yiaddr } : {}),
+        ...(e.bootfile ? { bootfile: e.bootfile } : {}),
+        ...(e.reason ? { reason: e.reason } : {}),
+        ...(e.port === 4011 ? { port: 4011 } : {}),
+      },
+      remember,
+    );
   }
 
   /** The per-machine script. `choice` is a profile picked from a menu. */
@@ -285,6 +303,7 @@ export class BootService {
     rawFacts: ClientFacts,
     found: Machine | undefined,
     decision: Record<string, unknown>,
+    remember = true,
   ): void {
     // An exchange report is the timeline's record of a decision already counted when it was made.
     if (!decision.message)
@@ -296,8 +315,9 @@ export class BootService {
     const at = this.now().toISOString();
     let facts = rawFacts;
     let machineId = found?.id;
-    if (facts.ip && facts.mac) this.rememberAddress(facts.ip, facts.mac, machineId);
-    else if (facts.ip && !facts.mac) {
+    if (facts.ip && facts.mac) {
+      if (remember) this.rememberAddress(facts.ip, facts.mac, machineId);
+    } else if (facts.ip && !facts.mac) {
       // TFTP and asset requests carry only an address: attribute them to whoever last booted from it.
       const who = this.byAddress.get(facts.ip);
       if (who) {

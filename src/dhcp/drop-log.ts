@@ -16,6 +16,7 @@ const SERIOUS = new Set<DhcpDropReason>([
   'commit-failed',
   'no-server-address',
   'send-failed',
+  'send-queue-full',
   'encode-failed',
   'error',
   'shed-request',

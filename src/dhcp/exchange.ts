@@ -62,6 +62,9 @@ export type DhcpIgnoreReason =
   | 'unsupported-message'
   | 'encode-failed'
   | 'send-failed'
+  /** The socket's send queue was full (the kernel not taking replies as fast as they come): the reply is dropped
+   * rather than queued without bound; the client retransmits. */
+  | 'send-queue-full'
   /** The lease could not be made durable, so the ACK was withheld (the client retries). */
   | 'commit-failed'
   | 'error';

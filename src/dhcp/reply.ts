@@ -55,8 +55,10 @@ export function replyDestination(
   // "In all cases, when 'giaddr' is zero, the server broadcasts any DHCPNAK messages to 0xffffffff."
   if (opts.nak) return { address: LIMITED_BROADCAST, port: DHCP_CLIENT_PORT, broadcast: true };
   // "If the 'giaddr' field is zero and the 'ciaddr' field is nonzero, then the server unicasts DHCPOFFER and
-  // DHCPACK messages to the address in 'ciaddr'."
-  if (request.ciaddr !== ZERO) {
+  // DHCPACK messages to the address in 'ciaddr'." A DISCOVER's ciaddr is 0 (RFC 2131 table 5): one that is not names
+  // no address of the client's. Unicast there, the reply waits for an ARP answer that never comes, filling the
+  // socket's send buffer until every reply queues behind it (bench/rss's fuzz): the rules below apply instead.
+  if (request.ciaddr !== ZERO && request.options.messageType !== MessageType.Discover) {
     return { address: request.ciaddr, port: opts.clientPort ?? DHCP_CLIENT_PORT, broadcast: false };
   }
   // "If 'giaddr' is zero and 'ciaddr' is zero, and the broadcast bit is set, then the server broadcasts DHCPOFFER

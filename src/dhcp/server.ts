@@ -71,7 +71,7 @@ export interface DhcpServer {
   close(): Promise<void>;
 }
 
-type SendFailure = 'encode-failed' | 'send-failed' | 'commit-failed';
+type SendFailure = 'encode-failed' | 'send-failed' | 'send-queue-full' | 'commit-failed';
 
 interface Outgoing {
   socket: Socket;
@@ -81,7 +81,7 @@ interface Outgoing {
   clientPort?: number;
   sourceAddress?: string;
   /** Reports the exchange: once the reply left, or with why it did not. */
-  settle(failure?: SendFailure): void;
+  settle(failure?: SendFailure, detail?: string): void;
 }
 
 const ZERO = '0.0.0.0';
@@ -93,6 +93,11 @@ const DISCOVER_MAX = 512;
 const DISCOVER_MAX_WAIT_MS = 300;
 const BATCH = 32;
 const BATCH_BUDGET_MS = 1;
+/** Replies waiting in one socket's send queue at most. When the kernel takes no more (its send buffer full, e.g. of
+ * unicasts waiting 3 s for ARP answers that never come), Node queues every further send, each holding its request
+ * and reply: bench/rss's fuzz left ~20,000 there, the real clients' broadcasts among them. Past this the reply is
+ * dropped (reason send-queue-full) and the client retransmits. */
+const SEND_QUEUE_MAX = 256;
 
 export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer> {
   const now = o.now ?? Date.now;
@@ -124,10 +129,14 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
     // Node cannot write the ARP entry a unicast to a client without an address needs: broadcast instead, which
     // RFC 2131 allows ("the server broadcasts ... if the client cannot receive unicast" is the broadcast-bit case).
     const address = dest.unicastToChaddr ? '255.255.255.255' : (out.sourceAddress ?? dest.address);
+    if (out.socket.getSendQueueCount() >= SEND_QUEUE_MAX) {
+      out.settle('send-queue-full', `to ${address}:${dest.port}, ${SEND_QUEUE_MAX} replies already waiting`);
+      return;
+    }
     const sent = (err: Error | null) => {
       if (err) {
-        o.warn(`DHCP: send to ${address}:${dest.port} failed: ${err.message}`);
-        out.settle('send-failed');
+        // Said through the drop log (rate-limited), not once a packet: garbage naming unreachable addresses is common.
+        out.settle('send-failed', `to ${address}:${dest.port}: ${err.message}`);
       } else {
         count('replied');
         out.settle();
@@ -252,8 +261,8 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
       finish({ outcome: 'ignored', reason, ...(detail ? { detail } : {}) });
     const settleAs =
       (reply: DhcpPacket, outcome: DhcpOutcome, extra: Partial<ExchangeResult> = {}) =>
-      (failure?: SendFailure): void =>
-        failure ? ignore(failure) : finish({ ...replied(reply, outcome), ...extra });
+      (failure?: SendFailure, detail?: string): void =>
+        failure ? ignore(failure, detail) : finish({ ...replied(reply, outcome), ...extra });
     const serverIp = ourAddress(iface);
     if (!serverIp) {
       // Said (rate-limited, as a warning) through the drop log, not once a packet.

@@ -143,6 +143,13 @@ describe('replyDestination (RFC 2131 §4.1)', () => {
     });
   });
 
+  test('a DISCOVER with a ciaddr (RFC 2131 table 5: 0) is answered as if it had none, not unicast there', () => {
+    const odd = withHeader(OVMF_DISCOVER, { ciaddr: '143.0.0.0' });
+    assert.deepEqual(replyDestination(odd, offerTo), { address: '255.255.255.255', port: 68, broadcast: true });
+    const oddIpxe = withHeader(IPXE_DISCOVER, { ciaddr: '143.0.0.0' });
+    assert.equal(replyDestination(oddIpxe, offerTo).address, '192.0.2.192');
+  });
+
   test('giaddr 0, ciaddr 0, broadcast bit: broadcast to 255.255.255.255:68 (OVMF)', () => {
     assert.deepEqual(replyDestination(OVMF_DISCOVER, offerTo), {
       address: '255.255.255.255',
