@@ -5,22 +5,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type DhcpPacket, decodePacket, encodePacket } from '../../../src/dhcp/packet.ts';
+import { seededRandom } from '../../lib/random.ts';
 import { CAPTURES, dhcpDatagrams } from './fixtures.ts';
 
 const COUNT = Number(process.env.FUZZ_COUNT ?? 100_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 0xb007);
-
-/** mulberry32: small, seedable, good enough to drive mutations reproducibly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS: Buffer[] = CAPTURES.flatMap((c) => dhcpDatagrams(c).map((d) => d.payload));
 
@@ -103,7 +92,7 @@ function comparable(p: DhcpPacket): unknown {
 }
 
 test(`fuzz: ${COUNT} random and mutated packets (seed ${SEED})`, (t) => {
-  const rand = rng(SEED);
+  const rand = seededRandom(SEED);
   const outcomes = new Map<string, number>();
   let heapAtTenth = 0;
   for (let n = 0; n < COUNT; n++) {

@@ -6,22 +6,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { intToIp, ipToInt, type Lease, LeasePool, type Subnet } from '../../../src/dhcp/pool.ts';
+import { seededRandom } from '../../lib/random.ts';
 
 const T0 = Date.UTC(2026, 11, 3);
 const mac = (i: number): string =>
   `02:${[24, 16, 8, 0].map((s) => ((i >>> s) & 255).toString(16).padStart(2, '0')).join(':')}:01`;
-
-/** A deterministic PRNG (mulberry32), so a failure replays. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const holds = (l: Lease | undefined, now: number): boolean =>
   l !== undefined && (l.state === 'offered' || l.state === 'bound' || l.state === 'declined') && l.expiresAt > now;
@@ -37,7 +26,7 @@ describe('LeasePool address choice without scans', () => {
       declineQuarantineMs: 20_000,
     });
     const s = pool.subnetFor('192.0.2.1') as Subnet;
-    const rnd = random(12);
+    const rnd = seededRandom(12);
     let reserved = new Map<number, string>();
     let now = T0;
     let next = 0;

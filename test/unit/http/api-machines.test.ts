@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { type TestCore, testCore } from '../../lib/core.ts';
+import { seededRandom } from '../../lib/random.ts';
 
 const API = '/api/v1';
 
@@ -613,18 +614,6 @@ describe('machines API', () => {
   });
 });
 
-/** mulberry32: a small seeded generator, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('never a 500 for bad input', () => {
   const SEED = Number(process.env.FUZZ_SEED ?? 20240611);
   const ROUNDS = 200;
@@ -706,7 +695,7 @@ describe('never a 500 for bad input', () => {
   };
 
   it(`${ROUNDS} mutated bodies, paths and query strings per route, seed ${SEED}: every status < 500`, async () => {
-    const rand = rng(SEED);
+    const rand = seededRandom(SEED);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     const strings = [
       '',
