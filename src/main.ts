@@ -123,6 +123,34 @@ async function applyInventoryFile(core: Core, path: string, status: ServerStatus
   }
 }
 
+/** Boot log retention (log.keep_events, log.keep_days): a minute after start, then hourly. Returns its closer. */
+function keepBootLogTrimmed(core: Core): () => Promise<void> {
+  const { keepEvents, keepDays } = core.config.log;
+  let running: Promise<void> | undefined;
+  const prune = () => {
+    running ??= core.inventory
+      .pruneBootLog({ keepEvents, keepDays })
+      .then(
+        (n) => {
+          if (n) core.log.info(`boot log: ${n} events past retention deleted (keep ${keepEvents}, ${keepDays} days)`);
+        },
+        (err: Error) => core.log.warn(`boot log retention: ${err.message}`),
+      )
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const first = setTimeout(prune, 60_000);
+  const hourly = setInterval(prune, 3_600_000);
+  first.unref();
+  hourly.unref();
+  return async () => {
+    clearTimeout(first);
+    clearInterval(hourly);
+    await running;
+  };
+}
+
 /** Start every service the config enables; returns once all listen. */
 export async function startServer(config: Config, log: Logger): Promise<Running> {
   const core = await openCore(config, log);
@@ -147,6 +175,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
       const dhcp = await startDhcp(core);
       closers.push(() => dhcp.close());
     }
+    closers.push(keepBootLogTrimmed(core));
     log.info(`store ${config.store.replace(/\/\/[^@/]*@/, '//***@')}`);
     return running;
   } catch (err) {

@@ -19,7 +19,8 @@ export interface Config {
   store: string;
   /** Inventory file applied at start (optional). */
   inventory?: string;
-  log: { level: 'debug' | 'info' | 'warn' | 'error' };
+  /** `keepEvents`/`keepDays`: boot log retention, the newest events kept and the age past which they go. */
+  log: { level: 'debug' | 'info' | 'warn' | 'error'; keepEvents: number; keepDays: number };
   http: {
     enabled: boolean;
     listen: string;
@@ -60,6 +61,8 @@ export const LEAVES = [
   'inventory',
   'secret_file',
   'log.level',
+  'log.keep_events',
+  'log.keep_days',
   'http.enabled',
   'http.listen',
   'http.port',
@@ -215,7 +218,7 @@ function parse(root: Value, base: string): Config {
   const path = (v: string) => (isAbsolute(v) ? v : resolve(base, v));
   const dataDir = path(root.get('data_dir').string('./data'));
   const log = root.get('log');
-  log.keys(['level']);
+  log.keys(['level', 'keep_events', 'keep_days']);
   const http = root.get('http');
   http.keys(['enabled', 'listen', 'port', 'advertise', 'assets', 'ipxe_dir', 'trust_proxy', 'tls']);
   const tls = http.get('tls');
@@ -255,7 +258,11 @@ function parse(root: Value, base: string): Config {
         ? `sqlite:${path(store.slice(7))}`
         : store,
     inventory: inventory === undefined ? undefined : path(inventory),
-    log: { level: log.get('level').oneOf(['debug', 'info', 'warn', 'error'] as const, 'info') },
+    log: {
+      level: log.get('level').oneOf(['debug', 'info', 'warn', 'error'] as const, 'info'),
+      keepEvents: log.get('keep_events').int(1_000_000, 1000, 1_000_000_000),
+      keepDays: log.get('keep_days').int(90, 1, 36_500),
+    },
     http: {
       enabled: http.get('enabled').bool(true),
       listen,

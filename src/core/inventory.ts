@@ -73,6 +73,9 @@ const MAX_PAGE = 500;
  */
 const SCAN_CHUNK = 1000;
 
+/** Retention deletes in batches this size, so a large first prune never holds the store for long. */
+const PRUNE_BATCH = 5000;
+
 export class InventoryService {
   readonly changes = new EventEmitter<{ change: [Change] }>();
   private leaseControl?: LeaseControl;
@@ -312,6 +315,12 @@ export class InventoryService {
     const items = await this.store.listEvents({ ...filter, ...(mac ? { mac } : {}), limit });
     const last = items.at(-1);
     return { items, ...(items.length === limit && last?.id !== undefined ? { next: String(last.id) } : {}) };
+  }
+
+  /** Boot log retention: deletes the events beyond the newest `keepEvents` and those older than `keepDays`. */
+  async pruneBootLog(keep: { keepEvents: number; keepDays: number }, now: Date = new Date()): Promise<number> {
+    const before = new Date(now.getTime() - keep.keepDays * 86_400_000).toISOString();
+    return this.store.pruneBootLog({ keep: keep.keepEvents, before, batch: PRUNE_BATCH });
   }
 
   discovered(limit = 200): Promise<DiscoveredMachine[]> {

@@ -134,6 +134,15 @@ export class MemoryStore implements Store {
     }
   }
 
+  async pruneBootLog({ keep, before }: { keep: number; before: string; batch: number }) {
+    let n = 0;
+    while (this.events.length && (this.events.length > keep || this.events[0]!.at < before)) {
+      this.events.shift();
+      n++;
+    }
+    return n;
+  }
+
   async listEvents(f: EventFilter) {
     const hits: BootEvent[] = [];
     const limit = f.limit ?? 100;

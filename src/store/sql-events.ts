@@ -126,3 +126,38 @@ export async function selectDiscovered(db: Db, limit: number): Promise<Discovere
     facts: JSON.parse(r.facts) as DiscoveredMachine['facts'],
   }));
 }
+
+/**
+ * Boot log retention. The id of the newest event beyond `keep` is found once (a walk of `keep` entries down the
+ * primary key); the age limit is checked within the oldest `batch` events only: events are appended in time order,
+ * so the too-old ones are a prefix of them, and no call scans the table. One batch a statement, the loop turning
+ * between them.
+ */
+export async function deleteOldEvents(
+  db: Kysely<Database>,
+  { keep, before, batch }: { keep: number; before: string; batch: number },
+): Promise<number> {
+  const beyondKeep =
+    (await db.selectFrom('boot_events').select('id').orderBy('id', 'desc').limit(1).offset(keep).executeTakeFirst())
+      ?.id ?? 0;
+  let total = 0;
+  for (;;) {
+    const oldest = await db
+      .selectFrom(db.selectFrom('boot_events').select(['id', 'at']).orderBy('id').limit(batch).as('b'))
+      .select((eb) => [eb.fn.min('b.id').as('first'), eb.fn.max('b.id').as('last')])
+      .executeTakeFirst();
+    const tooOld = await db
+      .selectFrom(db.selectFrom('boot_events').select(['id', 'at']).orderBy('id').limit(batch).as('b'))
+      .where('b.at', '<', before)
+      .select((eb) => eb.fn.max('b.id').as('last'))
+      .executeTakeFirst();
+    if (oldest?.first == null || oldest.last == null) return total;
+    const upTo = Math.min(Math.max(beyondKeep, Number(tooOld?.last ?? 0)), Number(oldest.last));
+    if (upTo < Number(oldest.first)) return total;
+    const r = await db.deleteFrom('boot_events').where('id', '<=', upTo).executeTakeFirst();
+    const n = Number(r.numDeletedRows);
+    total += n;
+    if (n < batch) return total;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}

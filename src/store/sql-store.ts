@@ -19,7 +19,7 @@ import type {
 } from '../model/types.ts';
 import { canonical, machinesJson } from './canonical.ts';
 import { APPLIED_NEXT_UNKNOWN } from './migrations.ts';
-import { insertBootLog, selectDiscovered, selectEvents, selectLatestEvents } from './sql-events.ts';
+import { deleteOldEvents, insertBootLog, selectDiscovered, selectEvents, selectLatestEvents } from './sql-events.ts';
 import { selectLeases, upsertLeases } from './sql-leases.ts';
 import type { Database, Db } from './sql-schema.ts';
 import { removeToken, selectToken, selectTokens, updateTokenUse, upsertToken } from './sql-tokens.ts';
@@ -238,6 +238,9 @@ export class SqlStore implements Store {
   }
   async listEvents(filter: EventFilter) {
     return selectEvents(this.db, filter);
+  }
+  async pruneBootLog(options: { keep: number; before: string; batch: number }) {
+    return deleteOldEvents(this.db, options);
   }
   async latestEvents(machineIds: string[], options: { brief?: boolean } = {}) {
     const events = await selectLatestEvents(this.db, machineIds);

@@ -63,6 +63,11 @@ export interface Store {
   /** Newest first; `before` pages by event id (exclusive). */
   listEvents(filter: EventFilter): Promise<BootEvent[]>;
   /**
+   * Retention: deletes the events beyond the newest `keep` and those older than `before` (an ISO time), oldest first,
+   * `batch` at a time with a turn of the event loop between, so the store is never held long; returns how many.
+   */
+  pruneBootLog(options: { keep: number; before: string; batch: number }): Promise<number>;
+  /**
    * The newest event of each of these machines (machines with none are absent). `brief`: without the client facts
    * (listings show the stage and decision; a machine's lastSeen holds the facts), which the engine may skip reading.
    */

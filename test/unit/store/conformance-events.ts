@@ -46,6 +46,31 @@ export function eventConformance(withStore: WithStore): void {
     assert.deepEqual(await s.listEvents({ before: all.at(-1)?.id }), []);
   });
 
+  withStore(
+    'pruneBootLog: the oldest go, beyond the newest `keep` or older than `before`, across batches',
+    async (s) => {
+      await s.writeBootLog(
+        Array.from({ length: 30 }, (_, n) => event(n, '52:54:00:00:00:01', 'http', 'a')),
+        [],
+      );
+      const n = async () => (await s.listEvents({ limit: 1000 })).map((e) => e.decision.n as number);
+      const longAgo = at(-1);
+      // Nothing beyond 30 and nothing that old: nothing to do.
+      assert.equal(await s.pruneBootLog({ keep: 30, before: longAgo, batch: 100 }), 0);
+      // Keep the newest 20, 4 a batch: every batch, until none is past the limit.
+      assert.equal(await s.pruneBootLog({ keep: 20, before: longAgo, batch: 4 }), 10);
+      assert.deepEqual(
+        await n(),
+        Array.from({ length: 20 }, (_, i) => 29 - i),
+      );
+      // By age: everything before second 25 goes, whatever `keep` allows.
+      assert.equal(await s.pruneBootLog({ keep: 1000, before: at(25), batch: 3 }), 15);
+      assert.deepEqual(await n(), [29, 28, 27, 26, 25]);
+      // The newest of a machine is still its latest event.
+      assert.equal((await s.latestEvents(['a'])).get('a')?.decision.n, 29);
+    },
+  );
+
   withStore('latestEvents: the newest event of each machine asked for, absent when it has none', async (s) => {
     await s.writeBootLog(
       [
