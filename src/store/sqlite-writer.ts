@@ -105,8 +105,12 @@ export class WriterThread<R extends WriterRole> {
   }
 }
 
-/** The statements of one role, as one transaction a batch (only that role's: the other's tables may not exist). */
-function handler(db: SQLite.Database, role: WriterRole): (batch: unknown) => void {
+/**
+ * The statements of one role, as one transaction a batch (only that role's: the other's tables may not exist). The
+ * store runs the same on its own connections when a thread is gone.
+ */
+export function writerStatements<R extends WriterRole>(db: SQLite.Database, role: R): (batch: Roles[R]) => void;
+export function writerStatements(db: SQLite.Database, role: WriterRole): (batch: unknown) => void {
   if (role === 'leases') {
     const upsert = db.prepare(
       'INSERT INTO dhcp_leases (ip, mac, client_id, hostname, state, expires_at) VALUES (?, ?, ?, ?, ?, ?) ' +
@@ -139,7 +143,7 @@ function serve(file: string, role: WriterRole): void {
   let run: (batch: unknown) => void;
   let failure: string | undefined;
   try {
-    run = handler(db, role);
+    run = writerStatements(db, role) as (batch: unknown) => void;
   } catch (err) {
     // Answered to every write (e.g. a database without the schema), rather than a dead thread with no reason given.
     failure = (err as Error).message;

@@ -17,17 +17,16 @@ import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { BootherdError } from '../errors.ts';
 import { normalizeMac } from '../model/identity.ts';
 import type { BootEvent, Machine, SeenFacts } from '../model/types.ts';
-import { canonical } from './canonical.ts';
 import { migrationProvider } from './migrations.ts';
 import { toEvent } from './sql-events.ts';
 import type { Database } from './sql-schema.ts';
 import { SqlStore, toMachine } from './sql-store.ts';
 import { toToken } from './sql-tokens.ts';
-import { WriterThread } from './sqlite-writer.ts';
+import { type LogBatch, WriterThread, writerStatements } from './sqlite-writer.ts';
 import type { MachineLookup, StoredLease } from './types.ts';
 
 class SqliteStore extends SqlStore {
-  private readonly appendLog: (events: BootEvent[], seen: [string, SeenFacts][]) => void;
+  private readonly appendLog: (batch: LogBatch) => void;
   private readonly upsertLeases: (leases: StoredLease[]) => void;
   private readonly touch: SQLite.Statement<[string, string, string]>;
   private readonly reads: ReturnType<typeof hotReads>;
@@ -45,31 +44,15 @@ class SqliteStore extends SqlStore {
       if (log !== main) log.close();
     });
     this.reads = hotReads(main);
-    const insert = log.prepare(
-      'INSERT INTO boot_events (at, machine_id, mac, stage, facts, decision) VALUES (?, ?, ?, ?, ?, ?)',
-    );
-    const seenAt = log.prepare('UPDATE machines SET last_seen = ? WHERE id = ?');
     // A token use is telemetry like the boot log: an fsync per API request would stall the event loop.
     this.touch = log.prepare(
       'UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)',
     );
-    const upsertLease = main.prepare(
-      'INSERT INTO dhcp_leases (ip, mac, client_id, hostname, state, expires_at) VALUES (?, ?, ?, ?, ?, ?) ' +
-        'ON CONFLICT (ip) DO UPDATE SET mac = excluded.mac, client_id = excluded.client_id, ' +
-        'hostname = excluded.hostname, state = excluded.state, expires_at = excluded.expires_at',
-    );
-    this.upsertLeases = main.transaction((leases: StoredLease[]) => {
-      for (const l of leases) {
-        upsertLease.run(l.ip, l.mac, l.clientId ?? null, l.hostname ?? null, l.state, l.expiresAt);
-      }
-    });
-    // One synchronous transaction: it never stays open across an await, so it cannot block the main connection.
-    this.appendLog = log.transaction((events: BootEvent[], seen: [string, SeenFacts][]) => {
-      for (const e of events) {
-        insert.run(e.at, e.machineId ?? null, e.mac, e.stage, canonical(e.facts), canonical(e.decision));
-      }
-      for (const [id, facts] of seen) seenAt.run(canonical(facts), id);
-    });
+    // The writer threads' own statements, on this thread's connections: used when a thread is gone (and for an
+    // in-memory database, which has no threads). One synchronous transaction each: it never stays open across an
+    // await, so it cannot block the main connection.
+    this.upsertLeases = writerStatements(main, 'leases');
+    this.appendLog = writerStatements(log, 'log');
   }
 
   /** One synchronous transaction of prepared upserts on the FULL connection: durable when it returns. */
@@ -84,7 +67,7 @@ class SqliteStore extends SqlStore {
 
   override async writeBootLog(events: BootEvent[], seen: [string, SeenFacts][]): Promise<void> {
     if (this.writers?.log.alive) return this.writers.log.write({ events, seen });
-    await whenNotBusy(() => this.appendLog(events, seen));
+    await whenNotBusy(() => this.appendLog({ events, seen }));
   }
 
   override async touchToken(id: string, at: string): Promise<void> {
