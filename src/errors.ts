@@ -16,6 +16,8 @@ export const ERRORS = {
   PORT_IN_USE: { status: 500, message: 'port already in use' },
   PORT_DENIED: { status: 500, message: 'no permission to bind port' },
   STORE: { status: 500, message: 'store error' },
+  STORE_SCHEMA_NEWER: { status: 500, message: 'the database schema is newer than this bootherd; upgrade bootherd' },
+  STORE_UNAVAILABLE: { status: 503, message: 'the database cannot be reached' },
   VALIDATION: { status: 400, message: 'invalid value' },
   UNAUTHORIZED: { status: 401, message: 'authentication required' },
   FORBIDDEN: { status: 403, message: 'forbidden' },

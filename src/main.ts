@@ -73,7 +73,8 @@ export interface Core {
 export async function openCore(config: Config, log: Logger): Promise<Core> {
   mkdirSync(config.dataDir, { recursive: true });
   const metrics = new Metrics();
-  const store = instrumentStore(await openStore(config.store), metrics);
+  // PostgreSQL: the first connect is retried (up to 30 s); a pooled connection lost later is logged, not fatal.
+  const store = instrumentStore(await openStore(config.store, { onError: (err) => log.error(err.message) }), metrics);
   const signer = new Signer(loadOrCreateKey(config.secretFile));
   const events = new EventBus(store, (err) => log.warn({ err }, 'could not record a boot event'));
   const service = new BootService({ store, boot: config.boot, signer, events, metrics });

@@ -17,6 +17,7 @@ import { type FleetClient, localClient, remoteClient } from './client.ts';
 import { registerImages } from './images.ts';
 import { registerIpxe } from './ipxe.ts';
 import { registerMedia } from './media.ts';
+import { registerMigrate } from './migrate.ts';
 import { type ConfigFlags, config, withConfig } from './options.ts';
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -250,6 +251,7 @@ export function program(): Command {
   registerMedia(p);
   registerIpxe(p);
   registerImages(p);
+  registerMigrate(p);
 
   p.addHelpText(
     'after',

@@ -2,7 +2,7 @@
  * The one migration list for every SQL engine. Append only: a released migration never changes. Types are kept to
  * what SQLite and PostgreSQL share (text, integer); JSON documents are text so both engines store them alike.
  */
-import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { type ColumnDataType, type Expression, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -14,28 +14,32 @@ export type Dialect = 'sqlite' | 'postgres';
 export const APPLIED_NEXT_UNKNOWN = '?';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
+  // PostgreSQL compares and sorts text by the database's locale (en_US puts 'a-b' after 'ab' and ignores case at
+  // first); SQLite and the memory engine compare code points. Byte order ("C") keeps listings, paging by id and
+  // ISO-time comparisons the same on every engine. (No PostgreSQL database predates this: the SQLite text is as released.)
+  const text: ColumnDataType | Expression<unknown> = dialect === 'postgres' ? sql`text collate "C"` : 'text';
   return {
     '0001_inventory': {
       async up(db: Kysely<unknown>) {
         await db.schema
           .createTable('profiles')
-          .addColumn('name', 'text', (c) => c.primaryKey())
-          .addColumn('doc', 'text', (c) => c.notNull())
+          .addColumn('name', text, (c) => c.primaryKey())
+          .addColumn('doc', text, (c) => c.notNull())
           .execute();
         await db.schema
           .createTable('groups')
-          .addColumn('name', 'text', (c) => c.primaryKey())
-          .addColumn('doc', 'text', (c) => c.notNull())
+          .addColumn('name', text, (c) => c.primaryKey())
+          .addColumn('doc', text, (c) => c.notNull())
           .execute();
         await db.schema
           .createTable('machines')
-          .addColumn('id', 'text', (c) => c.primaryKey())
-          .addColumn('doc', 'text', (c) => c.notNull())
-          .addColumn('uuid', 'text')
-          .addColumn('serial', 'text')
-          .addColumn('hostname', 'text')
-          .addColumn('next_action', 'text')
-          .addColumn('last_seen', 'text')
+          .addColumn('id', text, (c) => c.primaryKey())
+          .addColumn('doc', text, (c) => c.notNull())
+          .addColumn('uuid', text)
+          .addColumn('serial', text)
+          .addColumn('hostname', text)
+          .addColumn('next_action', text)
+          .addColumn('last_seen', text)
           .execute();
         await db.schema.createIndex('machines_uuid').on('machines').column('uuid').execute();
         await db.schema.createIndex('machines_serial').on('machines').column('serial').execute();
@@ -43,8 +47,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         // A MAC belongs to one machine: the primary key makes a second claim fail instead of shadowing the first.
         await db.schema
           .createTable('machine_macs')
-          .addColumn('mac', 'text', (c) => c.primaryKey())
-          .addColumn('machine_id', 'text', (c) => c.notNull().references('machines.id').onDelete('cascade'))
+          .addColumn('mac', text, (c) => c.primaryKey())
+          .addColumn('machine_id', text, (c) => c.notNull().references('machines.id').onDelete('cascade'))
           .execute();
         await db.schema.createIndex('machine_macs_machine').on('machine_macs').column('machine_id').execute();
         await db.schema
@@ -52,12 +56,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
             dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
           )
-          .addColumn('at', 'text', (c) => c.notNull())
-          .addColumn('machine_id', 'text')
-          .addColumn('mac', 'text', (c) => c.notNull())
-          .addColumn('stage', 'text', (c) => c.notNull())
-          .addColumn('facts', 'text', (c) => c.notNull())
-          .addColumn('decision', 'text', (c) => c.notNull())
+          .addColumn('at', text, (c) => c.notNull())
+          .addColumn('machine_id', text)
+          .addColumn('mac', text, (c) => c.notNull())
+          .addColumn('stage', text, (c) => c.notNull())
+          .addColumn('facts', text, (c) => c.notNull())
+          .addColumn('decision', text, (c) => c.notNull())
           .execute();
         await db.schema.createIndex('boot_events_machine').on('boot_events').columns(['machine_id', 'id']).execute();
         await db.schema.createIndex('boot_events_mac').on('boot_events').columns(['mac', 'id']).execute();
@@ -67,11 +71,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       async up(db: Kysely<unknown>) {
         await db.schema
           .createTable('dhcp_leases')
-          .addColumn('ip', 'text', (c) => c.primaryKey())
-          .addColumn('mac', 'text', (c) => c.notNull())
-          .addColumn('client_id', 'text')
-          .addColumn('hostname', 'text')
-          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('ip', text, (c) => c.primaryKey())
+          .addColumn('mac', text, (c) => c.notNull())
+          .addColumn('client_id', text)
+          .addColumn('hostname', text)
+          .addColumn('state', text, (c) => c.notNull())
           .addColumn('expires_at', 'bigint', (c) => c.notNull())
           .execute();
         await db.schema.createIndex('dhcp_leases_mac').on('dhcp_leases').column('mac').execute();
@@ -80,7 +84,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0003_applied_next': {
       async up(db: Kysely<unknown>) {
         // The next action the last applied document named, so a re-apply does not re-arm a consumed one-shot.
-        await db.schema.alterTable('machines').addColumn('applied_next', 'text').execute();
+        await db.schema.alterTable('machines').addColumn('applied_next', text).execute();
         await sql`update machines set applied_next = ${APPLIED_NEXT_UNKNOWN}`.execute(db);
       },
     },
@@ -88,12 +92,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       async up(db: Kysely<unknown>) {
         await db.schema
           .createTable('api_tokens')
-          .addColumn('id', 'text', (c) => c.primaryKey())
-          .addColumn('name', 'text', (c) => c.notNull())
-          .addColumn('scope', 'text', (c) => c.notNull())
-          .addColumn('hash', 'text', (c) => c.notNull())
-          .addColumn('created_at', 'text', (c) => c.notNull())
-          .addColumn('last_used_at', 'text')
+          .addColumn('id', text, (c) => c.primaryKey())
+          .addColumn('name', text, (c) => c.notNull())
+          .addColumn('scope', text, (c) => c.notNull())
+          .addColumn('hash', text, (c) => c.notNull())
+          .addColumn('created_at', text, (c) => c.notNull())
+          .addColumn('last_used_at', text)
           .execute();
       },
     },

@@ -13,12 +13,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect } from 'kysely';
 import { BootherdError } from '../errors.ts';
 import { normalizeMac } from '../model/identity.ts';
 import type { BootEvent, Machine, SeenFacts } from '../model/types.ts';
-import { migrationProvider } from './migrations.ts';
 import { toEvent } from './sql-events.ts';
+import { migrateSql } from './sql-migrate.ts';
 import type { Database } from './sql-schema.ts';
 import { SqlStore, toMachine } from './sql-store.ts';
 import { toToken } from './sql-tokens.ts';
@@ -230,14 +230,25 @@ export async function openSqliteStore(file: string): Promise<SqlStore> {
   const main = connect(file, 'FULL', 5000);
   cachePreparedStatements(main);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: main }) });
-  const { error, results } = await new Migrator({ db, provider: migrationProvider('sqlite') }).migrateToLatest();
-  if (error) {
+  try {
+    await migrateSql(db, 'sqlite', `sqlite:${file}`);
+  } catch (err) {
     await db.destroy();
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new BootherdError('STORE', `SQLite migration ${failed} failed on ${file}: ${(error as Error).message}`);
+    throw err;
   }
   // An in-memory database exists only on its own connection.
   const log = memory ? main : connect(file, 'NORMAL', 0);
   const writers = memory ? undefined : { log: new WriterThread(file, 'log'), leases: new WriterThread(file, 'leases') };
   return new SqliteStore(db, main, log, writers);
+}
+
+/** `bootherd migrate`: bring the file to the current schema without opening a store; returns the migrations applied. */
+export async function migrateSqlite(file: string): Promise<string[]> {
+  mkdirSync(dirname(file), { recursive: true });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connect(file, 'FULL', 5000) }) });
+  try {
+    return await migrateSql(db, 'sqlite', `sqlite:${file}`);
+  } finally {
+    await db.destroy();
+  }
 }

@@ -6,10 +6,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { type Compilable, Kysely, Migrator, SqliteDialect } from 'kysely';
+import type { BootherdError } from '../../../src/errors.ts';
+import { migrateStore } from '../../../src/store/index.ts';
 import { migrationProvider } from '../../../src/store/migrations.ts';
 import { eventsQuery, latestEventsQuery } from '../../../src/store/sql-events.ts';
 import type { Database } from '../../../src/store/sql-schema.ts';
 import { openSqliteStore } from '../../../src/store/sqlite.ts';
+import { cli } from '../../lib/cli.ts';
 import { storeConformance } from './conformance.ts';
 import { token } from './conformance-tokens.ts';
 
@@ -164,4 +167,38 @@ test('sqlite: boot-log reads stay on an index, without sorting, for every filter
   } finally {
     await db.destroy();
   }
+});
+
+test('sqlite: a database migrated by a newer bootherd is refused, naming the migration', async () => {
+  const file = tempFile('bh-newer-');
+  await (await openSqliteStore(file)).close();
+  const raw = new SQLite(file);
+  raw
+    .prepare('INSERT INTO kysely_migration (name, timestamp) VALUES (?, ?)')
+    .run('0099_from_the_future', '2030-01-01T00:00:00.000Z');
+  raw.close();
+  for (const attempt of [() => openSqliteStore(file), () => migrateStore(`sqlite:${file}`)]) {
+    await assert.rejects(attempt(), (err) => {
+      assert.equal((err as BootherdError).code, 'STORE_SCHEMA_NEWER');
+      assert.match((err as Error).message, /"0099_from_the_future"/);
+      assert.match((err as Error).message, /upgrade bootherd/);
+      return true;
+    });
+  }
+});
+
+test('sqlite: `bootherd migrate` brings a database to the current schema once and says what it applied', async () => {
+  const file = tempFile('bh-migrate-');
+  const raw = new SQLite(file);
+  const old = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  await new Migrator({ db: old, provider: migrationProvider('sqlite') }).migrateTo('0003_applied_next');
+  await old.destroy();
+  const first = await cli(['migrate', '--store', `sqlite:${file}`]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(
+    first.stdout,
+    `applied 0004_tokens\napplied 0005_boot_events_stage\nsqlite:${file}: 2 migrations applied\n`,
+  );
+  const again = await cli(['migrate', '--store', `sqlite:${file}`]);
+  assert.equal(again.stdout, `sqlite:${file}: schema already current\n`);
 });
