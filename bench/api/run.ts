@@ -29,6 +29,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
+import { fleetYaml, mac, machineId } from '../lib/fleet.ts';
 import { printSelfTimes } from './cpuprofile-top.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -38,7 +39,6 @@ const CPU_PROF = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF
 const PLAIN_PORT = 18490;
 const P99_TARGET_MS = 20;
 const JS_GZIP_TARGET = 150 * 1024;
-const ROLES = ['web', 'db', 'cache', 'batch', 'storage'];
 const CHROMIUM = '/usr/bin/chromium';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -65,53 +65,6 @@ function newest(path: string): number {
     if (e.isFile()) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
   }
   return t;
-}
-
-const mac = (i: number, prefix = '52:54:00') =>
-  `${prefix}:${((i >> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
-const machineId = (i: number) => `node-${String(i).padStart(5, '0')}`;
-
-/** Profiles, groups and MACHINES machines: a role and rack label each, a group or a profile for most, a few one-shots. */
-function inventoryYaml(): string {
-  const lines = [
-    'profiles:',
-    '  - name: debian',
-    '    kernel: debian/linux',
-    '    initrds: [debian/initrd.gz]',
-    '    cmdline: auto=true hostname={{hostname}} url={{base_url}}/assets/preseed/{{machine_id}}.cfg',
-    '  - name: rescue',
-    '    kernel: rescue/vmlinuz',
-    '    initrds: [rescue/initrd.img]',
-    '  - name: disk',
-    '    local: true',
-    '  - name: netboot',
-    '    chain: https://boot.netboot.xyz/ipxe/netboot.xyz.lkrn',
-    'groups:',
-    '  - name: web-efi',
-    '    selectors: { platform: efi, label.role: web }',
-    '    profile: debian',
-    '  - name: db',
-    '    selectors: { label.role: db }',
-    '    profile: disk',
-    '  - name: batch',
-    '    selectors: { label.role: batch }',
-    '    profile: rescue',
-    'machines:',
-  ];
-  for (let i = 0; i < MACHINES; i++) {
-    const id = machineId(i);
-    const role = ROLES[i % ROLES.length]!;
-    const macs = i % 10 === 0 ? `["${mac(i)}", "${mac(i, '52:54:01')}"]` : `["${mac(i)}"]`;
-    const where =
-      i % 4 === 0
-        ? `group: ${role === 'db' ? 'db' : role === 'batch' ? 'batch' : 'web-efi'}`
-        : `profile: ${i % 3 ? 'debian' : 'disk'}`;
-    const next = i % 50 === 1 ? ', next: install' : '';
-    lines.push(
-      `  - { id: ${id}, macs: ${macs}, hostname: ${id}.dc1.example, serial: SN${100000 + i}, labels: { role: ${role}, rack: r${Math.floor(i / 40)} }, ${where}${next} }`,
-    );
-  }
-  return `${lines.join('\n')}\n`;
 }
 
 interface Response {
@@ -326,7 +279,7 @@ async function main(): Promise<void> {
     `data_dir: data\nlog: { level: info }\n` +
       `http: { listen: 127.0.0.1, port: ${PLAIN_PORT}, advertise: "http://127.0.0.1:${PLAIN_PORT}", assets: assets, tls: { port: 0 } }\n`,
   );
-  writeFileSync(join(dir, 'inventory.yaml'), inventoryYaml());
+  writeFileSync(join(dir, 'inventory.yaml'), fleetYaml(MACHINES));
 
   let t = performance.now();
   const applied = cli(config, 'apply', '-f', join(dir, 'inventory.yaml')).trim().split('\n').at(-1);
