@@ -70,10 +70,12 @@ export function decideDhcp(facts: ClientFacts, inv: InventoryView, config: BootP
   if (!info) return { kind: 'ignore', reason: `unsupported client architecture ${facts.arch}` };
   const file = config.bootFiles[firmwareKey(info)];
   if (!file) return { kind: 'ignore', reason: `no iPXE binary configured for ${info.name}` };
-  const why = facts.userClass === 'iPXE' ? 'iPXE without the required features' : 'firmware PXE';
   if (info.http) {
-    return { kind: 'ipxe-binary', file: `${config.baseUrl}/ipxe-bin/${file}`, transport: 'http', reason: why };
+    // UEFI HTTP boot fetches its boot file by URL (no TFTP): the same binary, named absolutely under /ipxe-bin/.
+    const url = `${config.baseUrl}/ipxe-bin/${file}`;
+    return { kind: 'ipxe-binary', file: url, transport: 'http', reason: 'UEFI HTTP boot' };
   }
+  const why = facts.userClass === 'iPXE' ? 'iPXE without the required features' : 'firmware PXE';
   return { kind: 'ipxe-binary', file, transport: 'tftp', reason: why };
 }
 

@@ -7,7 +7,8 @@
  * Node has no raw sockets: the ICMPv6 socket comes from libc through koffi; a read with a 1 s receive timeout runs
  * on the libuv thread pool, so nothing blocks the event loop and close() is prompt.
  */
-import { read, readFileSync } from 'node:fs';
+import { existsSync, read, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadLibc, SO_BINDTODEVICE, SOL_SOCKET } from '../libc.ts';
 
 const AF_INET6 = 10;
@@ -35,6 +36,50 @@ function allNodes(): Buffer {
   sa[9] = 0x02;
   sa[23] = 0x01;
   return sa;
+}
+
+/** /proc/net/if_inet6 scope field (hex) of a link-local address (IPV6_ADDR_LINKLOCAL) and the DAD-failed flag. */
+const SCOPE_LINK = 0x20;
+const IFA_F_DADFAILED = 0x08;
+
+/**
+ * Why no RA can leave `iface`, with what to change, or undefined when one can. An ICMPv6 socket opens and binds even
+ * where IPv6 is off, so this is asked before claiming to answer. `root` is where /proc is read (a test's temp dir).
+ */
+export function ipv6Obstacle(iface: string, root = '/'): string | undefined {
+  const conf = join(root, 'proc/sys/net/ipv6/conf', iface, 'disable_ipv6');
+  let disabled: string;
+  try {
+    disabled = readFileSync(conf, 'utf8').trim();
+  } catch {
+    if (!existsSync(join(root, 'proc/sys/net/ipv6'))) {
+      return 'the kernel has no IPv6 (booted with ipv6.disable=1?): remove ipv6.disable=1 from its command line';
+    }
+    return `${iface} has no IPv6 settings (${conf} is missing): is it the name of a network interface?`;
+  }
+  if (disabled !== '0') {
+    return `IPv6 is disabled on ${iface} (disable_ipv6 = ${disabled}): enable it with \`sysctl -w net.ipv6.conf.${iface}.disable_ipv6=0\``;
+  }
+  // RFC 4861 §4.2: an RA's "Source Address MUST be the link-local address assigned to the interface from which this
+  // message is sent"; without one the kernel has no source to send from.
+  let table = '';
+  try {
+    table = readFileSync(join(root, 'proc/net/if_inet6'), 'utf8');
+  } catch {
+    // No address table at all: the same as no link-local address.
+  }
+  const linkLocal = table.split('\n').some((line) => {
+    const [, , , scope, flags, name] = line.trim().split(/\s+/);
+    return (
+      name === iface &&
+      Number.parseInt(scope ?? '', 16) === SCOPE_LINK &&
+      (Number.parseInt(flags ?? '', 16) & IFA_F_DADFAILED) === 0
+    );
+  });
+  if (!linkLocal) {
+    return `${iface} has no IPv6 link-local address: check \`ip -6 addr show dev ${iface}\` and set \`sysctl -w net.ipv6.conf.${iface}.addr_gen_mode=0\``;
+  }
+  return undefined;
 }
 
 export interface RouterAdvertiser {

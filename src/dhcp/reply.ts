@@ -253,6 +253,10 @@ function fullReply(
   if (lease.hostname) p.options.hostName = lease.hostname;
   if (decision.kind !== 'ignore') {
     applyBoot(p, decision, serverIp);
+    // UEFI HTTP boot: EDK2's HttpBootDhcp4.c, "The offer with "HTTPClient" is a Http offer"; without option 60 the
+    // URL is not read and the offer counts as address-only (HttpOfferTypeDhcpOnly), so the firmware has nothing to
+    // boot and times out. A PXE client's full-mode offer stays as dnsmasq sends it, without 60.
+    if (isHttpClient(request)) p.options.vendorClassIdentifier = 'HTTPClient';
     // clients.md: iPXE waits ~3 s for proxyDHCP offers unless the OFFER carries 175.176 (`no-pxedhcp`) = 1. We are
     // the only DHCP server in full mode, so there is nothing to wait for.
     if (request.options.ipxe) p.options.ipxe = { noPxeDhcp: true };

@@ -13,7 +13,7 @@ import { listenError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 import { DropLog } from './drop-log.ts';
 import { type Lease, LeasePool, type Reservation } from './pool.ts';
-import { answerRouterSolicitations, type RouterAdvertiser } from './ra.ts';
+import { answerRouterSolicitations, ipv6Obstacle, type RouterAdvertiser } from './ra.ts';
 import { startDhcpServer } from './server.ts';
 
 /** At most one log line per drop reason in this time; the rest are counted into the next line. */
@@ -124,15 +124,24 @@ export async function startDhcp(core: DhcpDeps): Promise<{ close(): Promise<void
     throw listenError(err, 'DHCP', '0.0.0.0', config.dhcp.port);
   }
   const advertisers: RouterAdvertiser[] = [];
+  const answering: string[] = [];
   if (config.dhcp.routerAdvertisements) {
     if (!config.dhcp.interfaces.length) log.warn('DHCP: router_advertisements needs dhcp.interfaces; not answering RS');
     for (const iface of config.dhcp.interfaces) {
+      const obstacle = ipv6Obstacle(iface);
+      if (obstacle) {
+        log.warn(
+          `DHCP: cannot answer IPv6 router solicitations on ${iface}, so iPXE waits ~13 s for a router after each DHCP: ${obstacle} (or set dhcp.router_advertisements: false)`,
+        );
+        continue;
+      }
       try {
         advertisers.push(
           await answerRouterSolicitations(iface, () =>
             metrics.dhcpPackets.inc({ kind: 'replied', reason: 'router-advertisement' }),
           ),
         );
+        answering.push(iface);
       } catch (err) {
         log.warn(`DHCP: not answering IPv6 router solicitations on ${iface}: ${(err as Error).message}`);
       }
@@ -141,7 +150,7 @@ export async function startDhcp(core: DhcpDeps): Promise<{ close(): Promise<void
   const where = config.dhcp.interfaces.length ? config.dhcp.interfaces.join(', ') : 'all interfaces';
   log.info(
     config.dhcp.mode === 'full'
-      ? `DHCP  full mode on ${where}${advertisers.length ? ', answering IPv6 router solicitations' : ''} (${config.dhcp.subnets.map((s) => `${s.subnet} ${s.range.join('-')}`).join('; ')})`
+      ? `DHCP  full mode on ${where}${answering.length ? `, answering IPv6 router solicitations on ${answering.join(', ')}` : ''} (${config.dhcp.subnets.map((s) => `${s.subnet} ${s.range.join('-')}`).join('; ')})`
       : `DHCP  proxy mode on ${where}, ports ${config.dhcp.port} and ${config.dhcp.proxyPort} (boot clients only)`,
   );
   return {
