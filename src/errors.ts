@@ -34,6 +34,15 @@ export const ERRORS = {
   ISO_INVALID: { status: 400, message: 'not a readable ISO 9660 image' },
   IMAGE_NOT_FOUND: { status: 404, message: 'no such image' },
   IMAGE_IMPORT: { status: 500, message: 'the image could not be imported' },
+  // Power control: each a different thing for the operator to fix, each its own CLI exit code (cli/power.ts).
+  POWER_NOT_CONFIGURED: { status: 409, message: 'the machine has no power block' },
+  POWER_UNSUPPORTED: { status: 422, message: "the machine's power method cannot do this" },
+  POWER_SECRET: { status: 500, message: 'the BMC password reference cannot be read' },
+  POWER_UNREACHABLE: { status: 502, message: 'the BMC cannot be reached' },
+  POWER_AUTH: { status: 502, message: 'the BMC refused the user name or password' },
+  POWER_CERT: { status: 502, message: "the BMC's TLS certificate is not trusted" },
+  POWER_TIMEOUT: { status: 504, message: 'the BMC did not answer in time' },
+  POWER_FAILED: { status: 502, message: 'the BMC refused the action' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

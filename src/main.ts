@@ -12,6 +12,7 @@ import { AttemptLimiter } from './core/attempts.ts';
 import { instrumentStore } from './core/instrument.ts';
 import { InventoryService } from './core/inventory.ts';
 import { Metrics } from './core/metrics.ts';
+import { PowerService } from './core/power.ts';
 import { BootService } from './core/service.ts';
 import { loadOrCreateKey, Signer } from './core/signing.ts';
 import { TokenService } from './core/tokens.ts';
@@ -66,6 +67,7 @@ export interface Core {
   service: BootService;
   inventory: InventoryService;
   tokens: TokenService;
+  power: PowerService;
   close(): Promise<void>;
 }
 
@@ -80,6 +82,7 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
   const service = new BootService({ store, boot: config.boot, signer, events, metrics });
   const inventory = new InventoryService(store, service);
   const tokens = new TokenService(store, { onError: (err) => log.warn({ err }, 'could not record a token use') });
+  const power = new PowerService({ inventory, events, secretsDir: resolve(config.dataDir, 'bmc-secrets') });
   return {
     config,
     log,
@@ -90,6 +93,7 @@ export async function openCore(config: Config, log: Logger): Promise<Core> {
     service,
     inventory,
     tokens,
+    power,
     close: async () => {
       await service.flush();
       await store.close();
@@ -231,6 +235,7 @@ async function startHttp(
       inventory: core.inventory,
       tokens: core.tokens,
       events: core.events,
+      power: core.power,
       attempts: new AttemptLimiter(),
       media: machineMedia({
         bootUrl: `${config.boot.baseUrl}/boot.ipxe`,

@@ -7,15 +7,19 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { isIP } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
+import type { PowerResult } from '../core/power.ts';
 import type { PublicToken } from '../core/tokens.ts';
 import { BootherdError, ERRORS, type ErrorCode } from '../errors.ts';
 import type { Core } from '../main.ts';
 import type { ApplyResult, BootEvent, Inventory, Machine, NextAction, TokenScope } from '../model/types.ts';
+import type { PowerAction } from '../power/index.ts';
 
 export interface FleetClient {
   listMachines(): Promise<Machine[]>;
   getMachine(id: string): Promise<Machine>;
   setNextAction(id: string, action: NextAction | null): Promise<Machine>;
+  /** Switch a machine on, off or around, or read its state; with `next`, its next boot is set first. */
+  power(id: string, action: PowerAction, next?: NextAction): Promise<PowerResult>;
   apply(inventory: Inventory, prune: boolean): Promise<ApplyResult>;
   export(): Promise<Inventory>;
   events(filter: { machineId?: string; mac?: string; limit: number }): Promise<BootEvent[]>;
@@ -31,6 +35,7 @@ export function localClient(core: Core): FleetClient {
     listMachines: () => allPages((cursor) => inventory.listMachines({ limit: 500, ...(cursor ? { cursor } : {}) })),
     getMachine: (id) => inventory.getMachine(id),
     setNextAction: (id, a) => inventory.setNextAction(id, a),
+    power: (id, action, next) => core.power.run(id, action, next),
     apply: (inv, prune) => inventory.apply(inv, prune),
     export: () => inventory.export(),
     events: async (f) => (await inventory.events(f)).items,
@@ -151,6 +156,10 @@ export function remoteClient(o: RemoteOptions): FleetClient {
     getMachine: (m) => call('GET', `/machines/${id(m)}`),
     setNextAction: (m, a) =>
       a ? call('PUT', `/machines/${id(m)}/next`, a) : call('DELETE', `/machines/${id(m)}/next`),
+    power: (m, action, next) =>
+      action === 'status' && !next
+        ? call('GET', `/machines/${id(m)}/power`)
+        : call('POST', `/machines/${id(m)}/power`, { action, ...(next ? { next } : {}) }),
     apply: (inv, prune) => call('POST', `/inventory${prune ? '?prune=true' : ''}`, inv),
     export: () => call('GET', '/inventory'),
     events: async (f) => {

@@ -19,6 +19,7 @@ import { registerIpxe } from './ipxe.ts';
 import { registerMedia } from './media.ts';
 import { registerMigrate } from './migrate.ts';
 import { type ConfigFlags, config, withConfig } from './options.ts';
+import { formatPower, POWER_EXIT_CODES } from './power.ts';
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 
@@ -155,15 +156,35 @@ export function program(): Command {
       )
       .argument('<id>')
       .argument('<action>'),
+  )
+    .option('--power-cycle', 'then power-cycle the machine through its power block (network boot once, if the BMC can)')
+    .action(async (id: string, action: string, opts: ConfigOpts & { powerCycle?: boolean }) => {
+      const next = action === 'clear' ? null : parseNextAction(action);
+      if (next === undefined)
+        throw new BootherdError(
+          'BAD_REQUEST',
+          `"${action}" is not install, install:<profile>, local, menu, profile:<name> or clear`,
+        );
+      if (opts.powerCycle) {
+        if (!next) throw new BootherdError('BAD_REQUEST', '--power-cycle needs a next action, not clear');
+        const r = await withClient(opts, (c) => c.power(id, 'cycle', next));
+        out(`${id}: next boot ${formatNextAction(next)}; ${formatPower(r)}`);
+        return;
+      }
+      await withClient(opts, (c) => c.setNextAction(id, next));
+      out(`${id}: next boot ${next ? formatNextAction(next) : 'cleared'}`);
+    });
+  withRemote(
+    p
+      .command('power')
+      .description('switch a machine through its power block (IPMI, Redfish, Wake-on-LAN): on, off, cycle, status')
+      .argument('<id>')
+      .argument('<action>'),
   ).action(async (id: string, action: string, opts: ConfigOpts) => {
-    const next = action === 'clear' ? null : parseNextAction(action);
-    if (next === undefined)
-      throw new BootherdError(
-        'BAD_REQUEST',
-        `"${action}" is not install, install:<profile>, local, menu, profile:<name> or clear`,
-      );
-    await withClient(opts, (c) => c.setNextAction(id, next));
-    out(`${id}: next boot ${next ? formatNextAction(next) : 'cleared'}`);
+    if (!['on', 'off', 'cycle', 'status'].includes(action))
+      throw new BootherdError('BAD_REQUEST', `"${action}" is not on, off, cycle or status`);
+    const r = await withClient(opts, (c) => c.power(id, action as 'on' | 'off' | 'cycle' | 'status'));
+    out(`${id}: ${formatPower(r)}`);
   });
   withRemote(machines.command('events').description("a machine's boot events, newest first").argument('<id-or-mac>'))
     .option('-n, --limit <n>', 'how many', '20')
@@ -291,7 +312,7 @@ export async function run(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) return err.exitCode;
     if (err instanceof YamlError || err instanceof BootherdError) {
       say.error(err.message);
-      return 1;
+      return (err instanceof BootherdError && POWER_EXIT_CODES[err.code]) || 1;
     }
     if (process.env.BOOTHERD_DEBUG) throw err;
     say.error((err as Error).message ?? String(err));

@@ -174,6 +174,7 @@ function parseMachine(v: Value): Machine {
     'menu',
     'variables',
     'next',
+    'power',
   ]);
   const macsKey = v.get('macs').present ? 'macs' : 'mac';
   const machine: Machine = {
@@ -189,6 +190,9 @@ function parseMachine(v: Value): Machine {
   const menu = parseMenu(v.get('menu'));
   if (menu) machine.menu = menu;
   if (v.get('variables').present) machine.variables = v.get('variables').record();
+  // The power block's shape and rules are the validator's (checkPower), which names the field for file:line.
+  const power = v.get('power');
+  if (power.present) machine.power = (power.node as { toJSON(): unknown }).toJSON() as Machine['power'];
   const next = v.get('next');
   if (next.present) {
     machine.nextAction =

@@ -132,6 +132,7 @@ function apiDepsOf(d: Partial<ApiDeps>): ApiDeps | undefined {
     attempts: d.attempts,
     status: d.status,
     ...(d.media ? { media: d.media } : {}),
+    ...(d.power ? { power: d.power } : {}),
   };
 }
 

@@ -51,6 +51,72 @@ export const SeenFactsSchema = Type.Object(
   { additionalProperties: true },
 );
 
+/** A reference to a BMC password, never the password: see SecretRef in types.ts. */
+const SecretRefSchema = Type.Union(
+  [
+    Type.Object(
+      { file: Type.String({ maxLength: 255, description: 'a file name in <data_dir>/bmc-secrets/' }) },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      { env: Type.String({ maxLength: 128, description: 'an environment variable named BMC_*' }) },
+      { additionalProperties: false },
+    ),
+  ],
+  { description: 'where the password is: {file: name} or {env: BMC_NAME}; never the password itself' },
+);
+
+export const PowerSchema = Type.Union(
+  [
+    Type.Object(
+      {
+        ipmi: Type.Object(
+          {
+            host: Text(253),
+            port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+            user: Text(64),
+            password: SecretRefSchema,
+          },
+          { additionalProperties: false },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      {
+        redfish: Type.Object(
+          {
+            url: Text(2048),
+            user: Text(64),
+            password: SecretRefSchema,
+            system: Type.Optional(Text(128)),
+            insecure: Type.Optional(Type.Boolean({ description: "accept the BMC's certificate unchecked" })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      {
+        wol: Type.Object(
+          { mac: Type.Optional(Type.String({ maxLength: 32 })), interface: Text(15) },
+          { additionalProperties: false },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  { description: 'how bootherd switches the machine: its BMC (IPMI or Redfish) or Wake-on-LAN' },
+);
+
+export const PowerActionSchema = Type.Union([
+  Type.Literal('on'),
+  Type.Literal('off'),
+  Type.Literal('cycle'),
+  Type.Literal('status'),
+]);
+
 const machineFields = {
   id: Name,
   macs: Type.Array(Type.String({ maxLength: 32 }), { maxItems: 64, description: 'e.g. 52:54:00:12:34:56' }),
@@ -67,6 +133,7 @@ const machineFields = {
   menu: Type.Optional(MenuSettingsSchema),
   variables: Type.Optional(StringMap),
   nextAction: Type.Optional(NextActionSchema),
+  power: Type.Optional(PowerSchema),
 };
 
 /** A machine as the API takes it. `lastSeen` and `lastEvent` are the server's: accepted and ignored on writes. */
@@ -81,7 +148,13 @@ export const BootEventSchema = Type.Object(
     at: Type.String({ format: 'date-time' }),
     machineId: Type.Optional(Type.String()),
     mac: Type.String(),
-    stage: Type.Union([Type.Literal('dhcp'), Type.Literal('tftp'), Type.Literal('http'), Type.Literal('callback')]),
+    stage: Type.Union([
+      Type.Literal('dhcp'),
+      Type.Literal('tftp'),
+      Type.Literal('http'),
+      Type.Literal('callback'),
+      Type.Literal('power'),
+    ]),
     facts: Type.Record(Type.String(), Type.Unknown()),
     decision: Type.Record(Type.String(), Type.Unknown()),
   },

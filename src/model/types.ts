@@ -84,6 +84,41 @@ export type NextAction =
   | { action: 'menu' }
   | { action: 'profile'; profile: string };
 
+/**
+ * Where a BMC password is, never the password itself: a file name in `<data_dir>/bmc-secrets/`, or an environment
+ * variable named `BMC_*`. Records are written through the API by token holders; a reference to any file or variable
+ * would let them send the server's own secrets to a BMC address of their choosing.
+ */
+export type SecretRef = { file: string } | { env: string };
+
+export interface IpmiPower {
+  host: string;
+  /** RMCP+ UDP port, default 623. */
+  port?: number;
+  user: string;
+  password: SecretRef;
+}
+
+export interface RedfishPower {
+  /** The BMC's base URL, `https://bmc.example` (the service root is `/redfish/v1`). */
+  url: string;
+  user: string;
+  password: SecretRef;
+  /** The ComputerSystem id under /redfish/v1/Systems; default: the only one there. */
+  system?: string;
+  /** Accept the BMC's certificate unchecked (most BMCs ship a self-signed one). Default: verify. */
+  insecure?: boolean;
+}
+
+export interface WolPower {
+  /** The MAC to wake; default: the machine's first MAC. */
+  mac?: string;
+  /** The server interface the magic packet is broadcast on. */
+  interface: string;
+}
+
+export type PowerSpec = { ipmi: IpmiPower } | { redfish: RedfishPower } | { wol: WolPower };
+
 /** The facts last seen for a machine, with when. */
 export interface SeenFacts extends Partial<ClientFacts> {
   at: string;
@@ -108,6 +143,8 @@ export interface Machine {
   menu?: MenuSettings;
   variables?: Record<string, string>;
   nextAction?: NextAction;
+  /** How bootherd switches the machine on, off or around (its BMC, or Wake-on-LAN). */
+  power?: PowerSpec;
   lastSeen?: SeenFacts;
   /** The machine's newest boot event; filled in by listings, never stored. */
   lastEvent?: BootEvent;
@@ -118,7 +155,7 @@ export interface BootEvent {
   at: string;
   machineId?: string;
   mac: string;
-  stage: 'dhcp' | 'tftp' | 'http' | 'callback';
+  stage: 'dhcp' | 'tftp' | 'http' | 'callback' | 'power';
   facts: Partial<ClientFacts>;
   decision: Record<string, unknown>;
 }

@@ -8,7 +8,18 @@ import { isIPv4 } from 'node:net';
 import { BootherdError } from '../errors.ts';
 import { normalizeHostname, normalizeMac, normalizeSerial, normalizeUuid } from './identity.ts';
 import { NAME_PATTERN } from './schemas.ts';
-import type { Group, Machine, MenuSettings, NextAction, Profile } from './types.ts';
+import type {
+  Group,
+  IpmiPower,
+  Machine,
+  MenuSettings,
+  NextAction,
+  PowerSpec,
+  Profile,
+  RedfishPower,
+  SecretRef,
+  WolPower,
+} from './types.ts';
 
 const NAME_RE = new RegExp(NAME_PATTERN);
 const SELECTOR_KEYS = [
@@ -113,6 +124,11 @@ export function checkMachine(input: Machine): Machine {
   const variables = checkMap('variables', input.variables);
   if (variables) m.variables = variables;
   if (input.nextAction) m.nextAction = checkNextAction('nextAction', input.nextAction);
+  if (input.power !== undefined) {
+    m.power = checkPower('power', input.power as unknown);
+    if ('wol' in m.power && !m.power.wol.mac && !macs.length)
+      throw fieldError('power/wol/mac', 'the machine has no MAC to wake: give one here or in macs');
+  }
   if (!macs.length && !m.uuid && !m.serial && !m.hostname)
     throw fieldError('macs', 'a machine needs at least one of macs, uuid, serial or hostname to be recognised');
   return m;
@@ -175,4 +191,101 @@ export function checkGroup(input: Group): Group {
   checkMenu('menu', input.menu);
   checkMap('variables', input.variables);
   return g;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The fields of an object, refusing unknown ones (a typo must not silently drop, say, `insecure: false`). */
+function fieldsOf(field: string, v: unknown, allowed: string[]): Record<string, unknown> {
+  if (!isObject(v)) throw fieldError(field, 'expected a mapping');
+  for (const k of Object.keys(v))
+    if (!allowed.includes(k))
+      throw fieldError(`${field}/${k}`, `unknown field (expected one of: ${allowed.join(', ')})`);
+  return v;
+}
+
+function needString(field: string, v: unknown, max: number): string {
+  if (typeof v !== 'string' || v.trim() === '') throw fieldError(field, 'expected a non-empty string');
+  if (v.length > max) throw fieldError(field, `at most ${max} characters`);
+  return checkText(field, v);
+}
+
+/**
+ * A password reference. The value itself is never echoed in an error: if someone pasted a password here, the
+ * message must not carry it into a log or an API response.
+ */
+function checkSecretRef(field: string, v: unknown): SecretRef {
+  if (!isObject(v) || Object.keys(v).length !== 1 || !('file' in v || 'env' in v))
+    throw fieldError(
+      field,
+      'must be a reference, {file: <name in data_dir/bmc-secrets>} or {env: BMC_<NAME>}; never the password itself',
+    );
+  if ('env' in v) {
+    if (typeof v.env !== 'string' || !/^BMC_[A-Z0-9_]{1,120}$/.test(v.env))
+      throw fieldError(`${field}/env`, 'must name an environment variable BMC_<NAME> (capitals, digits, _)');
+    return { env: v.env };
+  }
+  if (typeof v.file !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/.test(v.file))
+    throw fieldError(`${field}/file`, 'must be a file name in data_dir/bmc-secrets (letters, digits, ".", "_", "-")');
+  return { file: v.file };
+}
+
+/** Exactly one power method: `ipmi`, `redfish` or `wol`. */
+export function checkPower(field: string, v: unknown): PowerSpec {
+  const methods = ['ipmi', 'redfish', 'wol'];
+  const top = fieldsOf(field, v, methods);
+  const keys = Object.keys(top);
+  if (keys.length !== 1) throw fieldError(field, 'needs exactly one of ipmi, redfish or wol');
+  if (top.ipmi !== undefined) {
+    const f = `${field}/ipmi`;
+    const o = fieldsOf(f, top.ipmi, ['host', 'port', 'user', 'password']);
+    const ipmi: IpmiPower = {
+      host: needString(`${f}/host`, o.host, 253),
+      user: needString(`${f}/user`, o.user, 64),
+      password: checkSecretRef(`${f}/password`, o.password),
+    };
+    if (o.port !== undefined) {
+      if (typeof o.port !== 'number' || !Number.isInteger(o.port) || o.port < 1 || o.port > 65535)
+        throw fieldError(`${f}/port`, 'must be a UDP port from 1 to 65535');
+      ipmi.port = o.port;
+    }
+    return { ipmi };
+  }
+  if (top.redfish !== undefined) {
+    const f = `${field}/redfish`;
+    const o = fieldsOf(f, top.redfish, ['url', 'user', 'password', 'system', 'insecure']);
+    const url = needString(`${f}/url`, o.url, 2048);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw fieldError(`${f}/url`, 'is not a URL');
+    }
+    // Basic auth goes with every request: never over plain HTTP.
+    if (parsed.protocol !== 'https:') throw fieldError(`${f}/url`, 'must be an https:// URL');
+    if (parsed.username || parsed.password)
+      throw fieldError(`${f}/url`, 'must not carry credentials; use user/password');
+    const redfish: RedfishPower = {
+      url: url.replace(/\/+$/, ''),
+      user: needString(`${f}/user`, o.user, 64),
+      password: checkSecretRef(`${f}/password`, o.password),
+    };
+    if (o.system !== undefined) redfish.system = checkName(`${f}/system`, needString(`${f}/system`, o.system, 63));
+    if (o.insecure !== undefined) {
+      if (typeof o.insecure !== 'boolean') throw fieldError(`${f}/insecure`, 'expected true or false');
+      redfish.insecure = o.insecure;
+    }
+    return { redfish };
+  }
+  const f = `${field}/wol`;
+  const o = fieldsOf(f, top.wol, ['mac', 'interface']);
+  const iface = needString(`${f}/interface`, o.interface, 15);
+  if (!/^[A-Za-z0-9._@-]{1,15}$/.test(iface)) throw fieldError(`${f}/interface`, 'is not a network interface name');
+  const wol: WolPower = { interface: iface };
+  if (o.mac !== undefined) {
+    const mac = typeof o.mac === 'string' ? normalizeMac(o.mac) : undefined;
+    if (!mac) throw fieldError(`${f}/mac`, 'is not a MAC address');
+    wol.mac = mac;
+  }
+  return { wol };
 }

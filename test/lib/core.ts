@@ -8,6 +8,7 @@ import { parseInventory } from '../../src/config/inventory-file.ts';
 import { AttemptLimiter } from '../../src/core/attempts.ts';
 import { InventoryService } from '../../src/core/inventory.ts';
 import { Metrics } from '../../src/core/metrics.ts';
+import { PowerService } from '../../src/core/power.ts';
 import { BootService } from '../../src/core/service.ts';
 import { Signer } from '../../src/core/signing.ts';
 import { TokenService } from '../../src/core/tokens.ts';
@@ -70,6 +71,7 @@ export async function testCore(
     tokens,
     events,
     attempts: new AttemptLimiter(opts.attempts),
+    power: new PowerService({ inventory, events, secretsDir: join(assets, 'bmc-secrets') }),
     ...(opts.uiDir ? { uiDir: opts.uiDir } : {}),
     // BIOS-only images: the UEFI iPXE download and its boots are the e2e tests'.
     media: machineMedia({ bootUrl: `${BASE_URL}/boot.ipxe` }),

@@ -2,9 +2,9 @@
  * The API's JSON shapes (see the REST contract, /api/v1). Inventory records are the server's own model types
  * (type-only imports: nothing of the server is bundled); the wire views of events and facts are looser here.
  */
-import type { MenuSettings, NextAction } from '../../src/model/types.ts';
+import type { MenuSettings, NextAction, PowerSpec } from '../../src/model/types.ts';
 
-export type { BootSpec, Group, MenuSettings, NextAction, Profile } from '../../src/model/types.ts';
+export type { BootSpec, Group, MenuSettings, NextAction, PowerSpec, Profile } from '../../src/model/types.ts';
 
 export interface Facts {
   mac?: string;
@@ -26,7 +26,7 @@ export interface BootEvent {
   at: string;
   machineId?: string;
   mac: string;
-  stage: 'dhcp' | 'tftp' | 'http' | 'callback';
+  stage: 'dhcp' | 'tftp' | 'http' | 'callback' | 'power';
   facts: Facts;
   decision: { kind: string; [k: string]: unknown };
 }
@@ -44,6 +44,8 @@ export interface Machine {
   menu?: MenuSettings;
   variables?: Record<string, string>;
   nextAction?: NextAction;
+  /** How bootherd switches the machine: references to passwords only, never a password. */
+  power?: PowerSpec;
   lastSeen?: Facts & { at: string };
   lastEvent?: BootEvent;
 }
@@ -62,6 +64,16 @@ export interface Discovered {
   firstSeen: string;
   lastSeen: string;
   facts: Facts;
+}
+
+/** What POST/GET /machines/{id}/power answers. */
+export interface PowerResult {
+  machine: string;
+  action: 'on' | 'off' | 'cycle' | 'status';
+  method: string;
+  state?: 'on' | 'off';
+  netboot?: boolean;
+  nextAction?: NextAction;
 }
 
 export type Scope = 'read' | 'write' | 'admin';

@@ -1,6 +1,7 @@
 /** What the API routes need, and where they live; shared by every route module. */
 import type { AttemptLimiter } from '../../core/attempts.ts';
 import type { InventoryService } from '../../core/inventory.ts';
+import type { PowerService } from '../../core/power.ts';
 import type { TokenService } from '../../core/tokens.ts';
 import type { EventBus } from '../../events/bus.ts';
 import type { MachineMedia } from '../../media/machine-media.ts';
@@ -16,4 +17,6 @@ export interface ApiDeps {
   status?: () => ServerStatus;
   /** A machine's boot stick; absent: the route answers that media are not set up. */
   media?: MachineMedia;
+  /** Power control; absent: the power routes answer that it is not available here. */
+  power?: PowerService;
 }

@@ -14,7 +14,13 @@ const paging = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
   before: Type.Optional(Type.Integer({ minimum: 1, description: 'the `next` of the previous page' })),
 };
-const Stage = Type.Union([Type.Literal('dhcp'), Type.Literal('tftp'), Type.Literal('http'), Type.Literal('callback')]);
+const Stage = Type.Union([
+  Type.Literal('dhcp'),
+  Type.Literal('tftp'),
+  Type.Literal('http'),
+  Type.Literal('callback'),
+  Type.Literal('power'),
+]);
 /** A comment line keeps proxies and browsers from closing an idle stream. */
 const KEEPALIVE_MS = 15_000;
 /** A client this far behind is cut off (it reconnects and re-reads the log) instead of growing our memory. */

@@ -15,6 +15,7 @@ import { API, type ApiDeps } from './deps.ts';
 import { eventRoutes } from './events.ts';
 import { inventoryRoutes } from './inventory.ts';
 import { machineRoutes } from './machines.ts';
+import { powerRoutes } from './power.ts';
 import { tokenRoutes } from './tokens.ts';
 
 declare module 'fastify' {
@@ -56,6 +57,7 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
   }));
 
   await machineRoutes(app, deps);
+  await powerRoutes(app, deps);
   await catalogRoutes(app, deps);
   await eventRoutes(app, deps);
   await inventoryRoutes(app, deps);

@@ -132,6 +132,17 @@ const CASES: Record<string, Case> = {
       return { method: 'DELETE', url: `${API}/machines/${id}/next` };
     },
   },
+  // Power: the scope check passed when the power service answers; web1 has no power block, hence 409.
+  'GET /api/v1/machines/:id/power': {
+    scope: 'read',
+    ok: [409],
+    make: async () => ({ method: 'GET', url: `${API}/machines/web1/power` }),
+  },
+  'POST /api/v1/machines/:id/power': {
+    scope: 'write',
+    ok: [409],
+    make: async () => ({ method: 'POST', url: `${API}/machines/web1/power`, payload: { action: 'status' } }),
+  },
   'POST /api/v1/profiles': {
     scope: 'write',
     ok: [201],

@@ -6,6 +6,7 @@ import { MachineForm } from '../MachineForm.tsx';
 import { eventKey, onBootEvent, onStreamState } from '../stream.ts';
 import type { BootEvent, Facts, Machine as M, NextAction, Page, Profile } from '../types.ts';
 import { ConfirmButton, EmptyRow, ErrorBanner, Modal, navigate, useAuth, useKeyedThrottle, useNow } from '../ui.tsx';
+import { MachinePower } from './MachinePower.tsx';
 
 /**
  * Where the latest boot starts: a DHCP request from a PXE-ish client (firmware PXE, UEFI HTTP boot, iPXE, or one
@@ -331,6 +332,7 @@ export function Machine({ id }: { id: string }) {
         )}
       </div>
       <ErrorBanner error={actionError} />
+      {m.power && <MachinePower machine={m} power={m.power} canWrite={canWrite} onChanged={loadMachine} />}
 
       <div class="cols">
         <div class="col">
