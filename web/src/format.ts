@@ -53,7 +53,7 @@ export function dateTime(iso: string | undefined): string {
 }
 
 export function stageLabel(stage: string): string {
-  return stage === 'callback' ? 'callback' : stage.toUpperCase();
+  return stage === 'callback' || stage === 'power' ? stage : stage.toUpperCase();
 }
 
 export function bytes(n: unknown): string {
@@ -104,6 +104,15 @@ export function eventSummary(e: BootEvent): string {
         if (str(d.source)) parts.push(`· ${d.source}`);
         if (str(d.reason)) parts.push(`(${d.reason})`);
       }
+      break;
+    }
+    case 'power': {
+      // kind is the action (on, off, cycle); method the BMC's kind (ipmi, redfish, wol).
+      parts.push(`${d.kind}${str(d.method) ? ` via ${d.method}` : ''}`);
+      const next = d.nextAction as { action?: string } | undefined;
+      if (next?.action) parts.push(`next → ${next.action}`);
+      if (d.netboot === true) parts.push('· network boot once');
+      parts.push(d.outcome === 'error' ? `failed (${str(d.error) ?? '?'})` : 'done');
       break;
     }
     default: {

@@ -63,7 +63,7 @@ export function Events() {
         <span class="spacer" />
         <select value={stage} onChange={(e) => setStage(e.currentTarget.value)} data-testid="filter-stage">
           <option value="">all stages</option>
-          {['dhcp', 'tftp', 'http', 'callback'].map((s) => (
+          {['dhcp', 'tftp', 'http', 'callback', 'power'].map((s) => (
             <option key={s} value={s}>
               {stageLabel(s)}
             </option>
