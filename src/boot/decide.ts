@@ -12,6 +12,11 @@ export interface BootPolicyConfig {
   userClass?: string;
   /** iPXE features (option 175 names) a stock iPXE must announce to get the HTTP script directly. */
   requiredFeatures: string[];
+  /**
+   * Loop guard (default on): an iPXE lacking the required features that just loaded bootherd's own binary gets the
+   * script anyway, since that binary is the weak build and chaining it again would loop forever.
+   */
+  loopGuard?: boolean;
   /** iPXE binary per firmware, served over TFTP (or HTTP for UEFI HTTP boot). */
   bootFiles: Partial<Record<FirmwareKey, string>>;
   /** What an unknown machine (no inventory record, no group) gets. */
@@ -60,11 +65,30 @@ export function isCapableIpxe(facts: ClientFacts, config: BootPolicyConfig): boo
   return config.requiredFeatures.every((f) => have.has(f));
 }
 
-export function decideDhcp(facts: ClientFacts, inv: InventoryView, config: BootPolicyConfig): DhcpDecision {
+/** What the caller knows of this machine's recent boots: whether it just loaded one of bootherd's iPXE binaries. */
+export interface ChainHistory {
+  loadedOurBinary?: boolean;
+}
+
+export function decideDhcp(
+  facts: ClientFacts,
+  inv: InventoryView,
+  config: BootPolicyConfig,
+  history: ChainHistory = {},
+): DhcpDecision {
   const script = decideScript(facts, inv, config);
   if (script.kind === 'ignore') return { kind: 'ignore', reason: script.reason };
   if (isCapableIpxe(facts, config)) {
     return { kind: 'script', url: `${config.baseUrl}/boot.ipxe`, reason: 'capable iPXE' };
+  }
+  if (facts.userClass === 'iPXE' && history.loadedOurBinary && config.loopGuard !== false) {
+    const have = new Set(facts.ipxeFeatures ?? []);
+    const missing = config.requiredFeatures.filter((f) => !have.has(f)).join(', ');
+    return {
+      kind: 'script',
+      url: `${config.baseUrl}/boot.ipxe`,
+      reason: `loop guard: the iPXE binary this machine just loaded from bootherd lacks ${missing}; its script instead of another chainload`,
+    };
   }
   const info = archInfo(facts.arch ?? (facts.userClass === 'iPXE' ? archFromPlatform(facts) : 0));
   if (!info) return { kind: 'ignore', reason: `unsupported client architecture ${facts.arch}` };

@@ -87,6 +87,7 @@ export const LEAVES = [
   'dhcp.router_advertisements',
   'boot.user_class',
   'boot.required_features',
+  'boot.loop_guard',
   'boot.unknown',
   'boot.menu.timeout',
   'boot.menu.default',
@@ -239,7 +240,7 @@ function parse(root: Value, base: string): Config {
   const dhcp = root.get('dhcp');
   dhcp.keys(['mode', 'interfaces', 'server_ip', 'port', 'proxy_port', 'subnets', 'router_advertisements']);
   const boot = root.get('boot');
-  boot.keys(['user_class', 'required_features', 'files', 'unknown', 'menu']);
+  boot.keys(['user_class', 'required_features', 'loop_guard', 'files', 'unknown', 'menu']);
   const files = boot.get('files');
   files.keys(['bios', 'ia32-uefi', 'x64-uefi', 'arm32-uefi', 'arm64-uefi']);
   const unknownValue = boot.get('unknown');
@@ -289,6 +290,7 @@ function parse(root: Value, base: string): Config {
       baseUrl: advertise,
       userClass,
       requiredFeatures: boot.get('required_features').present ? boot.get('required_features').strings() : ['http'],
+      loopGuard: boot.get('loop_guard').bool(true),
       bootFiles: {
         bios: files.get('bios').string('undionly.kpxe'),
         'x64-uefi': files.get('x64-uefi').string('snponly.efi'),

@@ -3,6 +3,7 @@
  * decision needs, asks the pure policy in boot/, renders, consumes one-shot actions exactly once, and records events.
  */
 
+import { ChainMemory } from '../boot/chain-guard.ts';
 import type { BootPolicyConfig } from '../boot/decide.ts';
 import {
   type DhcpDecision,
@@ -70,6 +71,8 @@ export class BootService {
   private readonly dhcpClients = new Map<string, { machine?: Machine; decision: DhcpDecision }>();
   /** Recent client addresses → who used them (insertion order = age), to place TFTP and asset fetches. */
   private readonly byAddress = new Map<string, { mac: string; machineId?: string }>();
+  /** Machines that just loaded one of our iPXE binaries: the chainload loop guard's evidence. */
+  private readonly chains = new ChainMemory();
   /** DHCP's machine lookups, kept as long as the catalog (a DORA asks twice within ms); any inventory change clears
    * them. The script path always reads the store: its one-shot actions must be exact. */
   private readonly dhcpMachines = new Map<string, { at: number; machine: Machine | undefined }>();
@@ -153,7 +156,8 @@ export class BootService {
   async dhcp(rawFacts: ClientFacts): Promise<DhcpDecision> {
     const facts = BootService.cleanFacts(rawFacts);
     const inv = await this.dhcpView(facts);
-    const decision = decideDhcp(facts, inv, this.deps.boot);
+    const loadedOurBinary = this.chains.loadedRecently(facts.mac, Date.now());
+    const decision = decideDhcp(facts, inv, this.deps.boot, { loadedOurBinary });
     // The event is recorded when the exchange ends (dhcpExchange), with what was replied; keep who this was.
     this.dhcpClients.delete(facts.mac);
     this.dhcpClients.set(facts.mac, { machine: inv.machine, decision });
@@ -239,6 +243,9 @@ export class BootService {
 
   /** A finished TFTP transfer, as a boot event of the machine that fetched it (found by address when known). */
   tftpTransfer(clientIp: string, file: string, outcome: Record<string, unknown>): void {
+    const who = this.byAddress.get(clientIp);
+    if (who && outcome.outcome === 'done' && Object.values(this.deps.boot.bootFiles).includes(file.replace(/^\/+/, '')))
+      this.chains.loadedBinary(who.mac, Date.now());
     this.record('tftp', { mac: '', ip: clientIp }, undefined, { kind: 'tftp', file, ...outcome });
   }
 

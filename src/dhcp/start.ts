@@ -95,6 +95,7 @@ export async function startDhcp(core: DhcpDeps): Promise<{ close(): Promise<void
     for (const line of drops.flush(Date.now())) writeDrop(line);
   }, DROP_LOG_WINDOW_MS);
   dropFlusher.unref();
+  const loopWarned = new Map<string, number>();
   let server: Awaited<ReturnType<typeof startDhcpServer>>;
   try {
     server = await startDhcpServer({
@@ -105,7 +106,17 @@ export async function startDhcp(core: DhcpDeps): Promise<{ close(): Promise<void
       proxyPort: config.dhcp.proxyPort,
       ...(pool ? { pool } : {}),
       commitLeases,
-      decide: (facts) => service.dhcp(facts),
+      decide: async (facts) => {
+        const decision = await service.dhcp(facts);
+        // Said once a machine and window: both the DISCOVER and the REQUEST of a boot take this turn.
+        const t = Date.now();
+        if (decision.reason.startsWith('loop guard') && t - (loopWarned.get(facts.mac) ?? 0) > 60_000) {
+          loopWarned.set(facts.mac, t);
+          if (loopWarned.size > 4096) loopWarned.delete(loopWarned.keys().next().value as string);
+          log.warn(`DHCP ${facts.mac}: ${decision.reason} (boot.loop_guard; boot.required_features)`);
+        }
+        return decision;
+      },
       onPacket: (kind, reason) => metrics.dhcpPacket(kind, reason),
       onDrop: (reason, detail) => {
         metrics.dhcpDropped.inc({ reason });

@@ -82,6 +82,21 @@ describe('decideDhcp: which boot file a client gets', () => {
       'iPXE without the required features',
     ]);
   });
+  it('loop guard: a weak iPXE that just loaded our binary gets the script, naming what it lacks', () => {
+    const weak = { ...ipxeRom, ipxeFeatures: ['http', 'tftp'] };
+    const cfg: BootPolicyConfig = { ...config, requiredFeatures: ['http', 'https'] };
+    assert.deepEqual(decideDhcp(weak, view(), cfg, { loadedOurBinary: true }), {
+      kind: 'script',
+      url: 'http://192.0.2.1:8080/boot.ipxe',
+      reason:
+        'loop guard: the iPXE binary this machine just loaded from bootherd lacks https; its script instead of another chainload',
+    });
+    // Controls: before it loaded ours (a weak vendor ROM) it is chained; with the guard off it is chained again (the
+    // loop); firmware PXE (no user class) is chained whatever it loaded before.
+    assert.equal(decideDhcp(weak, view(), cfg).kind, 'ipxe-binary');
+    assert.equal(decideDhcp(weak, view(), { ...cfg, loopGuard: false }, { loadedOurBinary: true }).kind, 'ipxe-binary');
+    assert.equal(decideDhcp(seabiosVendor, view(), cfg, { loadedOurBinary: true }).kind, 'ipxe-binary');
+  });
   it('option 175 alone does not make a client capable: the decision keys on option 77', () => {
     const noClass = { ...ipxeRom, userClass: undefined };
     assert.equal(decideDhcp(noClass, view(), config).kind, 'ipxe-binary');
