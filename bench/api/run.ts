@@ -14,21 +14,13 @@
  * to run only the rows whose request contains it.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
+import { builtBootherd } from '../lib/build.ts';
 import { fleetYaml, mac, machineId } from '../lib/fleet.ts';
 import { printSelfTimes } from './cpuprofile-top.ts';
 
@@ -56,15 +48,6 @@ function need(tool: string, hint: string): void {
   } catch {
     throw new Error(`${tool} is not installed: ${hint}`);
   }
-}
-
-/** Newest modification time under a directory (files only). */
-function newest(path: string): number {
-  let t = 0;
-  for (const e of readdirSync(path, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
-  }
-  return t;
 }
 
 interface Response {
@@ -265,10 +248,7 @@ async function main(): Promise<void> {
   need('wrk', 'apt-get install -y wrk');
   // Other load on the machine skews every number here: say how busy it was.
   const loadBefore = loadavg()[0]!;
-  if (!existsSync(join(root, 'dist/cli/bin.js')) || !existsSync(join(root, 'web/dist/index.html')))
-    throw new Error('no dist build: run `npm run build` first');
-  const stale = newest(join(root, 'src')) > newest(join(root, 'dist')) + 1000;
-  if (stale) console.error('bench/api: warning: src/ is newer than dist/; `npm run build` to measure the current code');
+  const { stale } = builtBootherd('bench/api', { ui: true });
 
   mkdirSync(join(dir, 'assets', 'debian'), { recursive: true });
   writeFileSync(join(dir, 'assets', 'debian', 'linux'), 'kernel');

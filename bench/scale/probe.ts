@@ -3,11 +3,10 @@
  * HTTP and DHCP DISCOVER → OFFER exchanges sent as a relay (giaddr set, from and to port 67), one at a time, so each
  * figure is the latency of one decision and not a queue. Reads its plan from the JSON file argv[2] names, prints JSON results.
  */
-import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
-import { MessageType } from '../../src/dhcp/options.ts';
-import { BOOTREQUEST, decodePacket, encodePacket } from '../../src/dhcp/packet.ts';
+import { MessageType } from '../../src/dhcp/option-types.ts';
+import { PXE_BIOS, RelayedDhcp } from '../../test/lib/relayed-dhcp.ts';
 
 export interface ProbePlan {
   server: string;
@@ -66,63 +65,23 @@ async function scripts(plan: ProbePlan): Promise<Latencies> {
   return summarize(ms, failed);
 }
 
-/** A relayed PXE DISCOVER (option 60 PXEClient, arch 0): the server's whole decision, boot policy included. */
-function discover(mac: string, xid: number, relay: string): Buffer {
-  const chaddr = Buffer.alloc(16);
-  Buffer.from(mac.replace(/:/g, ''), 'hex').copy(chaddr);
-  const r = encodePacket({
-    op: BOOTREQUEST,
-    htype: 1,
-    hlen: 6,
-    hops: 1,
-    xid,
-    secs: 0,
-    flags: 0,
-    ciaddr: '0.0.0.0',
-    yiaddr: '0.0.0.0',
-    siaddr: '0.0.0.0',
-    giaddr: relay,
-    chaddr,
-    sname: '',
-    file: '',
-    options: {
-      messageType: MessageType.Discover,
-      vendorClassIdentifier: 'PXEClient:Arch:00000:UNDI:002001',
-      clientSystemArchitecture: [0],
-    },
-  });
-  if (!r.ok) throw new Error(`cannot encode a DISCOVER: ${r.error.message}`);
-  return r.buffer;
-}
-
+/** DISCOVER → OFFER round trips as a relay, one at a time: the server's whole decision, boot policy included. */
 async function dhcp(plan: ProbePlan, macs: string[]): Promise<Latencies> {
-  const sock = createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(67, plan.relay, r));
+  const relay = await RelayedDhcp.open(plan.relay, plan.server);
   const ms: number[] = [];
   let failed = 0;
-  let waiting: ((xid: number) => void) | undefined;
-  sock.on('message', (buf) => {
-    const p = decodePacket(buf);
-    if (p.ok && p.packet.options.messageType === MessageType.Offer) waiting?.(p.packet.xid);
-  });
   let xid = (Math.random() * 0x7fffffff) >>> 0;
   for (const mac of macs) {
     xid = (xid + 1) >>> 0;
-    const want = xid;
     const t0 = process.hrtime.bigint();
-    const got = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), 2000);
-      waiting = (x) => {
-        if (x !== want) return;
-        clearTimeout(timer);
-        resolve(true);
-      };
-      sock.send(discover(mac, want, plan.relay), 67, plan.server);
+    const offer = await relay.exchange(mac, xid, MessageType.Discover, MessageType.Offer, {
+      extra: PXE_BIOS,
+      timeoutMs: 2000,
     });
-    if (got) ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (offer) ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
     else failed++;
   }
-  sock.close();
+  relay.close();
   return summarize(ms, failed);
 }
 

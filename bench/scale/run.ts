@@ -8,7 +8,7 @@
  * Targets (the PostgreSQL issue): script p99 < 5 ms, DHCP decision p99 < 1 ms, apply < 10 s, on every engine. The
  * DHCP figure is a round trip through the kernel and a relay namespace, so it bounds the decision from above.
  *
- * Run as root (network namespaces): `npm run bench:scale`. Env: BENCH_MACHINES (10000), BENCH_LEASES (100000),
+ * Run as root (network namespaces), after `npm run build` (the dist build is measured): `npm run bench:scale`. Env: BENCH_MACHINES (10000), BENCH_LEASES (100000),
  * BENCH_SAMPLES (2000 per row). PostgreSQL: a private cluster started like the tests' (Debian's postgresql package),
  * or BENCH_PG_URL=postgres://… (an empty database), or BENCH_PG=0 for SQLite only.
  */
@@ -21,6 +21,7 @@ import { openStore } from '../../src/store/index.ts';
 import type { StoredLease } from '../../src/store/types.ts';
 import { createTestNet, type TestNet } from '../../test/e2e/lib/netns.ts';
 import { startCluster } from '../../test/lib/postgres.ts';
+import { builtBootherd } from '../lib/build.ts';
 import { fleetYaml, mac } from '../lib/fleet.ts';
 import type { Latencies, ProbePlan } from './probe.ts';
 
@@ -42,8 +43,10 @@ process.on('exit', () => {
   rmSync(dir, { recursive: true, force: true });
 });
 process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
 
-const bootherd = [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/bin.ts')];
+const bootherd = builtBootherd('bench/scale').argv;
+const tsx = [process.execPath, '--import', 'tsx'];
 
 /** The i-th lease: a client of the relayed /15 (RFC 2544's benchmarking block: data in packets, never routed). */
 const leaseIp = (i: number) => `198.18.${(i >> 8) & 0xff}.${i & 0xff}`;
@@ -152,7 +155,7 @@ async function runEngine(engine: string, store: string): Promise<EngineResult> {
   const planFile = join(dir, 'plan.json');
   const probe = (p: ProbePlan) => {
     writeFileSync(planFile, JSON.stringify(p));
-    const argv = [...relay, ...bootherd.slice(0, 3), join(ROOT, 'bench/scale/probe.ts'), planFile];
+    const argv = [...relay, ...tsx, join(ROOT, 'bench/scale/probe.ts'), planFile];
     const out = execFileSync(argv[0]!, argv.slice(1), { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 << 20 });
     return JSON.parse(out) as Record<string, Latencies>;
   };

@@ -4,12 +4,11 @@
  * `periodS` seconds (starts spread over the first period). Prints one JSON line per window of `windowS` seconds: the
  * count, failures and p50/p99 of each step in that window. Reads its plan from the JSON file argv[2] names.
  */
-import { createSocket } from 'node:dgram';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MessageType } from '../../src/dhcp/options.ts';
-import { BOOTREQUEST, type DhcpPacket, decodePacket, encodePacket, macToChaddr } from '../../src/dhcp/packet.ts';
+import { PXE_BIOS, RelayedDhcp } from '../../test/lib/relayed-dhcp.ts';
 import { fetchTftp } from '../tftp/client.ts';
 
 export interface LoadPlan {
@@ -42,85 +41,46 @@ const record = (step: Step, ms: number | undefined) => {
   else w.ms.push(ms);
 };
 
-const dhcp = createSocket({ type: 'udp4', reuseAddr: true });
-await new Promise<void>((r) => dhcp.bind({ address: plan.relay, port: 67 }, () => r()));
-const waiting = new Map<number, (p: DhcpPacket) => void>();
-dhcp.on('message', (msg) => {
-  const d = decodePacket(msg);
-  if (d.ok) waiting.get(d.packet.xid)?.(d.packet);
-});
-
-function request(mac: string, xid: number, type: number, extra: Partial<DhcpPacket['options']>): Buffer {
-  const e = encodePacket({
-    op: BOOTREQUEST,
-    htype: 1,
-    hlen: 6,
-    hops: 1,
-    xid,
-    secs: 0,
-    flags: 0,
-    ciaddr: '0.0.0.0',
-    yiaddr: '0.0.0.0',
-    siaddr: '0.0.0.0',
-    giaddr: plan.relay,
-    chaddr: macToChaddr(mac) ?? Buffer.alloc(16),
-    sname: '',
-    file: '',
-    options: {
-      messageType: type,
-      vendorClassIdentifier: 'PXEClient:Arch:00000:UNDI:002001',
-      clientSystemArchitecture: [0],
-      ...extra,
-    },
-  });
-  if (!e.ok) throw new Error(e.error.message);
-  return e.buffer;
-}
-
-/** One message and its reply, retried after 1 s up to 4 times as a PXE ROM does. */
-async function exchange(mac: string, xid: number, type: number, want: number, extra = {}) {
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const reply = await new Promise<DhcpPacket | undefined>((resolve) => {
-      const timer = setTimeout(() => {
-        waiting.delete(xid);
-        resolve(undefined);
-      }, 1000);
-      waiting.set(xid, (p) => {
-        if (p.options.messageType !== want) return;
-        clearTimeout(timer);
-        waiting.delete(xid);
-        resolve(p);
-      });
-      dhcp.send(request(mac, xid, type, extra), 67, plan.server);
-    });
-    if (reply) return reply;
-  }
-  return undefined;
-}
+const relay = await RelayedDhcp.open(plan.relay, plan.server);
 
 let xids = (Math.random() * 0x7fffffff) >>> 0;
-async function dora(mac: string): Promise<boolean> {
+/** DORA through the relay; the address the server ACKed, or undefined. */
+async function dora(mac: string): Promise<string | undefined> {
   xids = (xids + 1) >>> 0;
   const xid = xids;
   const t0 = performance.now();
-  const offer = await exchange(mac, xid, MessageType.Discover, MessageType.Offer);
-  const ack =
-    offer &&
-    (await exchange(mac, xid, MessageType.Request, MessageType.Ack, {
-      requestedIpAddress: offer.yiaddr,
-      serverIdentifier: offer.options.serverIdentifier,
-    }));
+  // A PXE ROM's timing: 4 tries, 1 s apart.
+  const { offer, ack } = await relay.dora(mac, xid, { extra: PXE_BIOS, attempts: 4, timeoutMs: 1000 });
   record('dhcp', ack ? performance.now() - t0 : undefined);
   if (!ack) firstError('dhcp', offer ? 'no ACK' : 'no OFFER');
-  return Boolean(ack);
+  return ack?.yiaddr;
 }
 
 const agent = new Agent({ keepAlive: false });
-function script(mac: string): Promise<void> {
+/**
+ * A booted machine talks from its leased address, as a real one does (the server attributes TFTP and HTTP requests to
+ * the machine by it, and limits concurrent transfers per address): the address goes on this namespace's loopback.
+ */
+const configured = new Set<string>();
+async function own(ip: string): Promise<void> {
+  if (configured.has(ip)) return;
+  await new Promise<void>((resolve, reject) =>
+    execFile('ip', ['addr', 'add', `${ip}/32`, 'dev', 'lo'], (err) => (err ? reject(err) : resolve())),
+  );
+  configured.add(ip);
+}
+
+function script(mac: string, ip: string): Promise<void> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     const req = get(
-      { host: plan.server, port: plan.httpPort, path: `/ipxe?mac=${mac.replace(/:/g, '-')}`, agent },
+      {
+        host: plan.server,
+        port: plan.httpPort,
+        path: `/ipxe?mac=${mac.replace(/:/g, '-')}`,
+        agent,
+        localAddress: ip,
+      },
       (res) => {
         res.resume();
         res.on('end', () => {
@@ -152,9 +112,12 @@ async function machine(mac: string, index: number): Promise<void> {
   await sleep((index / plan.macs.length) * plan.periodS * 1000);
   while (Date.now() < end) {
     const started = Date.now();
-    if (await dora(mac)) {
+    const ip = await dora(mac);
+    if (ip) {
+      await own(ip);
       const t = await fetchTftp({
         host: plan.server,
+        localAddress: ip,
         port: 69,
         file: plan.tftpFile,
         size: plan.tftpSize,
@@ -164,7 +127,7 @@ async function machine(mac: string, index: number): Promise<void> {
       });
       record('tftp', t.ok && t.bytes === plan.tftpSize ? t.ms : undefined);
       if (!t.ok) firstError('tftp', t.error ?? 'failed');
-      if (t.ok) await script(mac);
+      if (t.ok) await script(mac, ip);
     }
     await sleep(Math.max(0, started + plan.periodS * 1000 - Date.now()));
   }
@@ -185,5 +148,5 @@ const reporter = setInterval(() => {
 }, plan.windowS * 1000);
 await Promise.all(plan.macs.map(machine));
 clearInterval(reporter);
-dhcp.close();
+relay.close();
 agent.destroy();

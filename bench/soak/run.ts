@@ -5,10 +5,11 @@
  * descriptors and database size every 10 s; prints each minute's p99 per step, then start/peak/end of each sample
  * and whether the run had any error. The boot log is trimmed by `log.keep_events` (BENCH_KEEP_EVENTS).
  *
- * Run as root: `npm run bench:soak -- --minutes 60`. Env: BENCH_MACHINES (300), BENCH_PERIOD (10 s between one
- * machine's boots), BENCH_VM_EVERY (10 minutes), BENCH_KEEP_EVENTS (20000). Needs the e2e packages (qemu, ipxe).
+ * Run as root: `npm run bench:soak -- --minutes 60`. Env: BENCH_MACHINES (240 at most, one /24 of leases), BENCH_PERIOD (10 s between one
+ * machine's boots), BENCH_VM_EVERY (10 minutes), BENCH_KEEP_EVENTS (20000). Needs the e2e packages (qemu, ipxe) and
+ * `npm run build` (the dist build is measured).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
   existsSync,
   mkdtempSync,
@@ -27,12 +28,14 @@ import SQLite from 'better-sqlite3';
 import { createTestNet } from '../../test/e2e/lib/netns.ts';
 import { linkPayload, MARKER } from '../../test/e2e/lib/payload.ts';
 import { startVm } from '../../test/e2e/lib/qemu.ts';
+import { builtBootherd } from '../lib/build.ts';
 import { fleetYaml, mac } from '../lib/fleet.ts';
 import type { LoadPlan, StepWindow } from './load.ts';
 
 const arg = process.argv.indexOf('--minutes');
 const MINUTES = Number(arg > 0 ? process.argv[arg + 1] : (process.env.BENCH_MINUTES ?? 60));
-const MACHINES = Number(process.env.BENCH_MACHINES ?? 300);
+// The relayed clients' subnet is 203.0.113.0/24 (their leased addresses are configured in the relay's namespace).
+const MACHINES = Math.min(240, Number(process.env.BENCH_MACHINES ?? 240));
 const PERIOD_S = Number(process.env.BENCH_PERIOD ?? 10);
 const VM_EVERY_MIN = Number(process.env.BENCH_VM_EVERY ?? 10);
 const KEEP_EVENTS = Number(process.env.BENCH_KEEP_EVENTS ?? 20_000);
@@ -51,7 +54,9 @@ process.on('exit', () => {
   rmSync(dir, { recursive: true, force: true });
 });
 process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
 const node = [process.execPath, '--import', 'tsx'];
+const bootherd = builtBootherd('bench/soak').argv;
 
 function inventory(): string {
   const fleet = fleetYaml(MACHINES).replace(
@@ -70,10 +75,10 @@ async function startServer(): Promise<ChildProcess> {
       `http: { listen: ${SERVER}, port: 8080, advertise: "http://${SERVER}:8080", assets: assets }\n` +
       'dhcp:\n  mode: full\n  interfaces: [br0]\n  subnets:\n' +
       '    - { subnet: 192.0.2.0/24, range: [192.0.2.100, 192.0.2.150] }\n' +
-      `    - { subnet: 198.18.0.0/15, range: [198.18.0.10, 198.19.255.250], relay_addresses: [${RELAY}] }\n`,
+      `    - { subnet: 203.0.113.0/24, range: [203.0.113.10, 203.0.113.250], relay_addresses: [${RELAY}] }\n`,
   );
   linkPayload(dir);
-  const [cmd, ...args] = [...net.exec, ...node, join(ROOT, 'src/cli/bin.ts'), 'serve', '--config', config];
+  const [cmd, ...args] = [...net.exec, ...bootherd, 'serve', '--config', config];
   const child = spawn(cmd!, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(child);
   let log = '';
@@ -136,6 +141,8 @@ async function vmBoot(n: number): Promise<{ ok: boolean; seconds: number; error?
 async function main(): Promise<void> {
   const server = await startServer();
   const relay = net.addRelay('relay', '02:00:00:00:00:99', ['192.0.2.2/24', `${RELAY}/24`], '198.51.100.0/24');
+  // The booted machines' own addresses live behind the relay too.
+  execFileSync('ip', ['-n', net.ns, 'route', 'add', '203.0.113.0/24', 'via', '192.0.2.2']);
   const plan: LoadPlan = {
     server: SERVER,
     relay: RELAY,

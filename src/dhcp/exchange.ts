@@ -3,7 +3,7 @@
  * packet; the boot timeline and the per-message metrics are built from these. Types and naming only, no sockets.
  */
 import type { ClientFacts } from '../model/types.ts';
-import { MessageType } from './options.ts';
+import { MessageType } from './option-types.ts';
 import type { DhcpPacket } from './packet.ts';
 import type { NakReason } from './pool.ts';
 

@@ -7,7 +7,7 @@
  */
 import type { Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import { MessageType } from './options.ts';
+import { MessageType } from './option-types.ts';
 import { peekMessageType } from './packet.ts';
 
 export interface Datagram {

@@ -2,7 +2,7 @@
  * The lease pool's vocabulary: leases, subnets and their options, reservations, the results of offer and request,
  * the 32-bit address math, and an in-memory LeaseStore. Types and pure helpers only; the pool is in pool.ts.
  */
-import { ipv4ToNumber } from './options.ts';
+import { ipv4ToNumber } from './wire.ts';
 
 export type LeaseState = 'offered' | 'bound' | 'released' | 'declined' | 'expired';
 

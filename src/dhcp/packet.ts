@@ -2,22 +2,20 @@
  * BOOTP/DHCPv4 message codec (RFC 951, RFC 2131 §2, RFC 2132, RFC 3396 long options). Pure: bytes ↔ DhcpPacket.
  * decodePacket never throws; encodePacket returns a typed error when the reply cannot be built or cannot fit.
  */
+import { type DhcpOptions, OptionCode } from './option-types.ts';
+import { decodeOptions, encodeOptions } from './options.ts';
 import {
   DecodeFailure,
   type DhcpDecodeError,
   type DhcpEncodeError,
-  type DhcpOptions,
-  decodeOptions,
   decodeText,
   EncodeFailure,
-  encodeOptions,
   encodeText,
   ipv4ToBytes,
   ipv4ToString,
-  OptionCode,
-} from './options.ts';
+} from './wire.ts';
 
-export type { DhcpDecodeError, DhcpDecodeErrorCode, DhcpEncodeError, DhcpEncodeErrorCode } from './options.ts';
+export type { DhcpDecodeError, DhcpDecodeErrorCode, DhcpEncodeError, DhcpEncodeErrorCode } from './wire.ts';
 
 export const BOOTREQUEST = 1;
 export const BOOTREPLY = 2;

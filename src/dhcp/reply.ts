@@ -5,7 +5,7 @@
  */
 import type { DhcpDecision } from '../boot/decide.ts';
 import { isHttpClient } from './facts.ts';
-import { type DhcpOptions, MessageType, OptionCode, type PxeVendorOptions } from './options.ts';
+import { type DhcpOptions, MessageType, OptionCode, type PxeVendorOptions } from './option-types.ts';
 import { BOOTREPLY, BROADCAST_FLAG, type DhcpPacket, type EncodeOptions } from './packet.ts';
 import type { Lease, NetworkParameters } from './pool.ts';
 

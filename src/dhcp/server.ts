@@ -27,7 +27,7 @@ import {
 } from './exchange.ts';
 import { factsFromPacket, isHttpClient, isPxeClient } from './facts.ts';
 import { type Datagram, Intake } from './intake.ts';
-import { MessageType } from './options.ts';
+import { MessageType } from './option-types.ts';
 import { BOOTREQUEST, type DhcpPacket, decodePacket, encodePacket } from './packet.ts';
 import type { Lease, LeasePool, Subnet } from './pool.ts';
 import {

@@ -3,7 +3,7 @@
  * same decisions boot/decide.ts takes — the iPXE binary per firmware (option 93), the chainload loop broken by user
  * class 77 plus the option 175 features we require, the HTTP script URL, and UEFI HTTP boot.
  */
-import { IPXE_FEATURE_CODES } from './options.ts';
+import { IPXE_FEATURE_CODES } from './encapsulated.ts';
 
 export interface SnippetInput {
   /** http://host:port of bootherd, as in boot.base_url. */

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MessageType } from '../../src/dhcp/options.ts';
+import { MessageType } from '../../src/dhcp/option-types.ts';
 import { decodePacket } from '../../src/dhcp/packet.ts';
 import { LeasePool } from '../../src/dhcp/pool.ts';
 import { startDhcpServer } from '../../src/dhcp/server.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type DhcpOptions, MessageType } from '../../../src/dhcp/options.ts';
+import { type DhcpOptions, MessageType } from '../../../src/dhcp/option-types.ts';
 import {
   BOOTP_MIN_SIZE,
   BOOTREPLY,

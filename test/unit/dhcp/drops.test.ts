@@ -12,7 +12,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { loadConfig } from '../../../src/config/config.ts';
 import { DropLog } from '../../../src/dhcp/drop-log.ts';
 import { type Datagram, Intake } from '../../../src/dhcp/intake.ts';
-import { type DhcpOptions, MessageType } from '../../../src/dhcp/options.ts';
+import { type DhcpOptions, MessageType } from '../../../src/dhcp/option-types.ts';
 import { encodePacket, macToChaddr, peekMessageType } from '../../../src/dhcp/packet.ts';
 
 const ZERO = '0.0.0.0';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { archFromVendorClass, factsFromPacket, isHttpClient, isPxeClient } from '../../../src/dhcp/facts.ts';
-import { type DhcpOptions, MessageType } from '../../../src/dhcp/options.ts';
+import { type DhcpOptions, MessageType } from '../../../src/dhcp/option-types.ts';
 import { BOOTREQUEST, type DhcpPacket, decodePacket, isBroadcast, macToChaddr } from '../../../src/dhcp/packet.ts';
 import { type Capture, clientPackets } from './fixtures.ts';
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { type BootPolicyConfig, type DhcpDecision, decideDhcp } from '../../../src/boot/decide.ts';
 import { factsFromPacket } from '../../../src/dhcp/facts.ts';
-import { MessageType } from '../../../src/dhcp/options.ts';
+import { MessageType } from '../../../src/dhcp/option-types.ts';
 import { type DhcpPacket, decodePacket, encodePacket } from '../../../src/dhcp/packet.ts';
 import type { Lease, NetworkParameters } from '../../../src/dhcp/pool.ts';
 import { buildAck, buildOffer, buildProxyOffer, replyEncodeOptions } from '../../../src/dhcp/reply.ts';

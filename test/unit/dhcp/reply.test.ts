@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { DhcpDecision } from '../../../src/boot/decide.ts';
-import { MessageType } from '../../../src/dhcp/options.ts';
+import { MessageType } from '../../../src/dhcp/option-types.ts';
 import {
   BOOTREPLY,
   BROADCAST_FLAG,
