@@ -27,6 +27,9 @@ export const ERRORS = {
   GROUP_NOT_FOUND: { status: 404, message: 'no such group' },
   LEASE_NOT_FOUND: { status: 404, message: 'no such lease' },
   CONFLICT: { status: 409, message: 'already exists' },
+  // Optimistic locking: the record changed since the client read it (If-Match: 412, a `version` field: 409).
+  PRECONDITION_FAILED: { status: 412, message: 'the record changed since it was read (If-Match)' },
+  VERSION_CONFLICT: { status: 409, message: 'the record changed since it was read (version)' },
   TLS_REQUIRED: { status: 403, message: 'the API is served over HTTPS only' },
   MEDIA: { status: 500, message: 'boot media could not be built' },
   TOOL_MISSING: { status: 500, message: 'a required program or file is not installed' },

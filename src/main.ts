@@ -2,7 +2,9 @@
  * The composition root: config → logger → store → core → services, one shutdown for all. Nothing else in the tree
  * constructs a store, a server socket, a logger or a signer.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
@@ -10,9 +12,10 @@ import type { Config } from './config/config.ts';
 import { parseInventory } from './config/inventory-file.ts';
 import { AttemptLimiter } from './core/attempts.ts';
 import { instrumentStore } from './core/instrument.ts';
-import { InventoryService } from './core/inventory.ts';
+import { type Change, InventoryService } from './core/inventory.ts';
 import { Metrics } from './core/metrics.ts';
 import { PowerService } from './core/power.ts';
+import { startHeartbeat } from './core/servers.ts';
 import { BootService } from './core/service.ts';
 import { loadOrCreateKey, Signer } from './core/signing.ts';
 import { TokenService } from './core/tokens.ts';
@@ -71,12 +74,15 @@ export interface Core {
   close(): Promise<void>;
 }
 
-/** Everything but the sockets: what the CLI and the server share. */
-export async function openCore(config: Config, log: Logger): Promise<Core> {
+/** Everything but the sockets: what the CLI and the server share. `serverId`: a server's, in the change feed. */
+export async function openCore(config: Config, log: Logger, serverId?: string): Promise<Core> {
   mkdirSync(config.dataDir, { recursive: true });
   const metrics = new Metrics();
   // PostgreSQL: the first connect is retried (up to 30 s); a pooled connection lost later is logged, not fatal.
-  const store = instrumentStore(await openStore(config.store, { onError: (err) => log.error(err.message) }), metrics);
+  const store = instrumentStore(
+    await openStore(config.store, { onError: (err) => log.error(err.message), ...(serverId ? { serverId } : {}) }),
+    metrics,
+  );
   const signer = new Signer(loadOrCreateKey(config.secretFile));
   const events = new EventBus(store, (err) => log.warn({ err }, 'could not record a boot event'));
   const service = new BootService({ store, boot: config.boot, signer, events, metrics });
@@ -159,9 +165,47 @@ function keepBootLogTrimmed(core: Core): () => Promise<void> {
   };
 }
 
+/** This server's id in the registry, kept in the data directory so a restart is the same server again. */
+function serverId(dataDir: string): string {
+  const file = resolve(dataDir, 'server-id');
+  try {
+    const id = readFileSync(file, 'utf8').trim();
+    if (id) return id;
+  } catch {}
+  const id = randomUUID();
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, `${id}\n`);
+  return id;
+}
+
+/**
+ * Join the servers sharing the store: hear their writes (every cache follows them as it follows ours) and beat
+ * in the registry. Returns the closer, which marks this server stopped.
+ */
+async function joinFleet(core: Core, id: string, running: Running): Promise<() => Promise<void>> {
+  const { log } = core;
+  const onChange = (c: Change) => {
+    if (!c.remote) return;
+    if (c.server) log.debug(`change from server ${c.server}: ${c.kind}${c.id ? `/${c.id}` : ''} ${c.op}`);
+    else log.debug('change feed listening: every cache reloads');
+  };
+  core.inventory.changes.on('change', onChange);
+  const unfollow = core.inventory.follow();
+  const urls = [core.config.boot.baseUrl, ...(running.https ? [running.https.url] : [])];
+  const stopBeating = await startHeartbeat(core.store, { id, name: hostname(), version: VERSION, urls }, (err) =>
+    log.warn(`server registry heartbeat failed: ${err.message}`),
+  );
+  return async () => {
+    unfollow();
+    core.inventory.changes.off('change', onChange);
+    await stopBeating();
+  };
+}
+
 /** Start every service the config enables; returns once all listen. */
 export async function startServer(config: Config, log: Logger): Promise<Running> {
-  const core = await openCore(config, log);
+  const id = serverId(config.dataDir);
+  const core = await openCore(config, log, id);
   const closers: (() => Promise<void>)[] = [() => core.close()];
   const close = async () => {
     for (const c of closers.reverse()) await c().catch((err: Error) => log.error(`shutdown: ${err.message}`));
@@ -184,7 +228,8 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
       closers.push(() => dhcp.close());
     }
     closers.push(keepBootLogTrimmed(core));
-    log.info(`store ${config.store.replace(/\/\/[^@/]*@/, '//***@')}`);
+    closers.push(await joinFleet(core, id, running));
+    log.info(`server ${id}; store ${config.store.replace(/\/\/[^@/]*@/, '//***@')}`);
     return running;
   } catch (err) {
     await close();

@@ -8,6 +8,7 @@ import { request } from 'node:https';
 import { isIP } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import type { PowerResult } from '../core/power.ts';
+import { type ServerView, serverView } from '../core/servers.ts';
 import type { PublicToken } from '../core/tokens.ts';
 import { BootherdError, ERRORS, type ErrorCode } from '../errors.ts';
 import type { Core } from '../main.ts';
@@ -26,6 +27,8 @@ export interface FleetClient {
   createToken(name: string, scope: TokenScope): Promise<{ token: string; record: PublicToken }>;
   listTokens(): Promise<PublicToken[]>;
   revokeToken(id: string): Promise<void>;
+  /** The servers sharing the store, with their last heartbeat. */
+  listServers(): Promise<ServerView[]>;
   close(): Promise<void>;
 }
 
@@ -46,6 +49,10 @@ export function localClient(core: Core): FleetClient {
     },
     listTokens: () => tokens.list(),
     revokeToken: (id) => tokens.revoke(id),
+    listServers: async () => {
+      const now = new Date();
+      return (await inventory.listServers()).map((s) => serverView(s, now));
+    },
     close: () => core.close(),
   };
 }
@@ -177,6 +184,7 @@ export function remoteClient(o: RemoteOptions): FleetClient {
     },
     listTokens: async () => (await call<{ items: PublicToken[] }>('GET', '/tokens')).items,
     revokeToken: (t) => call('DELETE', `/tokens/${id(t)}`),
+    listServers: async () => (await call<{ items: ServerView[] }>('GET', '/servers')).items,
     close: async () => {},
   };
 }

@@ -20,6 +20,7 @@ import { registerMedia } from './media.ts';
 import { registerMigrate } from './migrate.ts';
 import { type ConfigFlags, config, withConfig } from './options.ts';
 import { formatPower, POWER_EXIT_CODES } from './power.ts';
+import { formatServers } from './servers.ts';
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 
@@ -237,6 +238,13 @@ export function program(): Command {
       out(`token ${id} revoked`);
     },
   );
+
+  withRemote(p.command('servers').description('the servers sharing the store, with their last heartbeat'))
+    .option('--json', 'JSON output')
+    .action(async (opts: ConfigOpts & { json?: boolean }) => {
+      const list = await withClient(opts, (c) => c.listServers());
+      out(opts.json ? JSON.stringify(list, null, 2) : table(formatServers(list)));
+    });
 
   withConfig(
     p

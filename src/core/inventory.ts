@@ -2,7 +2,8 @@
  * The inventory service: the one door to machines, profiles, groups, next actions, events and leases. The CLI, the
  * REST API and the web UI all call it; none of them opens the store. Every write is validated (model/validate.ts),
  * is durable when the call returns (the store's contract), and is announced on `changes` so caches (the boot
- * service's catalog, the DHCP reservations) follow without a restart.
+ * service's catalog, the DHCP reservations) follow without a restart. Writes other servers sharing the store make
+ * arrive on the same `changes` (remote: true), so every cache follows them alike.
  */
 import { EventEmitter } from 'node:events';
 import { BootherdError } from '../errors.ts';
@@ -19,7 +20,7 @@ import type {
   Profile,
 } from '../model/types.ts';
 import { checkGroup, checkMachine, checkNextAction, checkProfile, fieldError } from '../model/validate.ts';
-import type { EventFilter, Store, StoredLease } from '../store/types.ts';
+import type { EventFilter, ServerRecord, Store, StoredLease } from '../store/types.ts';
 import type { BootService } from './service.ts';
 
 export type ChangeKind = 'machine' | 'profile' | 'group' | 'inventory' | 'lease';
@@ -28,6 +29,9 @@ export interface Change {
   /** The record's id or name; absent for a whole-inventory apply. */
   id?: string;
   op: 'put' | 'delete' | 'apply';
+  /** Made through another server sharing the store (its id in `server`), heard from the store's change feed. */
+  remote?: boolean;
+  server?: string;
 }
 
 export interface MachineQuery {
@@ -99,6 +103,19 @@ export class InventoryService {
     this.changes.emit('change', change);
   }
 
+  /**
+   * Follow the writes other servers make to the shared store (the store publishes every write itself, in its
+   * transaction, so nothing is published from here). Returns the unsubscribe.
+   */
+  follow(): () => void {
+    return this.store.watchChanges((c) => this.changed({ ...c, remote: true }));
+  }
+
+  /** The servers sharing this store, as their heartbeats left them. */
+  listServers(): Promise<ServerRecord[]> {
+    return this.store.listServers();
+  }
+
   // Machines
 
   async listMachines(query: MachineQuery = {}): Promise<MachinePage> {
@@ -168,15 +185,23 @@ export class InventoryService {
     return m;
   }
 
-  /** Create (fails if the id exists) or replace a machine. Its last-seen facts are the server's and are kept. */
-  async putMachine(input: Machine, mode: 'create' | 'replace'): Promise<{ machine: Machine; created: boolean }> {
+  /**
+   * Create (fails if the id exists) or replace a machine. Its last-seen facts are the server's and are kept. With
+   * `ifVersion` (else the input's `version`), only over that version of the machine: VERSION_CONFLICT otherwise.
+   */
+  async putMachine(
+    input: Machine,
+    mode: 'create' | 'replace',
+    options: { ifVersion?: number } = {},
+  ): Promise<{ machine: Machine; created: boolean }> {
+    const ifVersion = options.ifVersion ?? input.version;
     const m = checkMachine(input);
     await this.checkRefs(m);
     const old = await this.store.getMachine(m.id);
     if (old && mode === 'create')
       throw new BootherdError('CONFLICT', `machine "${m.id}" already exists`, { field: 'id' });
     if (old?.lastSeen) m.lastSeen = old.lastSeen;
-    await this.store.putMachine(m);
+    await this.store.putMachine(m, ifVersion === undefined ? {} : { ifVersion });
     this.changed({ kind: 'machine', id: m.id, op: 'put' });
     return { machine: await this.getMachine(m.id), created: !old };
   }

@@ -136,9 +136,17 @@ const machineFields = {
   power: Type.Optional(PowerSchema),
 };
 
+/** Optimistic locking: the version a machine was read at; a write naming an older one is refused (409). */
+const VersionField = Type.Integer({ minimum: 1, description: 'bumped by every write; also the ETag' });
+
 /** A machine as the API takes it. `lastSeen` and `lastEvent` are the server's: accepted and ignored on writes. */
 export const MachineInputSchema = Type.Object(
-  { ...machineFields, lastSeen: Type.Optional(Type.Unknown()), lastEvent: Type.Optional(Type.Unknown()) },
+  {
+    ...machineFields,
+    lastSeen: Type.Optional(Type.Unknown()),
+    lastEvent: Type.Optional(Type.Unknown()),
+    version: Type.Optional(VersionField),
+  },
   { additionalProperties: false },
 );
 
@@ -167,6 +175,7 @@ export const MachineSchema = Type.Object(
     labels: StringMap,
     lastSeen: Type.Optional(SeenFactsSchema),
     lastEvent: Type.Optional(BootEventSchema),
+    version: Type.Optional(VersionField),
   },
   {},
 );

@@ -148,6 +148,8 @@ export interface Machine {
   lastSeen?: SeenFacts;
   /** The machine's newest boot event; filled in by listings, never stored. */
   lastEvent?: BootEvent;
+  /** Bumped by the store on every write of the machine (optimistic locking: If-Match / `version`); read-only. */
+  version?: number;
 }
 
 export interface BootEvent {

@@ -18,7 +18,8 @@ import type {
   TokenRecord,
 } from '../model/types.ts';
 import { canonical, machinesJson } from './canonical.ts';
-import type { EventFilter, MachineLookup, Store, StoredLease } from './types.ts';
+import { versionConflict } from './sql-machines.ts';
+import type { EventFilter, MachineLookup, ServerRecord, Store, StoreChange, StoredLease } from './types.ts';
 
 const clone = <T>(v: T): T => structuredClone(v);
 const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
@@ -34,6 +35,17 @@ export class MemoryStore implements Store {
   private tokens = new Map<string, TokenRecord>();
   private events: BootEvent[] = [];
   private nextEventId = 1;
+  /** Per machine, bumped by every write (kept apart so apply compares documents, not versions). */
+  private versions = new Map<string, number>();
+  private servers = new Map<string, ServerRecord>();
+
+  /** A stored machine as read: a copy, with its version. */
+  private out(m: Machine | undefined): Machine | undefined {
+    return m && { ...clone(m), version: this.versions.get(m.id) ?? 1 };
+  }
+  private bump(id: string): void {
+    this.versions.set(id, (this.versions.get(id) ?? 0) + 1);
+  }
 
   async putProfile(p: Profile) {
     this.profiles.set(p.name, clone(p));
@@ -79,18 +91,23 @@ export class MemoryStore implements Store {
     return { ...clone(m), macs };
   }
 
-  async putMachine(m: Machine) {
-    this.machines.set(m.id, this.normalize(m));
+  async putMachine(m: Machine, options: { ifVersion?: number } = {}) {
+    const current = this.machines.has(m.id) ? this.versions.get(m.id) : undefined;
+    if (options.ifVersion !== undefined && current !== options.ifVersion)
+      throw versionConflict(m.id, options.ifVersion, current);
+    const { version: _, ...doc } = m;
+    this.machines.set(m.id, this.normalize(doc));
+    this.bump(m.id);
   }
   async getMachine(id: string) {
-    return clone(this.machines.get(id));
+    return this.out(this.machines.get(id));
   }
   async listMachines(page: { after?: string; limit?: number } = {}) {
     const { after } = page;
     const all = [...this.machines.values()]
       .filter((m) => after === undefined || m.id > after)
       .sort((a, b) => byKey(a.id, b.id));
-    return all.slice(0, page.limit ?? all.length).map(clone);
+    return all.slice(0, page.limit ?? all.length).map((m) => this.out(m)!);
   }
   listMachinesJson(page: { after?: string; limit: number }) {
     return machinesJson(this, page);
@@ -100,6 +117,7 @@ export class MemoryStore implements Store {
   }
   async deleteMachine(id: string) {
     this.appliedNext.delete(id);
+    this.versions.delete(id);
     return this.machines.delete(id);
   }
   async findMachine(q: MachineLookup) {
@@ -111,7 +129,7 @@ export class MemoryStore implements Store {
       (q.serial && all.find((m) => m.serial === q.serial)) ||
       (q.hostname && all.find((m) => m.hostname?.toLowerCase() === q.hostname?.toLowerCase())) ||
       undefined;
-    return clone(hit);
+    return this.out(hit);
   }
 
   async setNextAction(id: string, action: NextAction | null) {
@@ -119,6 +137,7 @@ export class MemoryStore implements Store {
     if (!m) return false;
     if (action) m.nextAction = clone(action);
     else delete m.nextAction;
+    this.bump(id);
     return true;
   }
   async swapNextAction(id: string, expected: NextAction, next: NextAction | null) {
@@ -198,6 +217,7 @@ export class MemoryStore implements Store {
       g: new Map(this.groups),
       m: new Map(this.machines),
       a: new Map(this.appliedNext),
+      v: new Map(this.versions),
     };
     try {
       const upsert = <T>(kind: string, key: string, value: T, old: T | undefined, put: () => void) => {
@@ -235,6 +255,7 @@ export class MemoryStore implements Store {
         const oldState = old && { machine: old, appliedNext: recorded ?? null };
         upsert('machine', m.id, state, oldState, () => {
           this.machines.set(m.id, merged);
+          this.bump(m.id);
           if (named) this.appliedNext.set(m.id, named);
           else this.appliedNext.delete(m.id);
         });
@@ -250,12 +271,13 @@ export class MemoryStore implements Store {
       this.groups = backup.g;
       this.machines = backup.m;
       this.appliedNext = backup.a;
+      this.versions = backup.v;
       throw err;
     }
   }
 
   async export(): Promise<Inventory> {
-    const machines = (await this.listMachines()).map(({ lastSeen: _, ...m }) => m);
+    const machines = (await this.listMachines()).map(({ lastSeen: _, version: _v, ...m }) => m);
     return { profiles: await this.listProfiles(), groups: await this.listGroups(), machines };
   }
 
@@ -283,6 +305,18 @@ export class MemoryStore implements Store {
     const t = this.tokens.get(id);
     // Uses can be recorded out of order (concurrent requests): keep the latest.
     if (t && (t.lastUsedAt === undefined || t.lastUsedAt < at)) t.lastUsedAt = at;
+  }
+
+  /** One process, one server: no other writer to hear from. */
+  watchChanges(_listener: (change: StoreChange) => void): () => void {
+    return () => {};
+  }
+
+  async putServer(server: ServerRecord) {
+    this.servers.set(server.id, clone(server));
+  }
+  async listServers() {
+    return [...this.servers.values()].sort((a, b) => byKey(a.name, b.name) || byKey(a.id, b.id)).map(clone);
   }
 
   async close() {}

@@ -107,6 +107,30 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('boot_events_stage').on('boot_events').columns(['stage', 'id']).execute();
       },
     },
+    '0006_servers': {
+      async up(db: Kysely<unknown>) {
+        // The servers sharing this store (bootherd servers): urls is a JSON array; times are ISO text.
+        await db.schema
+          .createTable('servers')
+          .addColumn('id', text, (c) => c.primaryKey())
+          .addColumn('name', text, (c) => c.notNull())
+          .addColumn('version', text, (c) => c.notNull())
+          .addColumn('started_at', text, (c) => c.notNull())
+          .addColumn('heartbeat_at', text, (c) => c.notNull())
+          .addColumn('stopped_at', text)
+          .addColumn('urls', text, (c) => c.notNull())
+          .execute();
+      },
+    },
+    '0007_versions': {
+      async up(db: Kysely<unknown>) {
+        // Optimistic locking: every write of a machine bumps its version; a write naming an older one is refused.
+        await db.schema
+          .alterTable('machines')
+          .addColumn('version', 'integer', (c) => c.notNull().defaultTo(1))
+          .execute();
+      },
+    },
   };
 }
 

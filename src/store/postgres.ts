@@ -6,19 +6,24 @@
  * waits for the row lock and then re-checks its WHERE against the new row ("the second updater ... will re-evaluate
  * its WHERE clause", PostgreSQL manual 13.2.1), so it matches nothing.
  */
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { BootherdError } from '../errors.ts';
+import { PgChangeFeed, publishChange, type Writer } from './pg-feed.ts';
 import { migrateSql } from './sql-migrate.ts';
-import type { Database } from './sql-schema.ts';
+import type { Database, Db } from './sql-schema.ts';
 import { SqlStore } from './sql-store.ts';
+import type { StoreChange } from './types.ts';
 
 export interface PostgresOptions {
   /** How long the first connection is retried, for a database that starts with us; default 30 s. */
   connectBudgetMs?: number;
   /** A pooled connection failed while idle (server restart, network cut): reported, the pool opens a new one. */
   onError?: (err: BootherdError) => void;
+  /** Who this store's writes come from in the change feed (the server registry's id); default: a random one. */
+  serverId?: string;
 }
 
 /** Serializes migrations of servers starting together on one database ("bootherd" as 8 bytes). */
@@ -169,6 +174,28 @@ async function migrateLocked(db: Kysely<Database>, url: string): Promise<string[
   });
 }
 
+/** The SQL store, with writes published to (and other servers' writes heard from) the change feed. */
+class PostgresStore extends SqlStore {
+  constructor(
+    db: Kysely<Database>,
+    private readonly feed: PgChangeFeed,
+    private readonly writer: Writer,
+  ) {
+    super(db, async () => {
+      await feed.close();
+      await db.destroy();
+    });
+  }
+
+  protected override notifier() {
+    return (db: Db, change: StoreChange) => publishChange(db, change, this.writer);
+  }
+
+  override watchChanges(listener: (change: StoreChange) => void): () => void {
+    return this.feed.watch(listener);
+  }
+}
+
 export async function openPostgresStore(url: string, options: PostgresOptions = {}): Promise<SqlStore> {
   const db = await connect(url, options);
   try {
@@ -177,7 +204,17 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     await db.destroy();
     throw err;
   }
-  return new SqlStore(db);
+  // The instance, not the server id, tells our own notifications apart: a copied data_dir copies the server id.
+  const writer = { server: options.serverId ?? randomUUID(), instance: randomUUID() };
+  const report = options.onError ?? ((err: BootherdError) => process.stderr.write(`bootherd: ${err.message}\n`));
+  const feed = new PgChangeFeed({
+    url,
+    instance: writer.instance,
+    report: (message) =>
+      report(new BootherdError('STORE_UNAVAILABLE', `store: PostgreSQL at ${postgresWhere(url)}: ${message}`)),
+    describe: (err) => scrub(url, reasonOf(err)),
+  });
+  return new PostgresStore(db, feed, writer);
 }
 
 /** `bootherd migrate`: bring the database to the current schema; returns the migrations applied. */

@@ -14,6 +14,8 @@ export interface Database {
     last_seen: string | null;
     /** Canonical JSON of the `next` the last applied document named; written only by apply. */
     applied_next: string | null;
+    /** Bumped by every write of the machine (optimistic locking); not by boot telemetry (last_seen). */
+    version: Generated<number>;
   };
   machine_macs: { mac: string; machine_id: string };
   dhcp_leases: {
@@ -32,6 +34,15 @@ export interface Database {
     stage: string;
     facts: string;
     decision: string;
+  };
+  servers: {
+    id: string;
+    name: string;
+    version: string;
+    started_at: string;
+    heartbeat_at: string;
+    stopped_at: string | null;
+    urls: string;
   };
   api_tokens: {
     id: string;

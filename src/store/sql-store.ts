@@ -4,7 +4,6 @@
  * MAC claimed by two machines.
  */
 import type { Kysely } from 'kysely';
-import { BootherdError } from '../errors.ts';
 import { normalizeMac } from '../model/identity.ts';
 import type {
   ApplyResult,
@@ -18,55 +17,22 @@ import type {
   TokenRecord,
 } from '../model/types.ts';
 import { canonical, machinesJson } from './canonical.ts';
-import { APPLIED_NEXT_UNKNOWN } from './migrations.ts';
 import { deleteOldEvents, insertBootLog, selectDiscovered, selectEvents, selectLatestEvents } from './sql-events.ts';
 import { selectLeases, upsertLeases } from './sql-leases.ts';
+import {
+  appliedState,
+  bumped,
+  MACHINE_COLUMNS,
+  machineDoc,
+  normalizeMacs,
+  toMachine,
+  upsertNamed,
+  writeMachine,
+} from './sql-machines.ts';
 import type { Database, Db } from './sql-schema.ts';
+import { selectServers, upsertServer } from './sql-servers.ts';
 import { removeToken, selectToken, selectTokens, updateTokenUse, upsertToken } from './sql-tokens.ts';
-import type { EventFilter, MachineLookup, Store, StoredLease } from './types.ts';
-
-type MachineRow = Database['machines'];
-
-function machineDoc(m: Machine): Omit<Machine, 'nextAction' | 'lastSeen'> {
-  const { nextAction: _n, lastSeen: _l, ...doc } = m;
-  return doc;
-}
-
-function normalizeMacs(m: Machine): string[] {
-  const macs = m.macs.map((x) => {
-    const n = normalizeMac(x);
-    if (!n) throw new BootherdError('INVENTORY_INVALID', `machine "${m.id}": "${x}" is not a MAC address`);
-    return n;
-  });
-  return [...new Set(macs)];
-}
-
-/**
- * The columns a Machine is read from. Listings select only these: building rows with the lookup columns too
- * (uuid, serial, hostname, applied_next) doubles the cost of reading a page out of SQLite.
- */
-const MACHINE_COLUMNS = ['doc', 'next_action', 'last_seen'] as const;
-
-export function toMachine(row: Pick<MachineRow, (typeof MACHINE_COLUMNS)[number]>): Machine {
-  const m = JSON.parse(row.doc) as Machine;
-  if (row.next_action) m.nextAction = JSON.parse(row.next_action) as NextAction;
-  if (row.last_seen) m.lastSeen = JSON.parse(row.last_seen) as SeenFacts;
-  return m;
-}
-
-/**
- * What apply leaves as a machine's next action, like `kubectl apply`'s last-applied: a `next` the document already
- * named last time is not armed again (it may have been consumed since); a new or changed one is. A document that
- * names none keeps the current action and forgets the last applied one, so naming it again later re-arms it.
- * A machine from before this was recorded takes the document's `next` as already applied (see migrations.ts).
- */
-function appliedState(old: MachineRow | undefined, docNext: NextAction | undefined) {
-  const current = old?.next_action ?? null;
-  if (!docNext) return { next: current, appliedNext: null };
-  const named = canonical(docNext);
-  const already = old && (named === old.applied_next || old.applied_next === APPLIED_NEXT_UNKNOWN);
-  return { next: already ? current : named, appliedNext: named };
-}
+import type { EventFilter, MachineLookup, ServerRecord, Store, StoreChange, StoredLease } from './types.ts';
 
 export class SqlStore implements Store {
   constructor(
@@ -74,8 +40,40 @@ export class SqlStore implements Store {
     private readonly onClose: () => Promise<void> = async () => db.destroy(),
   ) {}
 
+  /**
+   * How an engine shared by several servers tells the others about a write, inside the write's transaction so a
+   * notification means committed; none for a single-server engine.
+   */
+  protected notifier(): ((db: Db, change: StoreChange) => Promise<void>) | undefined {
+    return undefined;
+  }
+
+  /** A single-server engine: no other server writes, nothing to deliver. */
+  watchChanges(_listener: (change: StoreChange) => void): () => void {
+    return () => {};
+  }
+
+  /** Run a write and publish the change it made (if any): with a notifier, both in one transaction. */
+  private async published<T>(
+    write: (db: Db) => Promise<T>,
+    change: (result: T) => StoreChange | undefined,
+    transaction = false,
+  ): Promise<T> {
+    const notify = this.notifier();
+    if (!notify) return transaction ? this.db.transaction().execute(write) : write(this.db);
+    return this.db.transaction().execute(async (trx) => {
+      const result = await write(trx);
+      const c = change(result);
+      if (c) await notify(trx, c);
+      return result;
+    });
+  }
+
   async putProfile(p: Profile) {
-    await this.upsertNamed(this.db, 'profiles', p.name, canonical(p));
+    await this.published(
+      (db) => upsertNamed(db, 'profiles', p.name, canonical(p)),
+      () => ({ kind: 'profile', id: p.name, op: 'put' }),
+    );
   }
   async getProfile(name: string) {
     const row = await this.db.selectFrom('profiles').select('doc').where('name', '=', name).executeTakeFirst();
@@ -86,12 +84,17 @@ export class SqlStore implements Store {
     return rows.map((r) => JSON.parse(r.doc) as Profile);
   }
   async deleteProfile(name: string) {
-    const r = await this.db.deleteFrom('profiles').where('name', '=', name).executeTakeFirst();
-    return r.numDeletedRows > 0n;
+    return this.published(
+      async (db) => (await db.deleteFrom('profiles').where('name', '=', name).executeTakeFirst()).numDeletedRows > 0n,
+      (done) => (done ? { kind: 'profile', id: name, op: 'delete' } : undefined),
+    );
   }
 
   async putGroup(g: Group) {
-    await this.upsertNamed(this.db, 'groups', g.name, canonical(g));
+    await this.published(
+      (db) => upsertNamed(db, 'groups', g.name, canonical(g)),
+      () => ({ kind: 'group', id: g.name, op: 'put' }),
+    );
   }
   async getGroup(name: string) {
     const row = await this.db.selectFrom('groups').select('doc').where('name', '=', name).executeTakeFirst();
@@ -102,66 +105,18 @@ export class SqlStore implements Store {
     return rows.map((r) => JSON.parse(r.doc) as Group);
   }
   async deleteGroup(name: string) {
-    const r = await this.db.deleteFrom('groups').where('name', '=', name).executeTakeFirst();
-    return r.numDeletedRows > 0n;
+    return this.published(
+      async (db) => (await db.deleteFrom('groups').where('name', '=', name).executeTakeFirst()).numDeletedRows > 0n,
+      (done) => (done ? { kind: 'group', id: name, op: 'delete' } : undefined),
+    );
   }
 
-  private async upsertNamed(db: Db, table: 'profiles' | 'groups', name: string, doc: string) {
-    await db
-      .insertInto(table)
-      .values({ name, doc })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ doc }))
-      .execute();
-  }
-
-  async putMachine(m: Machine) {
-    await this.db.transaction().execute((trx) => this.writeMachine(trx, m));
-  }
-
-  /**
-   * Write one machine and its MACs. Without `applied` the machine is replaced as given (applied_next untouched);
-   * with it (apply), next action and applied_next are as computed there and a last-seen the document omits is kept.
-   */
-  private async writeMachine(db: Db, m: Machine, applied?: { next: string | null; appliedNext: string | null }) {
-    const macs = normalizeMacs(m);
-    if (macs.length) {
-      const taken = await db
-        .selectFrom('machine_macs')
-        .select(['mac', 'machine_id'])
-        .where('mac', 'in', macs)
-        .where('machine_id', '!=', m.id)
-        .orderBy('mac')
-        .executeTakeFirst();
-      if (taken) {
-        throw new BootherdError(
-          'INVENTORY_INVALID',
-          `MAC ${taken.mac} of machine "${m.id}" is already used by machine "${taken.machine_id}"`,
-        );
-      }
-    }
-    const doc = canonical(machineDoc({ ...m, macs }));
-    const lastSeen = m.lastSeen ? canonical(m.lastSeen) : null;
-    const row = {
-      doc,
-      uuid: m.uuid?.toLowerCase() ?? null,
-      serial: m.serial ?? null,
-      hostname: m.hostname?.toLowerCase() ?? null,
-      next_action: applied ? applied.next : m.nextAction ? canonical(m.nextAction) : null,
-    };
-    const update = applied
-      ? { ...row, applied_next: applied.appliedNext, ...(lastSeen ? { last_seen: lastSeen } : {}) }
-      : { ...row, last_seen: lastSeen };
-    await db
-      .insertInto('machines')
-      .values({ id: m.id, ...row, last_seen: lastSeen, applied_next: applied?.appliedNext ?? null })
-      .onConflict((oc) => oc.column('id').doUpdateSet(update))
-      .execute();
-    await db.deleteFrom('machine_macs').where('machine_id', '=', m.id).execute();
-    if (macs.length)
-      await db
-        .insertInto('machine_macs')
-        .values(macs.map((mac) => ({ mac, machine_id: m.id })))
-        .execute();
+  async putMachine(m: Machine, options: { ifVersion?: number } = {}) {
+    await this.published(
+      (db) => writeMachine(db, m, undefined, options.ifVersion),
+      () => ({ kind: 'machine', id: m.id, op: 'put' }),
+      true,
+    );
   }
 
   async getMachine(id: string) {
@@ -185,11 +140,15 @@ export class SqlStore implements Store {
     return Number(row.n);
   }
   async deleteMachine(id: string) {
-    return this.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('machine_macs').where('machine_id', '=', id).execute();
-      const r = await trx.deleteFrom('machines').where('id', '=', id).executeTakeFirst();
-      return r.numDeletedRows > 0n;
-    });
+    return this.published(
+      async (trx) => {
+        await trx.deleteFrom('machine_macs').where('machine_id', '=', id).execute();
+        const r = await trx.deleteFrom('machines').where('id', '=', id).executeTakeFirst();
+        return r.numDeletedRows > 0n;
+      },
+      (done) => (done ? { kind: 'machine', id, op: 'delete' } : undefined),
+      true,
+    );
   }
 
   async findMachine(q: MachineLookup) {
@@ -214,23 +173,34 @@ export class SqlStore implements Store {
   }
 
   async setNextAction(id: string, action: NextAction | null) {
-    const r = await this.db
-      .updateTable('machines')
-      .set({ next_action: action ? canonical(action) : null })
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return r.numUpdatedRows > 0n;
+    return this.published(
+      async (db) => {
+        const r = await db
+          .updateTable('machines')
+          .set({ next_action: action ? canonical(action) : null, version: bumped })
+          .where('id', '=', id)
+          .executeTakeFirst();
+        return r.numUpdatedRows > 0n;
+      },
+      (done) => (done ? { kind: 'machine', id, op: 'put' } : undefined),
+    );
   }
 
   async swapNextAction(id: string, expected: NextAction, next: NextAction | null) {
-    // Compare-and-swap in one statement: of two racing requests only one sees its expected value.
-    const r = await this.db
-      .updateTable('machines')
-      .set({ next_action: next ? canonical(next) : null })
-      .where('id', '=', id)
-      .where('next_action', '=', canonical(expected))
-      .executeTakeFirst();
-    return r.numUpdatedRows > 0n;
+    // Compare-and-swap in one statement: of two racing requests only one sees its expected value. The consume is a
+    // write like any other: the version moves (a client's stale PUT cannot re-arm it) and other servers hear of it.
+    return this.published(
+      async (db) => {
+        const r = await db
+          .updateTable('machines')
+          .set({ next_action: next ? canonical(next) : null, version: bumped })
+          .where('id', '=', id)
+          .where('next_action', '=', canonical(expected))
+          .executeTakeFirst();
+        return r.numUpdatedRows > 0n;
+      },
+      (done) => (done ? { kind: 'machine', id, op: 'put' } : undefined),
+    );
   }
 
   async writeBootLog(events: BootEvent[], seen: [string, SeenFacts][]) {
@@ -252,70 +222,73 @@ export class SqlStore implements Store {
   }
 
   async apply(inv: Inventory, { prune }: { prune: boolean }): Promise<ApplyResult> {
-    return this.db.transaction().execute(async (trx) => {
-      const result: ApplyResult = { created: [], updated: [], unchanged: [], deleted: [] };
-      const tally = (label: string, old: string | undefined, now: string) => {
-        if (old === undefined) result.created.push(label);
-        else if (old === now) result.unchanged.push(label);
-        else result.updated.push(label);
-        return old !== now;
-      };
-      for (const [table, kind, items] of [
-        ['profiles', 'profile', inv.profiles],
-        ['groups', 'group', inv.groups],
-      ] as const) {
-        const old = new Map(
-          (await trx.selectFrom(table).select(['name', 'doc']).execute()).map((r) => [r.name, r.doc]),
-        );
-        for (const item of items) {
-          const doc = canonical(item);
-          if (tally(`${kind}/${item.name}`, old.get(item.name), doc))
-            await this.upsertNamed(trx, table, item.name, doc);
-        }
-      }
-      const oldMachines = new Map((await trx.selectFrom('machines').selectAll().execute()).map((r) => [r.id, r]));
-      if (prune) {
-        // Machines go first, so a MAC can move from a pruned machine to a new one in the same document.
-        const named = new Set(inv.machines.map((m) => m.id));
-        for (const id of [...oldMachines.keys()].sort()) {
-          if (named.has(id)) continue;
-          await trx.deleteFrom('machine_macs').where('machine_id', '=', id).execute();
-          await trx.deleteFrom('machines').where('id', '=', id).execute();
-          result.deleted.push(`machine/${id}`);
-        }
-      }
-      for (const m of inv.machines) {
-        const old = oldMachines.get(m.id);
-        const doc = canonical(machineDoc({ ...m, macs: normalizeMacs(m) }));
-        const applied = appliedState(old, m.nextAction);
-        const stateOf = (d: string, s: { next: string | null; appliedNext: string | null }) =>
-          `${d}\u0000${s.next ?? ''}\u0000${s.appliedNext ?? ''}`;
-        const before = old && stateOf(old.doc, { next: old.next_action, appliedNext: old.applied_next });
-        if (tally(`machine/${m.id}`, before, stateOf(doc, applied))) await this.writeMachine(trx, m, applied);
-      }
-      if (prune) {
-        const named = {
-          group: new Set(inv.groups.map((g) => g.name)),
-          profile: new Set(inv.profiles.map((p) => p.name)),
+    return this.published(
+      async (trx) => {
+        const result: ApplyResult = { created: [], updated: [], unchanged: [], deleted: [] };
+        const tally = (label: string, old: string | undefined, now: string) => {
+          if (old === undefined) result.created.push(label);
+          else if (old === now) result.unchanged.push(label);
+          else result.updated.push(label);
+          return old !== now;
         };
-        for (const [table, kind] of [
-          ['groups', 'group'],
-          ['profiles', 'profile'],
+        for (const [table, kind, items] of [
+          ['profiles', 'profile', inv.profiles],
+          ['groups', 'group', inv.groups],
         ] as const) {
-          const names = (await trx.selectFrom(table).select('name').orderBy('name').execute()).map((r) => r.name);
-          for (const name of names) {
-            if (named[kind].has(name)) continue;
-            await trx.deleteFrom(table).where('name', '=', name).execute();
-            result.deleted.push(`${kind}/${name}`);
+          const old = new Map(
+            (await trx.selectFrom(table).select(['name', 'doc']).execute()).map((r) => [r.name, r.doc]),
+          );
+          for (const item of items) {
+            const doc = canonical(item);
+            if (tally(`${kind}/${item.name}`, old.get(item.name), doc)) await upsertNamed(trx, table, item.name, doc);
           }
         }
-      }
-      return result;
-    });
+        const oldMachines = new Map((await trx.selectFrom('machines').selectAll().execute()).map((r) => [r.id, r]));
+        if (prune) {
+          // Machines go first, so a MAC can move from a pruned machine to a new one in the same document.
+          const named = new Set(inv.machines.map((m) => m.id));
+          for (const id of [...oldMachines.keys()].sort()) {
+            if (named.has(id)) continue;
+            await trx.deleteFrom('machine_macs').where('machine_id', '=', id).execute();
+            await trx.deleteFrom('machines').where('id', '=', id).execute();
+            result.deleted.push(`machine/${id}`);
+          }
+        }
+        for (const m of inv.machines) {
+          const old = oldMachines.get(m.id);
+          const doc = canonical(machineDoc({ ...m, macs: normalizeMacs(m) }));
+          const applied = appliedState(old, m.nextAction);
+          const stateOf = (d: string, s: { next: string | null; appliedNext: string | null }) =>
+            `${d}\u0000${s.next ?? ''}\u0000${s.appliedNext ?? ''}`;
+          const before = old && stateOf(old.doc, { next: old.next_action, appliedNext: old.applied_next });
+          if (tally(`machine/${m.id}`, before, stateOf(doc, applied))) await writeMachine(trx, m, applied);
+        }
+        if (prune) {
+          const named = {
+            group: new Set(inv.groups.map((g) => g.name)),
+            profile: new Set(inv.profiles.map((p) => p.name)),
+          };
+          for (const [table, kind] of [
+            ['groups', 'group'],
+            ['profiles', 'profile'],
+          ] as const) {
+            const names = (await trx.selectFrom(table).select('name').orderBy('name').execute()).map((r) => r.name);
+            for (const name of names) {
+              if (named[kind].has(name)) continue;
+              await trx.deleteFrom(table).where('name', '=', name).execute();
+              result.deleted.push(`${kind}/${name}`);
+            }
+          }
+        }
+        return result;
+      },
+      (r) => (r.created.length + r.updated.length + r.deleted.length ? { kind: 'inventory', op: 'apply' } : undefined),
+      true,
+    );
   }
 
   async export(): Promise<Inventory> {
-    const machines = (await this.listMachines()).map(({ lastSeen: _, ...m }) => m);
+    const machines = (await this.listMachines()).map(({ lastSeen: _, version: _v, ...m }) => m);
     return { profiles: await this.listProfiles(), groups: await this.listGroups(), machines };
   }
 
@@ -340,6 +313,13 @@ export class SqlStore implements Store {
   }
   async touchToken(id: string, at: string) {
     await updateTokenUse(this.db, id, at);
+  }
+
+  async putServer(server: ServerRecord) {
+    await upsertServer(this.db, server);
+  }
+  async listServers() {
+    return selectServers(this.db);
   }
 
   async close() {

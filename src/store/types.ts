@@ -34,7 +34,11 @@ export interface Store {
   listGroups(): Promise<Group[]>;
   deleteGroup(name: string): Promise<boolean>;
 
-  putMachine(machine: Machine): Promise<void>;
+  /**
+   * Create or replace; every write of a machine (this, apply, next actions, the one-shot consume) bumps its `version`.
+   * With `ifVersion`, only if the stored machine is at that version, else VERSION_CONFLICT (optimistic locking).
+   */
+  putMachine(machine: Machine, options?: { ifVersion?: number }): Promise<void>;
   getMachine(id: string): Promise<Machine | undefined>;
   /** Machines ordered by id; with a page, those after `after` (exclusive), at most `limit`. */
   listMachines(page?: { after?: string; limit?: number }): Promise<Machine[]>;
@@ -92,7 +96,44 @@ export interface Store {
   /** Record a use; telemetry, may be batched and need not be durable. */
   touchToken(id: string, at: string): Promise<void>;
 
+  /**
+   * Changes other servers sharing this store made (multi-server engines; single-server ones never call back). Every
+   * engine that calls back starts with a `{ kind: 'inventory', op: 'apply' }` once it listens and sends another
+   * after each reconnect: what changed while it was not listening is unknown, so every cache must drop everything.
+   * A store's own writes are published by the store itself (in the write's transaction where the engine can), never
+   * delivered back to it. Returns the unsubscribe.
+   */
+  watchChanges(listener: (change: StoreChange) => void): () => void;
+
+  /** The server registry: upsert this server's record (its heartbeat). */
+  putServer(server: ServerRecord): Promise<void>;
+  /** Every server that ever registered, by name then id. */
+  listServers(): Promise<ServerRecord[]>;
+
   close(): Promise<void>;
+}
+
+/** A committed write to the inventory or a next action, as the change feed carries it between servers. */
+export interface StoreChange {
+  kind: 'machine' | 'profile' | 'group' | 'inventory';
+  /** The record's id or name; absent for a whole-inventory change. */
+  id?: string;
+  op: 'put' | 'delete' | 'apply';
+  /** The server (store instance) that made it. */
+  server?: string;
+}
+
+/** A `bootherd serve` sharing this store: written at start, every heartbeat, and when it stops cleanly. */
+export interface ServerRecord {
+  id: string;
+  name: string;
+  version: string;
+  /** ISO times, from the server's own clock. */
+  startedAt: string;
+  heartbeatAt: string;
+  stoppedAt?: string;
+  /** Where it serves (boot base URL, API). */
+  urls: string[];
 }
 
 export interface EventFilter {

@@ -16,6 +16,7 @@ import { eventRoutes } from './events.ts';
 import { inventoryRoutes } from './inventory.ts';
 import { machineRoutes } from './machines.ts';
 import { powerRoutes } from './power.ts';
+import { serverRoutes } from './servers.ts';
 import { tokenRoutes } from './tokens.ts';
 
 declare module 'fastify' {
@@ -62,6 +63,7 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
   await eventRoutes(app, deps);
   await inventoryRoutes(app, deps);
   await tokenRoutes(app, deps);
+  await serverRoutes(app, deps);
 }
 
 async function authenticate(req: FastifyRequest, reply: FastifyReply, deps: ApiDeps): Promise<void> {

@@ -9,6 +9,20 @@ import { API, type ApiDeps } from './deps.ts';
 const IdParams = Type.Object({ id: Type.String({ maxLength: 63 }) });
 const tags = ['machines'];
 
+/** A machine's ETag is its version (RFC 9110 8.8.3: an opaque quoted string). */
+const etag = (m: Machine) => `"${m.version ?? 1}"`;
+
+/**
+ * The version an If-Match names (RFC 9110 13.1.1); undefined without one or for `*` (any current version). A list
+ * or a tag that is not one of ours can match no version: 412 straight away.
+ */
+function ifMatch(header: string | undefined): number | undefined {
+  if (header === undefined || header.trim() === '*') return undefined;
+  const m = /^\s*(?:W\/)?"(\d{1,15})"\s*$/.exec(header);
+  if (!m) throw new BootherdError('PRECONDITION_FAILED', `If-Match ${header} names no version of this machine`);
+  return Number(m[1]);
+}
+
 export async function machineRoutes(app: FastifyInstance, { inventory, media }: ApiDeps): Promise<void> {
   app.get(
     `${API}/machines`,
@@ -54,8 +68,18 @@ export async function machineRoutes(app: FastifyInstance, { inventory, media }: 
 
   app.get(
     `${API}/machines/:id`,
-    { schema: { tags, summary: 'One machine', params: IdParams, response: { 200: MachineSchema } } },
-    async (req) => inventory.getMachine((req.params as { id: string }).id),
+    {
+      schema: {
+        tags,
+        summary: 'One machine; its ETag is its version',
+        params: IdParams,
+        response: { 200: MachineSchema },
+      },
+    },
+    async (req, reply) => {
+      const machine = await inventory.getMachine((req.params as { id: string }).id);
+      return reply.header('etag', etag(machine)).send(machine);
+    },
   );
 
   app.put(
@@ -63,8 +87,11 @@ export async function machineRoutes(app: FastifyInstance, { inventory, media }: 
     {
       schema: {
         tags,
-        summary: 'Create or replace a machine',
+        summary:
+          'Create or replace a machine. With If-Match: "<version>" (412 when stale) or a `version` field (409 when ' +
+          'stale), only over the version read: a write between the read and this one is not overwritten',
         params: IdParams,
+        headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 100 })) }),
         body: MachineInputSchema,
         response: { 200: MachineSchema, 201: MachineSchema },
       },
@@ -74,8 +101,21 @@ export async function machineRoutes(app: FastifyInstance, { inventory, media }: 
       const body = req.body as Machine;
       if (body.id !== id)
         throw new BootherdError('VALIDATION', `id: "${body.id}" differs from the URL's "${id}"`, { field: 'id' });
-      const { machine, created } = await inventory.putMachine(body, 'replace');
-      return reply.code(created ? 201 : 200).send(machine);
+      const ifVersion = ifMatch((req.headers as { 'if-match'?: string })['if-match']);
+      let result: Awaited<ReturnType<typeof inventory.putMachine>>;
+      try {
+        result = await inventory.putMachine(body, 'replace', ifVersion === undefined ? {} : { ifVersion });
+      } catch (err) {
+        // The same refusal, in the status the client's way of asking calls for.
+        if (ifVersion !== undefined && err instanceof BootherdError && err.code === 'VERSION_CONFLICT')
+          throw new BootherdError('PRECONDITION_FAILED', err.message, err.detail);
+        throw err;
+      }
+      const { machine, created } = result;
+      return reply
+        .code(created ? 201 : 200)
+        .header('etag', etag(machine))
+        .send(machine);
     },
   );
 

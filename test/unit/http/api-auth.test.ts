@@ -76,6 +76,7 @@ async function newMachine(t: TestCore): Promise<string> {
 const CASES: Record<string, Case> = {
   'GET /api/v1/openapi.json': get(`${API}/openapi.json`),
   'GET /api/v1/whoami': get(`${API}/whoami`),
+  'GET /api/v1/servers': get(`${API}/servers`),
   'GET /api/v1/status': get(`${API}/status`),
   'GET /api/v1/machines': get(`${API}/machines?limit=2`),
   'GET /api/v1/machines/:id': get(`${API}/machines/web1`),

@@ -75,6 +75,29 @@ describe('machines API', () => {
     if (field !== undefined) assert.equal(body.field, field, r.body);
   };
 
+  it('PUT with If-Match or a version replaces only the version read (412 / 409 when stale); GET gives the ETag', async () => {
+    const put = (body: Record<string, unknown>, ifMatch?: string) =>
+      t.app.inject({
+        method: 'PUT',
+        url: `${API}/machines/locked`,
+        headers: { authorization: `Bearer ${admin}`, ...(ifMatch === undefined ? {} : { 'if-match': ifMatch }) },
+        payload: body,
+      });
+    const m = { id: 'locked', macs: ['52:54:00:00:88:01'], labels: {} };
+    assert.equal((await put(m)).headers.etag, '"1"');
+    assert.equal((await put({ ...m, labels: { a: '1' } }, '"1"')).headers.etag, '"2"');
+    assert.equal((await put({ ...m, labels: { a: '2' } }, 'W/"2"')).statusCode, 200, 'a weak tag names the version');
+    assert.equal((await put({ ...m, labels: { a: '3' } }, '*')).statusCode, 200, '* is any version');
+    expectError(await put({ ...m, labels: { b: '1' } }, '"2"'), 412, 'PRECONDITION_FAILED', 'version');
+    expectError(await put({ ...m, labels: { b: '1' } }, '"4", "5"'), 412, 'PRECONDITION_FAILED');
+    expectError(await put({ ...m, labels: { b: '1' }, version: 3 }), 409, 'VERSION_CONFLICT', 'version');
+    assert.equal((await api('PUT', '/machines/locked/next', { action: 'install' })).statusCode, 200);
+    const g = await api('GET', '/machines/locked');
+    assert.equal(g.headers.etag, '"5"', 'a next action is a write of the machine');
+    assert.deepEqual((g.json() as { labels: unknown }).labels, { a: '3' });
+    assert.equal((await put({ ...m, labels: { c: '1' }, version: 5 })).statusCode, 200);
+  });
+
   it('a JSON body is taken as written: no number-to-string or value-to-list coercion (query strings still are)', async () => {
     expectError(await api('POST', '/machines', { id: 123, macs: ['52:54:00:00:77:01'] }), 400, 'VALIDATION', 'id');
     expectError(await api('POST', '/machines', { id: 'coerce', macs: '52:54:00:00:77:01' }), 400, 'VALIDATION', 'macs');
@@ -96,10 +119,12 @@ describe('machines API', () => {
         macs: ['52:54:00:aa:00:01'],
         uuid: '4c4c4544-0042-3510-8051-b7c04f4d3332',
         labels: { role: 'worker' },
+        version: 1,
       });
       const g = await api('GET', '/machines/node-a');
       assert.equal(g.statusCode, 200);
       assert.deepEqual(g.json(), r.json());
+      assert.equal(g.headers.etag, '"1"');
       expectError(await api('GET', '/machines/nobody'), 404, 'MACHINE_NOT_FOUND');
     });
 

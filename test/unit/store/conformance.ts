@@ -8,6 +8,7 @@ import type { Inventory, Machine } from '../../../src/model/types.ts';
 import type { Store } from '../../../src/store/types.ts';
 import { machineConformance } from './conformance-apply.ts';
 import { eventConformance } from './conformance-events.ts';
+import { fleetConformance, type OpenPair } from './conformance-fleet.ts';
 import { tokenConformance } from './conformance-tokens.ts';
 
 const inventory = (): Inventory => ({
@@ -37,7 +38,8 @@ const inventory = (): Inventory => ({
   ],
 });
 
-export function storeConformance(engine: string, open: () => Promise<Store>): void {
+/** `openPair`: two stores on one fresh database, for an engine several servers can share. */
+export function storeConformance(engine: string, open: () => Promise<Store>, openPair?: OpenPair): void {
   describe(`Store conformance: ${engine}`, () => {
     const withStore = (name: string, fn: (s: Store) => Promise<void>) =>
       test(name, async () => {
@@ -240,5 +242,6 @@ export function storeConformance(engine: string, open: () => Promise<Store>): vo
     machineConformance(withStore);
     eventConformance(withStore);
     tokenConformance(withStore);
+    fleetConformance(withStore, openPair);
   });
 }

@@ -23,7 +23,14 @@ const fresh = async () => (await cluster()).createDatabase();
 const dbName = (url: string) => new URL(url).pathname.slice(1);
 const code = (err: unknown) => (err as BootherdError).code;
 
-storeConformance('postgres', async () => openPostgresStore(await fresh()));
+storeConformance(
+  'postgres',
+  async () => openPostgresStore(await fresh()),
+  async () => {
+    const url = await fresh();
+    return [await openPostgresStore(url), await openPostgresStore(url)];
+  },
+);
 
 test('postgres: openStore takes postgres:// and postgresql:// URLs', async () => {
   const url = await fresh();
@@ -46,7 +53,15 @@ test('postgres: servers starting together on an empty database migrate it once, 
   const rows = (await c.query(dbName(url), 'select name from kysely_migration order by name')).rows;
   assert.deepEqual(
     rows.map((r: { name: string }) => r.name),
-    ['0001_inventory', '0002_dhcp_leases', '0003_applied_next', '0004_tokens', '0005_boot_events_stage'],
+    [
+      '0001_inventory',
+      '0002_dhcp_leases',
+      '0003_applied_next',
+      '0004_tokens',
+      '0005_boot_events_stage',
+      '0006_servers',
+      '0007_versions',
+    ],
   );
 });
 
@@ -193,9 +208,62 @@ test('postgres: `bootherd migrate --store` applies the schema once and says so, 
   const url = await fresh();
   const first = await cli(['migrate', '--store', url]);
   assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stdout, /^applied 0001_inventory\n(.*\n){3}applied 0005_boot_events_stage\n/);
-  assert.match(first.stdout, new RegExp(`postgres 127\\.0\\.0\\.1:${c.port}/${dbName(url)}: 5 migrations applied`));
+  assert.match(first.stdout, /^applied 0001_inventory\n(.*\n){5}applied 0007_versions\n/);
+  assert.match(first.stdout, new RegExp(`postgres 127\\.0\\.0\\.1:${c.port}/${dbName(url)}: 7 migrations applied`));
   const again = await cli(['migrate', '--store', url]);
   assert.match(again.stdout, /schema already current/);
   for (const r of [first, again]) assert.ok(!`${r.stdout}${r.stderr}`.includes(c.password));
+});
+
+test('postgres: a lost change-feed connection is reported, reopened, announced as `inventory`, and hears again', async () => {
+  const url = await fresh();
+  const reports: string[] = [];
+  const a = await openPostgresStore(url);
+  const b = await openPostgresStore(url, { onError: (err) => reports.push(err.message) });
+  const seen: string[] = [];
+  const stop = b.watchChanges((c) => seen.push(`${c.kind}${c.id ? `/${c.id}` : ''} ${c.op}`));
+  const waitFor = async (what: string) => {
+    for (let i = 0; i < 500 && !seen.includes(what); i++) await sleep(20);
+    assert.ok(seen.includes(what), `${what} not seen; saw ${seen.join(', ')}`);
+    seen.splice(0, seen.indexOf(what) + 1);
+  };
+  try {
+    await waitFor('inventory apply');
+    // What a restart of the database or a cut network does to the one listening session.
+    const killed = await (await cluster()).query(
+      dbName(url),
+      "select pg_terminate_backend(pid) from pg_stat_activity where query = 'LISTEN bootherd_changes'",
+    );
+    assert.equal(killed.rowCount, 1);
+    await waitFor('inventory apply');
+    assert.match(reports.join('\n'), /change feed lost .*; reconnecting/);
+    assert.ok(!reports.join('\n').includes((await cluster()).password));
+    await a.putProfile({ name: 'disk', boot: { kind: 'local' } });
+    await waitFor('profile/disk put');
+  } finally {
+    stop();
+    await a.close();
+    await b.close();
+  }
+});
+
+test('postgres: two servers with the same id (a copied data_dir) still hear each other, named by that id', async () => {
+  const url = await fresh();
+  const [a, b] = [
+    await openPostgresStore(url, { serverId: 'twin' }),
+    await openPostgresStore(url, { serverId: 'twin' }),
+  ];
+  const seen: string[] = [];
+  const stop = b.watchChanges((c) => seen.push(`${c.kind} ${c.server ?? '-'}`));
+  try {
+    for (let i = 0; i < 500 && !seen.length; i++) await sleep(20);
+    assert.deepEqual(seen.splice(0), ['inventory -']);
+    await a.putProfile({ name: 'disk', boot: { kind: 'local' } });
+    for (let i = 0; i < 500 && !seen.length; i++) await sleep(20);
+    assert.deepEqual(seen, ['profile twin']);
+  } finally {
+    stop();
+    await a.close();
+    await b.close();
+  }
 });

@@ -1,0 +1,17 @@
+/** `bootherd servers`: the servers sharing the store, as the registry shows them. */
+import type { ServerView } from '../core/servers.ts';
+
+export function formatServers(list: ServerView[]): string[][] {
+  return [
+    ['ID', 'NAME', 'VERSION', 'STATUS', 'LAST HEARTBEAT', 'STARTED', 'URLS'],
+    ...list.map((s) => [
+      s.id,
+      s.name,
+      s.version,
+      s.status,
+      `${s.heartbeatAt} (${s.age} s ago)`,
+      s.startedAt,
+      s.urls.join(','),
+    ]),
+  ];
+}
