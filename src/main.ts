@@ -85,7 +85,7 @@ export async function openCore(config: Config, log: Logger, serverId?: string): 
   );
   const signer = new Signer(loadOrCreateKey(config.secretFile));
   const events = new EventBus(store, (err) => log.warn({ err }, 'could not record a boot event'));
-  const service = new BootService({ store, boot: config.boot, signer, events, metrics });
+  const service = new BootService({ store, boot: config.boot, signer, events, metrics, assetsDir: config.http.assets });
   const inventory = new InventoryService(store, service);
   const tokens = new TokenService(store, { onError: (err) => log.warn({ err }, 'could not record a token use') });
   const power = new PowerService({ inventory, events, secretsDir: resolve(config.dataDir, 'bmc-secrets') });

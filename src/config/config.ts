@@ -78,6 +78,7 @@ export const LEAVES = [
   'tftp.listen',
   'tftp.port',
   'tftp.roots',
+  'tftp.grub_dir',
   'tftp.max_blksize',
   'dhcp.mode',
   'dhcp.interfaces',
@@ -235,7 +236,7 @@ function parse(root: Value, base: string): Config {
     advertiseValue.fail('must be a base URL like http://192.0.2.1:8080 (scheme, host, optional port, no path)');
   }
   const tftp = root.get('tftp');
-  tftp.keys(['enabled', 'listen', 'port', 'roots', 'max_blksize']);
+  tftp.keys(['enabled', 'listen', 'port', 'roots', 'grub_dir', 'max_blksize']);
   const ipxeDir = path(http.get('ipxe_dir').string('/usr/lib/ipxe'));
   const dhcp = root.get('dhcp');
   dhcp.keys(['mode', 'interfaces', 'server_ip', 'port', 'proxy_port', 'subnets', 'router_advertisements']);
@@ -281,7 +282,10 @@ function parse(root: Value, base: string): Config {
       enabled: tftp.get('enabled').bool(false),
       listen: tftp.get('listen').string('0.0.0.0'),
       port: tftp.get('port').int(69, 1, 65535),
-      roots: tftp.get('roots').present ? tftp.get('roots').strings().map(path) : [ipxeDir],
+      // Debian's signed GRUB network image (grubnetx64.efi.signed) sits beside the iPXE binaries by default.
+      roots: tftp.get('roots').present
+        ? tftp.get('roots').strings().map(path)
+        : [ipxeDir, path(tftp.get('grub_dir').string('/usr/lib/grub/x86_64-efi-signed'))],
       maxBlksize: tftp.get('max_blksize').int(1468, 512, 65464),
     },
     dhcp: parseDhcp(dhcp),

@@ -18,7 +18,7 @@ export interface RenderContext {
 
 const BUILTIN_ITEMS = ['local', 'shell', 'config', 'reboot', 'exit'] as const;
 
-function variables(ctx: RenderContext, extra: Record<string, string>): Record<string, string> {
+export function variables(ctx: RenderContext, extra: Record<string, string>): Record<string, string> {
   const vars: Record<string, string> = {
     base_url: ctx.baseUrl,
     mac: ctx.facts.mac,
@@ -50,7 +50,7 @@ function withLabelDefaults(text: string, vars: Record<string, string>): Record<s
   return out;
 }
 
-function expand(text: string, vars: Record<string, string>): string {
+export function expand(text: string, vars: Record<string, string>): string {
   return text.includes('{{') ? renderTemplate(text, withLabelDefaults(text, vars)) : text;
 }
 

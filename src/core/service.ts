@@ -3,6 +3,7 @@
  * decision needs, asks the pure policy in boot/, renders, consumes one-shot actions exactly once, and records events.
  */
 
+import { join } from 'node:path';
 import { ChainMemory } from '../boot/chain-guard.ts';
 import type { BootPolicyConfig } from '../boot/decide.ts';
 import {
@@ -20,6 +21,7 @@ import type { ClientFacts, Group, Machine, NextAction, Profile } from '../model/
 import type { Store } from '../store/types.ts';
 import type { Metrics } from './metrics.ts';
 import { type RenderContext, renderPxelinux, renderScript } from './render.ts';
+import { GRUB_GENERIC_CFG, grubConfigIp, grubConfigMac, renderGrub } from './render-grub.ts';
 import type { Signer } from './signing.ts';
 
 /** How long a signed install callback stays valid: long enough for a slow installer. */
@@ -40,6 +42,8 @@ export interface ServiceDeps {
   signer: Signer;
   events: EventBus;
   metrics: Metrics;
+  /** The asset folder (http.assets), also served over TFTP under `assets/` for GRUB. */
+  assetsDir?: string;
   now?: () => Date;
 }
 
@@ -191,8 +195,8 @@ export class BootService {
     );
   }
 
-  /** The per-machine script. `choice` is a profile picked from a menu. */
-  async script(rawFacts: ClientFacts, choice?: string): Promise<ScriptResult> {
+  /** The per-machine script (iPXE, or GRUB's config). `choice` is a profile picked from a menu. */
+  async script(rawFacts: ClientFacts, choice?: string, format: 'ipxe' | 'grub' = 'ipxe'): Promise<ScriptResult> {
     const facts = BootService.cleanFacts(rawFacts);
     const inv = await this.view(facts);
     let decision = decideScript(facts, inv, this.deps.boot, choice);
@@ -207,8 +211,8 @@ export class BootService {
       }
     }
     const ctx = this.context(facts, machine, decision);
-    const script = renderScript(decision, ctx);
-    this.record('http', facts, machine, summarize(decision, consumed));
+    const script = format === 'grub' ? renderGrub(decision, ctx) : renderScript(decision, ctx);
+    this.record('http', facts, machine, { ...summarize(decision, consumed), ...(format === 'grub' ? { format } : {}) });
     return { script, decision, machine };
   }
 
@@ -234,11 +238,38 @@ export class BootService {
    * Files generated for TFTP clients: `pxelinux.cfg/01-<mac>` from the policy, and `boot.ipxe` (the bootstrap) for an
    * iPXE told to fetch its script over TFTP. undefined: not a generated name.
    */
-  async tftpFile(path: string, clientIp: string): Promise<Buffer | undefined> {
+  async tftpFile(path: string, clientIp: string): Promise<Buffer | { file: string } | undefined> {
     if (path === 'boot.ipxe') return Buffer.from(this.bootstrap);
+    if (path.startsWith('grub/')) return this.grubFile(path.slice('grub/'.length), clientIp);
+    if (path.startsWith('assets/')) return this.tftpAsset(path.slice('assets/'.length));
     const mac = path.startsWith('pxelinux.cfg/') ? pxelinuxConfigMac(path.slice('pxelinux.cfg/'.length)) : undefined;
     if (!mac) return undefined;
     return Buffer.from(await this.pxelinux({ mac, ip: clientIp }));
+  }
+
+  /**
+   * GRUB's configs under its prefix `grub/` (Debian's network images: `/grub`), over TFTP and HTTP: `grub.cfg` is the
+   * same for every machine and loads `grub.cfg-01-<mac>`, the machine's own, made by the same path as the iPXE
+   * script (one-shot consumed once, one event); `grub.cfg-<IPv4 in hex>`, the name GRUB's own search tries next,
+   * is the config of the client last answered on that address. undefined: not a generated name.
+   */
+  async grubFile(name: string, clientIp: string): Promise<Buffer | undefined> {
+    if (name === 'grub.cfg') return Buffer.from(GRUB_GENERIC_CFG);
+    const mac = grubConfigMac(name) ?? this.byAddress.get(grubConfigIp(name) ?? '')?.mac;
+    if (!mac) return undefined;
+    return Buffer.from((await this.script({ mac, ip: clientIp }, undefined, 'grub')).script);
+  }
+
+  /**
+   * A public asset over TFTP, for GRUB configs (render-grub.ts: grubFile): the file for the TFTP server to read like
+   * its roots' (a kernel or an installer image is streamed, not held in memory). Never a private one (TFTP carries
+   * no signature), nor a dotfile or a path out of the folder (as over HTTP).
+   */
+  private async tftpAsset(rel: string): Promise<{ file: string } | undefined> {
+    const dir = this.deps.assetsDir;
+    if (!dir || rel.split('/').some((s) => s === '' || s.startsWith('.')) || (await this.privateAssets()).has(rel))
+      return undefined;
+    return { file: join(dir, rel) };
   }
 
   /** A finished TFTP transfer, as a boot event of the machine that fetched it (found by address when known). */

@@ -46,6 +46,16 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRoutesDeps): Pr
     return reply.type(IPXE_TYPE).header('cache-control', 'no-store').send(text);
   });
 
+  // GRUB's network images fetch their configs under the prefix `/grub` (over HTTP when GRUB was itself loaded so).
+  app.get('/grub/*', async (req, reply) => {
+    const name = (req.params as { '*': string })['*'];
+    const body = await deps.service.grubFile(name, req.ip);
+    if (body === undefined)
+      throw new BootherdError('NOT_FOUND', `grub/${name}: not a GRUB config or module bootherd serves`);
+    if (name.endsWith('.mod')) return reply.type('application/octet-stream').send(body);
+    return reply.type(IPXE_TYPE).header('cache-control', 'no-store').send(body);
+  });
+
   const callback = async (req: FastifyRequest) => {
     const { id } = req.params as { id: string };
     const q = req.query as Record<string, unknown>;

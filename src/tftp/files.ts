@@ -12,9 +12,13 @@ export interface TftpClient {
   port: number;
 }
 
-/** Implemented by the boot policy (pxelinux.cfg/01-<mac>, per-machine scripts). undefined: not a generated file. */
+/**
+ * Implemented by the boot policy (pxelinux.cfg/01-<mac>, per-machine scripts). undefined: not a generated file;
+ * `{ file }`: a file elsewhere the policy vouches for (an asset GRUB loads), read like a root's files: small ones
+ * cached, large ones through a handle, never whole into memory.
+ */
 export interface GeneratedFiles {
-  get(path: string, client: TftpClient): Promise<Buffer | undefined>;
+  get(path: string, client: TftpClient): Promise<Buffer | { file: string } | undefined>;
 }
 
 /** An open file. `data` holds the whole content when it is in memory; otherwise use `read`. */
@@ -134,7 +138,14 @@ export class FileStore {
     if (!checked.ok) return { ok: false, code: TftpErrorCode.AccessViolation, message: checked.message };
     if (this.#generated) {
       const data = await this.#generated.get(checked.path, client);
-      if (data) return { ok: true, file: memorySource(data), path: `generated:${checked.path}` };
+      if (Buffer.isBuffer(data)) return { ok: true, file: memorySource(data), path: `generated:${checked.path}` };
+      if (data) {
+        try {
+          return await this.#openFile(data.file, await stat(data.file));
+        } catch (e) {
+          return this.#readError(e);
+        }
+      }
     }
     const roots = await this.#resolveRoots();
     const candidates: { root: string; rel: string }[] = [];
@@ -176,8 +187,11 @@ export class FileStore {
     } catch {
       return undefined;
     }
-    if (!st.isFile()) return { ok: false, code: TftpErrorCode.AccessViolation, message: 'not a regular file' };
+    return this.#openFile(real, st);
+  }
 
+  async #openFile(real: string, st: Stats): Promise<OpenResult> {
+    if (!st.isFile()) return { ok: false, code: TftpErrorCode.AccessViolation, message: 'not a regular file' };
     if (st.size <= this.#cacheMaxFile) {
       try {
         return { ok: true, file: memorySource(await this.#cachedRead(real, st)), path: real };
