@@ -195,8 +195,12 @@ export class BootService {
     );
   }
 
-  /** The per-machine script (iPXE, or GRUB's config). `choice` is a profile picked from a menu. */
-  async script(rawFacts: ClientFacts, choice?: string, format: 'ipxe' | 'grub' = 'ipxe'): Promise<ScriptResult> {
+  /** The per-machine script (iPXE, GRUB's or PXELINUX's config). `choice` is a profile picked from a menu. */
+  async script(
+    rawFacts: ClientFacts,
+    choice?: string,
+    format: 'ipxe' | 'grub' | 'pxelinux' = 'ipxe',
+  ): Promise<ScriptResult> {
     const facts = BootService.cleanFacts(rawFacts);
     const inv = await this.view(facts);
     let decision = decideScript(facts, inv, this.deps.boot, choice);
@@ -211,8 +215,13 @@ export class BootService {
       }
     }
     const ctx = this.context(facts, machine, decision);
-    const script = format === 'grub' ? renderGrub(decision, ctx) : renderScript(decision, ctx);
-    this.record('http', facts, machine, { ...summarize(decision, consumed), ...(format === 'grub' ? { format } : {}) });
+    const script =
+      format === 'grub'
+        ? renderGrub(decision, ctx)
+        : format === 'pxelinux'
+          ? renderPxelinux(decision, ctx)
+          : renderScript(decision, ctx);
+    this.record('http', facts, machine, { ...summarize(decision, consumed), ...(format !== 'ipxe' ? { format } : {}) });
     return { script, decision, machine };
   }
 
@@ -309,11 +318,8 @@ export class BootService {
   }
 
   async pxelinux(rawFacts: ClientFacts): Promise<string> {
-    const facts = BootService.cleanFacts(rawFacts);
-    const inv = await this.view(facts);
-    const decision = decideScript(facts, inv, this.deps.boot);
-    this.record('http', facts, inv.machine, { ...summarize(decision, false), format: 'pxelinux' });
-    return renderPxelinux(decision, this.context(facts, inv.machine, decision));
+    // The same path as the iPXE script: a one-shot install is consumed once, not served on every boot.
+    return (await this.script(rawFacts, undefined, 'pxelinux')).script;
   }
 
   private context(facts: ClientFacts, machine: Machine | undefined, decision: ScriptDecision): RenderContext {

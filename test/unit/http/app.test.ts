@@ -144,6 +144,16 @@ describe('HTTP boot service', () => {
     assert.match(unknown.body, /LOCALBOOT 0|LABEL/);
   });
 
+  it('PXELINUX: a one-shot install is served once, then the local disk (as for iPXE)', async () => {
+    await t.inventory.setNextAction('once', { action: 'install' });
+    const first = await t.app.inject('/pxelinux.cfg/01-52-54-00-00-00-01');
+    assert.match(first.body, /^\s*KERNEL http:\/\/192\.0\.2\.1:8080\/assets\/debian\/linux$/m);
+    const second = await t.app.inject('/pxelinux.cfg/01-52-54-00-00-00-01');
+    assert.match(second.body, /LOCALBOOT 0/);
+    assert.doesNotMatch(second.body, /KERNEL/);
+    assert.deepEqual((await t.store.getMachine('once'))?.nextAction, { action: 'local' });
+  });
+
   it('metrics count requests, decisions and errors', async () => {
     const r = await t.app.inject('/metrics');
     assert.equal(r.statusCode, 200);
