@@ -1,4 +1,7 @@
-/** `bootherd media iso`: boot media that bring a machine to bootherd without PXE in its firmware. */
+/**
+ * `bootherd media iso`: boot media that bring a machine to bootherd without PXE in its firmware. `bootherd media
+ * uefi-ipxe`: Debian 13's UEFI iPXE for a CPU, put where bootherd serves it.
+ */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Config } from '../config/config.ts';
@@ -6,7 +9,7 @@ import { BootherdError } from '../errors.ts';
 import { createLogger, openCore } from '../main.ts';
 import { buildIso } from '../media/iso.ts';
 import { machineChoice, mediaScript, type ScriptChoice } from '../media/script.ts';
-import { fetchTrixieUefiIpxe, uefiIpxeCacheDir } from '../media/uefi-ipxe.ts';
+import { fetchTrixieUefiIpxe, installUefiIpxe, type UefiIpxeArch, uefiIpxeCacheDir } from '../media/uefi-ipxe.ts';
 import { type ConfigFlags, config, withConfig } from './options.ts';
 
 interface IsoOpts extends ConfigFlags {
@@ -76,7 +79,9 @@ export function registerMedia(
   program: Command,
   print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
 ): void {
-  const media = program.command('media').description('build boot media for machines that cannot network-boot');
+  const media = program
+    .command('media')
+    .description('boot media for machines that cannot network-boot, and the UEFI iPXE binaries bootherd serves');
   withConfig(media.command('iso'))
     .description('write a hybrid BIOS + UEFI ISO (CD or raw USB stick) holding iPXE and a script that chains bootherd')
     .requiredOption('-o, --output <file>', 'the ISO to write')
@@ -116,6 +121,28 @@ export function registerMedia(
       const built = await buildIso({ script, output: o.output, ...(o.uefi && uefiIpxe ? { uefiIpxe } : {}) });
       print(
         `wrote ${built.output}: ${built.bytes} bytes, sha256 ${built.sha256}${o.uefi ? ' (BIOS and UEFI)' : ' (BIOS)'}`,
+      );
+    });
+
+  withConfig(media.command('uefi-ipxe'))
+    .description(
+      "fetch Debian 13's UEFI iPXE (once, without touching apt) into http.ipxe_dir, where TFTP and UEFI HTTP boot serve it",
+    )
+    .option(
+      '--arch <arch>',
+      'amd64 (ipxe-amd64.efi) or arm64 (ipxe-arm64.efi, the default boot.files.arm64-uefi)',
+      'arm64',
+    )
+    .option('--out <dir>', 'copy it here instead of http.ipxe_dir')
+    .action(async (o: ConfigFlags & { arch: string; out?: string }) => {
+      if (o.arch !== 'amd64' && o.arch !== 'arm64')
+        throw new BootherdError('BAD_REQUEST', `--arch: "${o.arch}" is not amd64 or arm64`);
+      const arch: UefiIpxeArch = o.arch;
+      const cfg = config(o);
+      const got = await fetchTrixieUefiIpxe(uefiIpxeCacheDir(cfg.dataDir), { arch });
+      const put = await installUefiIpxe(got, o.out ?? cfg.http.ipxeDir);
+      print(
+        `${got.package} ${got.version} ${arch}: ${put.path}${put.changed ? '' : ' (already there)'}, sha256 ${got.sha256}`,
       );
     });
 }

@@ -298,7 +298,7 @@ function parse(root: Value, base: string): Config {
       bootFiles: {
         bios: files.get('bios').string('undionly.kpxe'),
         'x64-uefi': files.get('x64-uefi').string('snponly.efi'),
-        'arm64-uefi': files.get('arm64-uefi').string('snponly-arm64.efi'),
+        'arm64-uefi': files.get('arm64-uefi').string('ipxe-arm64.efi'),
         ...(files.get('ia32-uefi').present ? { 'ia32-uefi': files.get('ia32-uefi').string() } : {}),
         ...(files.get('arm32-uefi').present ? { 'arm32-uefi': files.get('arm32-uefi').string() } : {}),
       },

@@ -38,7 +38,7 @@ export function dhcpSnippet(kind: SnippetKind, i: SnippetInput): string {
   const files = {
     bios: safe('boot file', i.bootFiles.bios ?? 'undionly.kpxe'),
     x64: safe('boot file', i.bootFiles['x64-uefi'] ?? 'snponly.efi'),
-    arm64: safe('boot file', i.bootFiles['arm64-uefi'] ?? 'snponly-arm64.efi'),
+    arm64: safe('boot file', i.bootFiles['arm64-uefi'] ?? 'ipxe-arm64.efi'),
   };
   const httpBoot = safe('base URL', `${i.baseUrl}/ipxe-bin/${files.x64}`);
   const features = featureCodes(i.requiredFeatures);

@@ -49,7 +49,7 @@ export async function systemDebianMirror(): Promise<string> {
 export async function openPrivateApt(
   dir: string,
   sources: AptSource[],
-  options: { mirror?: string; timeoutMs?: number } = {},
+  options: { mirror?: string; timeoutMs?: number; architecture?: string } = {},
 ): Promise<PrivateApt> {
   const mirror = (options.mirror ?? (await systemDebianMirror())).replace(/\/+$/, '');
   const timeout = options.timeoutMs ?? 180_000;
@@ -73,6 +73,10 @@ export async function openPrivateApt(
     ...o('APT::Sandbox::User', 'root'),
     ...o('Acquire::Languages', 'none'),
     ...o('Acquire::http::Timeout', '20'),
+    // Another machine's packages (arm64 on an amd64 host): the index and downloads of that architecture only.
+    ...(options.architecture
+      ? [...o('APT::Architecture', options.architecture), ...o('APT::Architectures', options.architecture)]
+      : []),
   ];
   const apt: PrivateApt = {
     mirror,

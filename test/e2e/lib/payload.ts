@@ -9,11 +9,15 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
+  renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { openPrivateApt } from '../../../src/media/debian-apt.ts';
 
 export const MARKER = 'BOOTHERD-E2E-BOOTED';
 
@@ -63,6 +67,67 @@ export function buildPayload(cacheDir: string): Payload {
 }
 
 const CACHE = new URL('../../../.cache', import.meta.url).pathname;
+
+/**
+ * The arm64 payload: Debian 12's arm64 kernel (the one `linux-image-arm64` depends on) and an initramfs with
+ * `busybox-static:arm64`, fetched through a private apt configuration for arm64 and unpacked with `dpkg -x` (no
+ * cross-compiler). Debian's arm64 vmlinuz is a gzip-compressed `Image`; it is stored uncompressed, since the EFI
+ * stub (the PE header iPXE and the firmware load) is the `Image` itself. Built once into .cache/e2e-arm64.
+ */
+export async function buildArm64Payload(cacheDir: string = CACHE): Promise<Payload> {
+  const out = join(cacheDir, 'e2e-arm64');
+  const kernel = join(out, 'Image');
+  const initrd = join(out, 'initrd.gz');
+  if (existsSync(kernel) && existsSync(initrd)) return { kernel, initrd };
+  const work = join(out, 'work');
+  rmSync(work, { recursive: true, force: true });
+  for (const d of ['deb', 'x']) mkdirSync(join(work, d), { recursive: true });
+  try {
+    const apt = await openPrivateApt(join(work, 'apt'), [{ type: 'deb', suite: 'bookworm' }], {
+      architecture: 'arm64',
+    });
+    const meta = await apt.run('apt-cache', ['depends', '--no-recommends', '--no-suggests', 'linux-image-arm64']);
+    const image = /Depends:\s*(linux-image-\S+-arm64)\b/.exec(meta.stdout)?.[1];
+    if (!image) throw new Error(`linux-image-arm64 names no kernel package:\n${meta.stdout}`);
+    await apt.run('apt-get', ['download', image, 'busybox-static'], join(work, 'deb'));
+    for (const deb of readdirSync(join(work, 'deb')).filter((n) => n.endsWith('.deb'))) {
+      execFileSync('dpkg-deb', ['-x', join(work, 'deb', deb), join(work, 'x')]);
+    }
+    const vmlinuz = readdirSync(join(work, 'x', 'boot')).find((f) => /^vmlinuz-.*-arm64$/.test(f));
+    if (!vmlinuz) throw new Error(`${image} holds no /boot/vmlinuz-*-arm64`);
+    const packed = readFileSync(join(work, 'x', 'boot', vmlinuz));
+    // gzip magic 1f 8b: decompress to the Image (its PE header "MZ" at 0 and the arm64 magic "ARM\x64" at 56).
+    const raw = packed[0] === 0x1f && packed[1] === 0x8b ? gunzipSync(packed) : packed;
+    if (raw.subarray(0, 2).toString('latin1') !== 'MZ' || raw.subarray(56, 60).toString('latin1') !== 'ARM\x64') {
+      throw new Error(`${vmlinuz} is not an arm64 EFI-stub Image`);
+    }
+    const root = join(work, 'root');
+    for (const d of ['bin', 'proc', 'dev']) mkdirSync(join(root, d), { recursive: true });
+    copyFileSync(join(work, 'x', 'bin', 'busybox'), join(root, 'bin', 'busybox'));
+    chmodSync(join(root, 'bin', 'busybox'), 0o755);
+    // The same /init as the x64 payload: the marker with the command line, then power off.
+    writeFileSync(
+      join(root, 'init'),
+      [
+        '#!/bin/busybox sh',
+        '/bin/busybox mount -t proc proc /proc',
+        `echo "${MARKER} cmdline=[$(/bin/busybox cat /proc/cmdline)]"`,
+        '/bin/busybox poweroff -f',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    execFileSync('sh', [
+      '-c',
+      `cd "${root}" && find . | cpio -o -H newc --quiet | gzip -1 > "${initrd}.tmp" && mv "${initrd}.tmp" "${initrd}"`,
+    ]);
+    writeFileSync(`${kernel}.tmp`, raw);
+    renameSync(`${kernel}.tmp`, kernel);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return { kernel, initrd };
+}
 
 /** The inventory most boot tests use: one machine that boots the payload kernel. */
 export function tinyLinuxInventory(id: string, mac: string): string {
