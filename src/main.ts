@@ -15,6 +15,7 @@ import { instrumentStore } from './core/instrument.ts';
 import { type Change, InventoryService } from './core/inventory.ts';
 import { Metrics } from './core/metrics.ts';
 import { PowerService } from './core/power.ts';
+import { checkSecureBootAtStart } from './core/secure-boot.ts';
 import { startHeartbeat } from './core/servers.ts';
 import { BootService } from './core/service.ts';
 import { loadOrCreateKey, Signer } from './core/signing.ts';
@@ -216,6 +217,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   };
   try {
     if (config.inventory) await applyInventoryFile(core, config.inventory, status);
+    await checkSecureBootAtStart(config.boot, core.store);
     const running: Running = { core, status, close };
     if (config.http.enabled) await startHttp(core, status, running, closers);
     if (config.tftp.enabled) closers.push(await startTftp(core));

@@ -3,7 +3,16 @@
  * facts, the inventory and the configuration, so every rule here is tested without a socket.
  */
 import type { ClientFacts, Group, Machine, MenuSettings, NextAction, Profile } from '../model/types.ts';
+import { IPXE_ONLY } from '../model/validate.ts';
 import { archInfo, type FirmwareKey, firmwareKey } from './arch.ts';
+
+/**
+ * Secure Boot's boot file names: Debian's signed shim, and the name shim loads its second stage by ("grubx64.efi",
+ * from the folder shim itself came from: over TFTP the same server and path prefix), under which Debian's signed GRUB
+ * network image is served. Both are names, never files on disk: the server maps them to the packages' files.
+ */
+export const SHIM_NAME = 'shimx64.efi';
+export const SHIM_GRUB_NAME = 'grubx64.efi';
 
 export interface BootPolicyConfig {
   /** Base URL of bootherd's HTTP service as clients reach it, e.g. `http://192.0.2.1:8080`. */
@@ -19,6 +28,10 @@ export interface BootPolicyConfig {
   loopGuard?: boolean;
   /** iPXE binary per firmware, served over TFTP (or HTTP for UEFI HTTP boot). */
   bootFiles: Partial<Record<FirmwareKey, string>>;
+  /** `boot.secure_boot`: the default for machines whose record, group and profile do not say. */
+  secureBoot?: boolean;
+  /** The files behind SHIM_NAME and SHIM_GRUB_NAME (config `boot.shim`, `boot.shim_grub`). */
+  secureBootFiles?: { shim: string; grub: string };
   /** What an unknown machine (no inventory record, no group) gets. */
   unknown: { action: 'menu' } | { action: 'local' } | { action: 'ignore' } | { action: 'profile'; profile: string };
   menu: Required<MenuSettings>;
@@ -35,6 +48,8 @@ export type DhcpDecision =
   | { kind: 'ignore'; reason: string }
   /** A first stage (firmware PXE, a weak iPXE): give it a capable iPXE binary. */
   | { kind: 'ipxe-binary'; file: string; transport: 'tftp' | 'http'; reason: string }
+  /** A UEFI Secure Boot machine: Debian's signed shim, which loads the signed GRUB, which reads its GRUB config. */
+  | { kind: 'shim'; file: string; transport: 'tftp' | 'http'; reason: string }
   /** A capable iPXE: break the chainload loop, hand it the bootstrap script URL. */
   | { kind: 'script'; url: string; reason: string };
 
@@ -92,6 +107,17 @@ export function decideDhcp(
   }
   const info = archInfo(facts.arch ?? (facts.userClass === 'iPXE' ? archFromPlatform(facts) : 0));
   if (!info) return { kind: 'ignore', reason: `unsupported client architecture ${facts.arch}` };
+  // Secure Boot exists on UEFI only, and Debian signs the chain for x64 (shimx64 → grubnetx64).
+  if (firmwareKey(info) === 'x64-uefi' && secureBootOf(facts, inv, config, script)) {
+    if (info.http)
+      return {
+        kind: 'shim',
+        file: `${config.baseUrl}/secure-boot/${SHIM_NAME}`,
+        transport: 'http',
+        reason: 'Secure Boot, UEFI HTTP boot',
+      };
+    return { kind: 'shim', file: SHIM_NAME, transport: 'tftp', reason: 'Secure Boot' };
+  }
   const file = config.bootFiles[firmwareKey(info)];
   if (!file) return { kind: 'ignore', reason: `no iPXE binary configured for ${info.name}` };
   if (info.http) {
@@ -101,6 +127,29 @@ export function decideDhcp(
   }
   const why = facts.userClass === 'iPXE' ? 'iPXE without the required features' : 'firmware PXE';
   return { kind: 'ipxe-binary', file, transport: 'tftp', reason: why };
+}
+
+/**
+ * Does this machine boot through the signed chain? Its own record says first, then its group, then the profile it
+ * is about to boot, then `boot.secure_boot`.
+ */
+export function secureBootOf(
+  facts: ClientFacts,
+  inv: InventoryView,
+  config: BootPolicyConfig,
+  decision?: ScriptDecision,
+): boolean {
+  const profile = decision?.kind === 'profile' ? decision.profile : undefined;
+  return secureBootFor(inv.machine, resolveGroup(facts, inv), profile, config);
+}
+
+function secureBootFor(
+  machine: Machine | undefined,
+  group: Group | undefined,
+  profile: Profile | undefined,
+  config: BootPolicyConfig,
+): boolean {
+  return machine?.secureBoot ?? group?.secureBoot ?? profile?.secureBoot ?? config.secureBoot ?? false;
 }
 
 function archFromPlatform(facts: ClientFacts): number | undefined {
@@ -125,6 +174,11 @@ export function decideScript(
     if (!profile) return { kind: 'error', reason: `profile "${name}" does not exist` };
     if (profile.boot.kind === 'local') return { kind: 'local', source, group: groupName };
     if (profile.boot.kind === 'menu') return menu(source, profile);
+    if (IPXE_ONLY.has(profile.boot.kind) && secureBootFor(machine, group, profile, config))
+      return {
+        kind: 'error',
+        reason: `profile "${name}" is a ${profile.boot.kind} profile, which only iPXE can boot, and Secure Boot (${machine ? `machine "${machine.id}"` : 'this machine'}) boots through shim and GRUB`,
+      };
     return {
       kind: 'profile',
       profile,

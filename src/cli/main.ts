@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { envName, LEAVES } from '../config/config.ts';
 import { formatInventory, formatNextAction, parseInventory, parseNextAction } from '../config/inventory-file.ts';
 import { YamlError } from '../config/reader.ts';
+import { checkSecureBootFiles, secureBootRefusals, secureBootUsed } from '../core/secure-boot.ts';
 import { dhcpSnippet, type SnippetKind } from '../dhcp/snippets.ts';
 import { BootherdError } from '../errors.ts';
 import { tryEveryNicScript } from '../ipxe/scripts.ts';
@@ -92,9 +93,14 @@ export function program(): Command {
 
   withConfig(
     p.command('check').description('validate a config file (and its inventory file) without starting anything'),
-  ).action((opts: ConfigOpts) => {
+  ).action(async (opts: ConfigOpts) => {
     const cfg = config(opts);
-    if (cfg.inventory) parseInventory(readFileSync(cfg.inventory, 'utf8'), cfg.inventory);
+    const inv = cfg.inventory ? parseInventory(readFileSync(cfg.inventory, 'utf8'), cfg.inventory) : undefined;
+    // Secure Boot: what a machine would be refused at boot, and the signed files it needs, found before it boots.
+    const refused = inv ? secureBootRefusals(cfg.boot, inv) : [];
+    if (refused.length) throw new BootherdError('CONFIG_INVALID', `Secure Boot would refuse:\n${refused.join('\n')}`);
+    if (secureBootUsed(cfg.boot, inv ?? { machines: [], groups: [], profiles: [] }))
+      await checkSecureBootFiles(cfg.boot);
     out(`config ok${cfg.inventory ? `, inventory ${cfg.inventory} ok` : ''}`);
   });
 

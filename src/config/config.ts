@@ -89,6 +89,9 @@ export const LEAVES = [
   'boot.user_class',
   'boot.required_features',
   'boot.loop_guard',
+  'boot.secure_boot',
+  'boot.shim',
+  'boot.shim_grub',
   'boot.unknown',
   'boot.menu.timeout',
   'boot.menu.default',
@@ -241,7 +244,17 @@ function parse(root: Value, base: string): Config {
   const dhcp = root.get('dhcp');
   dhcp.keys(['mode', 'interfaces', 'server_ip', 'port', 'proxy_port', 'subnets', 'router_advertisements']);
   const boot = root.get('boot');
-  boot.keys(['user_class', 'required_features', 'loop_guard', 'files', 'unknown', 'menu']);
+  boot.keys([
+    'user_class',
+    'required_features',
+    'loop_guard',
+    'files',
+    'unknown',
+    'menu',
+    'secure_boot',
+    'shim',
+    'shim_grub',
+  ]);
   const files = boot.get('files');
   files.keys(['bios', 'ia32-uefi', 'x64-uefi', 'arm32-uefi', 'arm64-uefi']);
   const unknownValue = boot.get('unknown');
@@ -301,6 +314,12 @@ function parse(root: Value, base: string): Config {
         'arm64-uefi': files.get('arm64-uefi').string('ipxe-arm64.efi'),
         ...(files.get('ia32-uefi').present ? { 'ia32-uefi': files.get('ia32-uefi').string() } : {}),
         ...(files.get('arm32-uefi').present ? { 'arm32-uefi': files.get('arm32-uefi').string() } : {}),
+      },
+      secureBoot: boot.get('secure_boot').bool(false),
+      // Debian's signed chain: shim-signed's shim, and grub-efi-amd64-signed's network GRUB that shim loads.
+      secureBootFiles: {
+        shim: path(boot.get('shim').string('/usr/lib/shim/shimx64.efi.signed')),
+        grub: path(boot.get('shim_grub').string('/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed')),
       },
       unknown: unknownAction,
       menu: { timeout: menu.get('timeout').int(10, 0, 3600), default: menu.get('default').string('local') },

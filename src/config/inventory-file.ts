@@ -19,6 +19,7 @@ const PROFILE_KEYS = [
   'consume',
   'private',
   'title',
+  'secure_boot',
 ];
 
 export function parseInventory(text: string, file: string): Inventory {
@@ -45,6 +46,7 @@ export function parseInventory(text: string, file: string): Inventory {
 function nodeAt(root: Value, field: string): Value {
   const spellings: Record<string, string[]> = {
     nextAction: ['next'],
+    secureBoot: ['secure_boot'],
     macs: ['macs', 'mac'],
     boot: [],
     url: ['sanboot', 'chain'],
@@ -118,6 +120,7 @@ function parseProfile(v: Value): Profile {
   if (v.get('consume').present)
     profile.consume = v.get('consume').oneOf(['on-serve', 'on-callback'] as const, 'on-serve');
   if (v.get('private').present) profile.private = v.get('private').strings();
+  if (v.get('secure_boot').present) profile.secureBoot = v.get('secure_boot').bool(false);
   return profile;
 }
 
@@ -131,7 +134,7 @@ function parseMenu(v: Value): MenuSettings | undefined {
 }
 
 function parseGroup(v: Value): Group {
-  v.keys(['name', 'description', 'selectors', 'profile', 'menu', 'variables']);
+  v.keys(['name', 'description', 'selectors', 'profile', 'menu', 'variables', 'secure_boot']);
   const group: Group = { name: v.get('name').string(''), selectors: v.get('selectors').record() };
   const description = v.get('description').optString();
   if (description !== undefined) group.description = description;
@@ -140,6 +143,7 @@ function parseGroup(v: Value): Group {
   const menu = parseMenu(v.get('menu'));
   if (menu) group.menu = menu;
   if (v.get('variables').present) group.variables = v.get('variables').record();
+  if (v.get('secure_boot').present) group.secureBoot = v.get('secure_boot').bool(false);
   return group;
 }
 
@@ -175,6 +179,7 @@ function parseMachine(v: Value): Machine {
     'variables',
     'next',
     'power',
+    'secure_boot',
   ]);
   const macsKey = v.get('macs').present ? 'macs' : 'mac';
   const machine: Machine = {
@@ -190,6 +195,7 @@ function parseMachine(v: Value): Machine {
   const menu = parseMenu(v.get('menu'));
   if (menu) machine.menu = menu;
   if (v.get('variables').present) machine.variables = v.get('variables').record();
+  if (v.get('secure_boot').present) machine.secureBoot = v.get('secure_boot').bool(false);
   // The power block's shape and rules are the validator's (checkPower), which names the field for file:line.
   const power = v.get('power');
   if (power.present) machine.power = (power.node as { toJSON(): unknown }).toJSON() as Machine['power'];
@@ -232,11 +238,15 @@ export function formatInventory(inv: Inventory): string {
     if (p.variables) out.variables = p.variables;
     if (p.consume) out.consume = p.consume;
     if (p.private) out.private = p.private;
+    if (p.secureBoot !== undefined) out.secure_boot = p.secureBoot;
     return out;
   });
+  // The file spells secureBoot `secure_boot`, as the config does.
+  const fileKeys = <T extends { secureBoot?: boolean }>({ secureBoot, ...rest }: T) =>
+    secureBoot === undefined ? rest : { ...rest, secure_boot: secureBoot };
   const machines = inv.machines.map((m) => {
-    const { nextAction, lastSeen: _, ...rest } = m;
+    const { nextAction, lastSeen: _, ...rest } = fileKeys(m);
     return nextAction ? { ...rest, next: formatNextAction(nextAction) } : rest;
   });
-  return stringify({ profiles, groups: inv.groups, machines }, { lineWidth: 0 });
+  return stringify({ profiles, groups: inv.groups.map(fileKeys), machines }, { lineWidth: 0 });
 }

@@ -22,6 +22,7 @@ import type { Store } from '../store/types.ts';
 import type { Metrics } from './metrics.ts';
 import { type RenderContext, renderPxelinux, renderScript } from './render.ts';
 import { GRUB_GENERIC_CFG, grubConfigIp, grubConfigMac, renderGrub } from './render-grub.ts';
+import { secureBootFile } from './secure-boot.ts';
 import type { Signer } from './signing.ts';
 
 /** How long a signed install callback stays valid: long enough for a slow installer. */
@@ -244,13 +245,15 @@ export class BootService {
   }
 
   /**
-   * Files generated for TFTP clients: `pxelinux.cfg/01-<mac>` from the policy, and `boot.ipxe` (the bootstrap) for an
-   * iPXE told to fetch its script over TFTP. undefined: not a generated name.
+   * Files generated for TFTP clients: `pxelinux.cfg/01-<mac>` from the policy, `boot.ipxe` (the bootstrap) for an
+   * iPXE told to fetch its script over TFTP, and Secure Boot's shim and GRUB. undefined: not a generated name.
    */
   async tftpFile(path: string, clientIp: string): Promise<Buffer | { file: string } | undefined> {
     if (path === 'boot.ipxe') return Buffer.from(this.bootstrap);
     if (path.startsWith('grub/')) return this.grubFile(path.slice('grub/'.length), clientIp);
     if (path.startsWith('assets/')) return this.tftpAsset(path.slice('assets/'.length));
+    const signed = secureBootFile(path, this.deps.boot);
+    if (signed) return { file: signed };
     const mac = path.startsWith('pxelinux.cfg/') ? pxelinuxConfigMac(path.slice('pxelinux.cfg/'.length)) : undefined;
     if (!mac) return undefined;
     return Buffer.from(await this.pxelinux({ mac, ip: clientIp }));

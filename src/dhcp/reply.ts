@@ -140,7 +140,7 @@ function applyBoot(p: DhcpPacket, decision: Exclude<DhcpDecision, { kind: 'ignor
   p.siaddr = serverIp;
   if (Buffer.byteLength(file, 'latin1') <= FILE_FIELD_MAX) p.file = file;
   p.options.bootfileName = file;
-  if (decision.kind === 'ipxe-binary' && decision.transport === 'tftp') p.options.tftpServerName = serverIp;
+  if (decision.kind !== 'script' && decision.transport === 'tftp') p.options.tftpServerName = serverIp;
 }
 
 /** PXE 2.1: the reply names the vendor class the client asked with; UEFI HTTP boot needs `HTTPClient` back. */

@@ -4,7 +4,10 @@
  * boot. Open (firmware has no credentials), plain HTTP (Debian's iPXE has no HTTPS); private assets need a signed URL.
  * Errors are one line of text iPXE can show on its console.
  */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { secureBootFile } from '../core/secure-boot.ts';
 import { type BootService, pxelinuxConfigMac } from '../core/service.ts';
 import type { Signer } from '../core/signing.ts';
 import { BootherdError } from '../errors.ts';
@@ -54,6 +57,15 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRoutesDeps): Pr
       throw new BootherdError('NOT_FOUND', `grub/${name}: not a GRUB config or module bootherd serves`);
     if (name.endsWith('.mod')) return reply.type('application/octet-stream').send(body);
     return reply.type(IPXE_TYPE).header('cache-control', 'no-store').send(body);
+  });
+
+  // UEFI HTTP boot of a Secure Boot machine: the signed shim by URL, then the GRUB shim loads from beside it.
+  app.get('/secure-boot/:name', async (req, reply) => {
+    const { name } = req.params as { name: string };
+    const file = secureBootFile(name, deps.service.boot);
+    if (!file) throw new BootherdError('NOT_FOUND', `secure-boot/${name}: not a Secure Boot file bootherd serves`);
+    const { size } = await stat(file);
+    return reply.type('application/efi').header('content-length', size).send(createReadStream(file));
   });
 
   const callback = async (req: FastifyRequest) => {

@@ -117,6 +117,10 @@ export const PowerActionSchema = Type.Union([
   Type.Literal('status'),
 ]);
 
+const SecureBoot = Type.Optional(
+  Type.Boolean({ description: 'boot through the signed shim and GRUB (UEFI Secure Boot)' }),
+);
+
 const machineFields = {
   id: Name,
   macs: Type.Array(Type.String({ maxLength: 32 }), { maxItems: 64, description: 'e.g. 52:54:00:12:34:56' }),
@@ -133,6 +137,7 @@ const machineFields = {
   menu: Type.Optional(MenuSettingsSchema),
   variables: Type.Optional(StringMap),
   nextAction: Type.Optional(NextActionSchema),
+  secureBoot: SecureBoot,
   power: Type.Optional(PowerSchema),
 };
 
@@ -212,6 +217,7 @@ export const ProfileSchema = Type.Object(
     variables: Type.Optional(StringMap),
     consume: Type.Optional(Type.Union([Type.Literal('on-serve'), Type.Literal('on-callback')])),
     private: Type.Optional(Type.Array(Text(1024), { maxItems: 256 })),
+    secureBoot: SecureBoot,
   },
   { additionalProperties: false },
 );
@@ -224,6 +230,7 @@ export const GroupSchema = Type.Object(
     profile: Type.Optional(Name),
     menu: Type.Optional(MenuSettingsSchema),
     variables: Type.Optional(StringMap),
+    secureBoot: SecureBoot,
   },
   { additionalProperties: false },
 );

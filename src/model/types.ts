@@ -63,6 +63,11 @@ export interface Profile {
   consume?: 'on-serve' | 'on-callback';
   /** Asset paths (relative to the asset root) that are only served with a signed, expiring URL. */
   private?: string[];
+  /**
+   * Boot through Debian's signed chain (shim → GRUB → a signed kernel) for UEFI Secure Boot. A machine's setting wins
+   * over its group's, then its profile's, then `boot.secure_boot`.
+   */
+  secureBoot?: boolean;
 }
 
 /** Selector keys: mac, uuid, serial, hostname, arch, platform, buildarch, or `label.<name>` for any label. */
@@ -75,6 +80,7 @@ export interface Group {
   profile?: string;
   menu?: MenuSettings;
   variables?: Record<string, string>;
+  secureBoot?: boolean;
 }
 
 export type NextAction =
@@ -143,6 +149,7 @@ export interface Machine {
   menu?: MenuSettings;
   variables?: Record<string, string>;
   nextAction?: NextAction;
+  secureBoot?: boolean;
   /** How bootherd switches the machine on, off or around (its BMC, or Wake-on-LAN). */
   power?: PowerSpec;
   lastSeen?: SeenFacts;

@@ -62,6 +62,14 @@ function checkMap(field: string, map: Record<string, string> | undefined): Recor
   return map;
 }
 
+/** Boot kinds only iPXE runs: a Secure Boot machine boots through shim and GRUB instead. */
+export const IPXE_ONLY: ReadonlySet<string> = new Set(['sanboot', 'chain', 'template']);
+
+function checkBool(field: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw fieldError(field, 'expected true or false');
+  return v;
+}
+
 function checkMenu(field: string, menu: MenuSettings | undefined): MenuSettings | undefined {
   if (menu === undefined) return undefined;
   if (menu.timeout !== undefined && (!Number.isInteger(menu.timeout) || menu.timeout < 0 || menu.timeout > 3600))
@@ -124,6 +132,7 @@ export function checkMachine(input: Machine): Machine {
   const variables = checkMap('variables', input.variables);
   if (variables) m.variables = variables;
   if (input.nextAction) m.nextAction = checkNextAction('nextAction', input.nextAction);
+  if (input.secureBoot !== undefined) m.secureBoot = checkBool('secureBoot', input.secureBoot);
   if (input.power !== undefined) {
     m.power = checkPower('power', input.power as unknown);
     if ('wol' in m.power && !m.power.wol.mac && !macs.length)
@@ -166,6 +175,12 @@ export function checkProfile(input: Profile): Profile {
       break;
   }
   checkMap('variables', input.variables);
+  if (input.secureBoot !== undefined) checkBool('secureBoot', input.secureBoot);
+  if (input.secureBoot && IPXE_ONLY.has(b.kind))
+    throw fieldError(
+      'secureBoot',
+      `a ${b.kind} profile needs iPXE, which Secure Boot refuses (Debian does not sign it)`,
+    );
   input.private?.forEach((p, i) => {
     if (p.split('/').includes('..')) throw fieldError(`private/${i}`, 'must not contain ".."');
   });
@@ -190,6 +205,7 @@ export function checkGroup(input: Group): Group {
   if (input.profile !== undefined) checkName('profile', input.profile);
   checkMenu('menu', input.menu);
   checkMap('variables', input.variables);
+  if (input.secureBoot !== undefined) checkBool('secureBoot', input.secureBoot);
   return g;
 }
 
