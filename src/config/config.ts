@@ -44,7 +44,7 @@ export interface Config {
     port: number;
     proxyPort: number;
     subnets: SubnetConfig[];
-    /** Answer IPv6 Router Solicitations with a bare RA so iPXE stops waiting for a router (see dhcp/ra.ts). */
+    /** Answer IPv6 Router Solicitations with a bare RA so iPXE stops waiting for a router (see net/ra.ts). */
     routerAdvertisements: boolean;
   };
   /** Secret for signed URLs; read from `secretFile`, or generated once into the data folder. */

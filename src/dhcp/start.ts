@@ -10,10 +10,10 @@ import type { InventoryService } from '../core/inventory.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { BootService } from '../core/service.ts';
 import { listenError } from '../errors.ts';
+import { answerRouterSolicitations, ipv6Obstacle, type RouterAdvertiser } from '../net/ra.ts';
 import type { Store } from '../store/types.ts';
 import { DropLog } from './drop-log.ts';
 import { type Lease, LeasePool, type Reservation } from './pool.ts';
-import { answerRouterSolicitations, ipv6Obstacle, type RouterAdvertiser } from './ra.ts';
 import { startDhcpServer } from './server.ts';
 
 /** At most one log line per drop reason in this time; the rest are counted into the next line. */

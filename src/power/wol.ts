@@ -7,7 +7,7 @@
 import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { BootherdError } from '../errors.ts';
-import { loadLibc, SO_BINDTODEVICE, SOL_SOCKET } from '../libc.ts';
+import { loadLibc, SO_BINDTODEVICE, SOL_SOCKET } from '../net/libc.ts';
 import type { PowerAction, PowerDriver } from './types.ts';
 
 const AF_INET = 2;

@@ -7,7 +7,7 @@
  */
 import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { loadLibc } from '../libc.ts';
+import { loadLibc } from '../net/libc.ts';
 
 const AF_INET = 2;
 const AF_INET6 = 10;

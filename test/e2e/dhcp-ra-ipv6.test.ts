@@ -1,5 +1,5 @@
 /**
- * The Router Advertisement answer (dhcp/ra.ts) says when it cannot work: on an interface with IPv6 disabled the
+ * The Router Advertisement answer (net/ra.ts) says when it cannot work: on an interface with IPv6 disabled the
  * real `bootherd serve` warns at start, naming the sysctl to change, and no longer claims to answer router
  * solicitations; with IPv6 on, it claims it for that interface.
  */

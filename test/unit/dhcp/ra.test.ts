@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ipv6Obstacle } from '../../../src/dhcp/ra.ts';
+import { ipv6Obstacle } from '../../../src/net/ra.ts';
 
 const roots: string[] = [];
 after(() => {

@@ -9,7 +9,7 @@
  */
 import { existsSync, read, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadLibc, SO_BINDTODEVICE, SOL_SOCKET } from '../libc.ts';
+import { loadLibc, SO_BINDTODEVICE, SOL_SOCKET } from './libc.ts';
 
 const AF_INET6 = 10;
 const SOCK_RAW = 3;

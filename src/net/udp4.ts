@@ -1,14 +1,15 @@
 /**
- * DHCP sockets. A DHCP server must know which interface a broadcast came in on (to pick the subnet and its own
- * address) and must send each reply out of that same interface. Linux gives that with one socket per interface bound
- * to it with SO_BINDTODEVICE; Node's dgram cannot set that option, so the socket is made through libc (koffi) and
- * handed to dgram by file descriptor. Where that is not possible, one socket on 0.0.0.0 serves every interface.
+ * Per-interface UDP/IPv4 sockets (DHCP's). A DHCP server must know which interface a broadcast came in on (to pick
+ * the subnet and its own address) and must send each reply out of that same interface. Linux gives that with one
+ * socket per interface bound to it with SO_BINDTODEVICE; Node's dgram cannot set that option, so the socket is made
+ * through libc (koffi) and handed to dgram by file descriptor. Where that is not possible, one socket on 0.0.0.0
+ * serves every interface.
  */
 import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { loadLibc, SO_BINDTODEVICE, SOL_SOCKET } from '../libc.ts';
+import { loadLibc, SO_BINDTODEVICE, SOL_SOCKET } from './libc.ts';
 
 const AF_INET = 2;
 const SOCK_DGRAM = 2;

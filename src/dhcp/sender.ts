@@ -1,0 +1,130 @@
+/**
+ * How DHCP replies leave: encoded, addressed (replyDestination, reply.ts) and sent out of the socket the request came
+ * in on, within a bound on that socket's send queue; and the group commit that holds ACKs back until their leases are
+ * durable.
+ *
+ * Leases are durable before they are acknowledged: ACKs wait for the commit of their lease, and all leases decided
+ * in the same turn of the event loop are committed together (group commit: one fsync for a burst, not one a client).
+ */
+import type { Socket } from 'node:dgram';
+import { type DhcpPacket, encodePacket } from './packet.ts';
+import type { Lease } from './pool.ts';
+import { replyDestination, replyEncodeOptions } from './reply.ts';
+
+export type SendFailure = 'encode-failed' | 'send-failed' | 'send-queue-full' | 'commit-failed';
+
+export interface Outgoing {
+  socket: Socket;
+  request: DhcpPacket;
+  reply: DhcpPacket;
+  nak?: boolean;
+  clientPort?: number;
+  sourceAddress?: string;
+  /** Reports the exchange: once the reply left, or with why it did not. */
+  settle(failure?: SendFailure, detail?: string): void;
+}
+
+export interface SenderOptions {
+  /** Makes lease changes durable; resolves only when they are. */
+  commitLeases(changes: Lease[]): Promise<void>;
+  /** Once per reply the kernel took. */
+  onReplied(): void;
+  warn(message: string): void;
+}
+
+/** Replies waiting in one socket's send queue at most. When the kernel takes no more (its send buffer full, e.g. of
+ * unicasts waiting 3 s for ARP answers that never come), Node queues every further send, each holding its request
+ * and reply: bench/rss's fuzz left ~20,000 there, the real clients' broadcasts among them. Past this the reply is
+ * dropped (reason send-queue-full) and the client retransmits. */
+const SEND_QUEUE_MAX = 256;
+
+export class ReplySender {
+  // Group commit: ACKs wait here until their leases are durable.
+  private pendingChanges: Lease[] = [];
+  private pendingSends: Outgoing[] = [];
+  private flushing: Promise<void> | undefined;
+  private flushQueued = false;
+
+  constructor(private readonly o: SenderOptions) {}
+
+  send(out: Outgoing): void {
+    const encoded = encodePacket(out.reply, replyEncodeOptions(out.request));
+    if (!encoded.ok) {
+      this.o.warn(`DHCP: could not encode a reply for ${out.request.mac}: ${encoded.error.message}`);
+      out.settle('encode-failed');
+      return;
+    }
+    const dest = replyDestination(out.request, out.reply, {
+      nak: out.nak ?? false,
+      ...(out.clientPort ? { clientPort: out.clientPort } : {}),
+    });
+    // Node cannot write the ARP entry a unicast to a client without an address needs: broadcast instead, which
+    // RFC 2131 allows ("the server broadcasts ... if the client cannot receive unicast" is the broadcast-bit case).
+    const address = dest.unicastToChaddr ? '255.255.255.255' : (out.sourceAddress ?? dest.address);
+    if (out.socket.getSendQueueCount() >= SEND_QUEUE_MAX) {
+      out.settle('send-queue-full', `to ${address}:${dest.port}, ${SEND_QUEUE_MAX} replies already waiting`);
+      return;
+    }
+    const sent = (err: Error | null) => {
+      if (err) {
+        // Said through the drop log (rate-limited), not once a packet: garbage naming unreachable addresses is common.
+        out.settle('send-failed', `to ${address}:${dest.port}: ${err.message}`);
+      } else {
+        this.o.onReplied();
+        out.settle();
+      }
+    };
+    try {
+      out.socket.send(encoded.buffer, dest.port, address, sent);
+    } catch (err) {
+      // A socket closed under a late group commit throws instead of calling back.
+      sent(err as Error);
+    }
+  }
+
+  /** Commits `changes`, then sends `out` (if any) once they are durable. */
+  commitThenSend(changes: Lease[], out?: Outgoing): void {
+    // Offers are promises to nobody and are never written (see flush): an OFFER or a NAK with nothing durable to
+    // wait for leaves now instead of queueing behind other clients' commits.
+    if (out && changes.every((l) => l.state === 'offered')) {
+      this.send(out);
+      return;
+    }
+    this.pendingChanges.push(...changes);
+    if (out) this.pendingSends.push(out);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      setImmediate(() => void this.flush());
+    }
+  }
+
+  /** Commits and sends whatever is pending, and waits for a commit under way. */
+  async close(): Promise<void> {
+    await this.flush();
+    await this.flushing;
+  }
+
+  private async flush(): Promise<void> {
+    this.flushQueued = false;
+    await this.flushing;
+    const changes = this.pendingChanges;
+    const sends = this.pendingSends;
+    this.pendingChanges = [];
+    this.pendingSends = [];
+    if (!changes.length && !sends.length) return;
+    this.flushing = (async () => {
+      try {
+        // Offers are promises to nobody: only states that matter after a crash are written.
+        const durable = changes.filter((l) => l.state !== 'offered');
+        if (durable.length) await this.o.commitLeases(durable);
+      } catch (err) {
+        // Not durable, so not acknowledged: the clients will retry.
+        for (const s of sends) s.settle('commit-failed');
+        this.o.warn(`DHCP: lease commit failed, ${sends.length} replies withheld: ${(err as Error).message}`);
+        return;
+      }
+      for (const s of sends) this.send(s);
+    })();
+    await this.flushing;
+  }
+}
