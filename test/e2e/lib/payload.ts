@@ -35,18 +35,10 @@ function debianKernel(): string {
   return join('/boot', k);
 }
 
-export function buildPayload(cacheDir: string): Payload {
-  const out = join(cacheDir, 'e2e');
-  mkdirSync(out, { recursive: true });
-  const kernel = join(out, 'vmlinuz');
-  const initrd = join(out, 'initrd.gz');
-  copyFileSync(debianKernel(), kernel);
-  if (existsSync(initrd)) return { kernel, initrd };
-  if (!existsSync('/bin/busybox')) throw new Error('no /bin/busybox: install the Debian package busybox-static');
-  const root = join(out, 'root');
-  rmSync(root, { recursive: true, force: true });
+/** A gzipped initramfs around `busybox` whose /init prints the marker with the kernel command line, then powers off. */
+function markerInitramfs(root: string, busybox: string, initrd: string): void {
   for (const d of ['bin', 'proc', 'dev']) mkdirSync(join(root, d), { recursive: true });
-  copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
+  copyFileSync(busybox, join(root, 'bin', 'busybox'));
   chmodSync(join(root, 'bin', 'busybox'), 0o755);
   writeFileSync(
     join(root, 'init'),
@@ -63,6 +55,19 @@ export function buildPayload(cacheDir: string): Payload {
     '-c',
     `cd "${root}" && find . | cpio -o -H newc --quiet | gzip -1 > "${initrd}.tmp" && mv "${initrd}.tmp" "${initrd}"`,
   ]);
+}
+
+export function buildPayload(cacheDir: string): Payload {
+  const out = join(cacheDir, 'e2e');
+  mkdirSync(out, { recursive: true });
+  const kernel = join(out, 'vmlinuz');
+  const initrd = join(out, 'initrd.gz');
+  copyFileSync(debianKernel(), kernel);
+  if (existsSync(initrd)) return { kernel, initrd };
+  if (!existsSync('/bin/busybox')) throw new Error('no /bin/busybox: install the Debian package busybox-static');
+  const root = join(out, 'root');
+  rmSync(root, { recursive: true, force: true });
+  markerInitramfs(root, '/bin/busybox', initrd);
   return { kernel, initrd };
 }
 
@@ -101,26 +106,8 @@ export async function buildArm64Payload(cacheDir: string = CACHE): Promise<Paylo
     if (raw.subarray(0, 2).toString('latin1') !== 'MZ' || raw.subarray(56, 60).toString('latin1') !== 'ARM\x64') {
       throw new Error(`${vmlinuz} is not an arm64 EFI-stub Image`);
     }
-    const root = join(work, 'root');
-    for (const d of ['bin', 'proc', 'dev']) mkdirSync(join(root, d), { recursive: true });
-    copyFileSync(join(work, 'x', 'bin', 'busybox'), join(root, 'bin', 'busybox'));
-    chmodSync(join(root, 'bin', 'busybox'), 0o755);
-    // The same /init as the x64 payload: the marker with the command line, then power off.
-    writeFileSync(
-      join(root, 'init'),
-      [
-        '#!/bin/busybox sh',
-        '/bin/busybox mount -t proc proc /proc',
-        `echo "${MARKER} cmdline=[$(/bin/busybox cat /proc/cmdline)]"`,
-        '/bin/busybox poweroff -f',
-        '',
-      ].join('\n'),
-      { mode: 0o755 },
-    );
-    execFileSync('sh', [
-      '-c',
-      `cd "${root}" && find . | cpio -o -H newc --quiet | gzip -1 > "${initrd}.tmp" && mv "${initrd}.tmp" "${initrd}"`,
-    ]);
+    // The same /init as the x64 payload, around the arm64 busybox.
+    markerInitramfs(join(work, 'root'), join(work, 'x', 'bin', 'busybox'), initrd);
     writeFileSync(`${kernel}.tmp`, raw);
     renameSync(`${kernel}.tmp`, kernel);
   } finally {
