@@ -186,17 +186,24 @@ async function main(): Promise<void> {
   }
   await loadDone;
   clearInterval(sampler);
-  samples.push(sample(server.pid!, t0));
+  // The last sample under load is the run's end; this one, after the clients stopped, shows what is let go.
+  const idle = sample(server.pid!, t0);
   const exited = new Promise((r) => server.once('exit', r));
   server.kill('SIGTERM');
   await exited;
-  report(samples, windows, vms, server.exitCode);
+  report(samples, idle, windows, vms, server.exitCode);
 }
 
 /** A p99 (null in JSON when a window had no sample). */
 const ms = (v: number | null) => (v === null || Number.isNaN(v) ? '-' : `${v.toFixed(1)} ms`);
 
-function report(samples: Sample[], windows: Record<string, StepWindow>[], vms: { ok: boolean }[], exit: number | null) {
+function report(
+  samples: Sample[],
+  idle: Sample,
+  windows: Record<string, StepWindow>[],
+  vms: { ok: boolean }[],
+  exit: number | null,
+) {
   const db = new SQLite(join(dir, 'data', 'bootherd.db'), { readonly: true });
   const events = (db.prepare('select count(*) as n from boot_events').get() as { n: number }).n;
   db.close();
@@ -205,13 +212,24 @@ function report(samples: Sample[], windows: Record<string, StepWindow>[], vms: {
   const row = (name: keyof Sample, unit: string) => {
     const v = samples.map((s) => s[name]);
     const f = (x: number) => `${x.toFixed(1)} ${unit}`;
-    console.log(`| ${name} | ${f(start[name])} | ${f(Math.max(...v))} | ${f(v.at(-1)!)} |`);
+    console.log(`| ${name} | ${f(start[name])} | ${f(Math.max(...v))} | ${f(v.at(-1)!)} | ${f(idle[name])} |`);
   };
   console.log(`\nsoak: ${MINUTES} min, ${MACHINES} machines booting every ${PERIOD_S} s, keep_events ${KEEP_EVENTS}`);
-  console.log('| sample | start (1 min) | peak | end |\n| --- | --- | --- | --- |');
+  console.log('| sample | start (1 min) | peak | end (under load) | after the load |\n| --- | --- | --- | --- | --- |');
   row('rssMb', 'MB');
   row('fds', '');
   row('dbMb', 'MB');
+  // Every tenth minute, so a slow climb shows as a slope and not only as a peak.
+  const step = Math.max(1, Math.round(MINUTES / 6));
+  const marks = samples.filter((x, i) => i === samples.length - 1 || Math.floor(x.at / 60) % step === 0);
+  const seen = new Set<number>();
+  console.log('\n| minute | RSS MB | fds | database MB |\n| --- | --- | --- | --- |');
+  for (const x of marks) {
+    const minute = Math.floor(x.at / 60);
+    if (seen.has(minute)) continue;
+    seen.add(minute);
+    console.log(`| ${minute} | ${x.rssMb.toFixed(1)} | ${x.fds} | ${x.dbMb.toFixed(1)} |`);
+  }
   const full = windows.slice(1, -1);
   const failed = windows.reduce((n, w) => n + w.dhcp!.failed + w.tftp!.failed + w.http!.failed, 0);
   const boots = windows.reduce((n, w) => n + w.http!.count, 0);
