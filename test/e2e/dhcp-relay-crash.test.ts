@@ -88,6 +88,8 @@ describe('DHCP full mode behind a relay: perfdhcp load, and a crash mid-stream',
       '192.0.2.1',
       '200',
       '02:20:00',
+      // 50 ms between a worker's DORAs: 200 clients take over a second, so the crash always lands mid-stream.
+      '50',
     ];
     const child = spawn(cmd as string, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
