@@ -86,7 +86,15 @@ export async function openCore(config: Config, log: Logger, serverId?: string): 
   );
   const signer = new Signer(loadOrCreateKey(config.secretFile));
   const events = new EventBus(store, (err) => log.warn({ err }, 'could not record a boot event'));
-  const service = new BootService({ store, boot: config.boot, signer, events, metrics, assetsDir: config.http.assets });
+  const service = new BootService({
+    store,
+    boot: config.boot,
+    signer,
+    events,
+    metrics,
+    assetsDir: config.http.assets,
+    warn: (message) => log.warn(message),
+  });
   const inventory = new InventoryService(store, service);
   const tokens = new TokenService(store, { onError: (err) => log.warn({ err }, 'could not record a token use') });
   const power = new PowerService({ inventory, events, secretsDir: resolve(config.dataDir, 'bmc-secrets') });

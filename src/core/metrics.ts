@@ -76,6 +76,13 @@ export class Metrics {
     labelNames: ['message', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly dhcpReplySeconds = new Histogram({
+    name: 'bootherd_dhcp_reply_seconds',
+    help: 'DHCP messages answered: from the datagram arriving to its reply handed to the kernel (queueing, the boot decision, the lease commit an ACK waits for), by message type',
+    labelNames: ['message'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2],
+    registers: [this.registry],
+  });
   readonly dhcpDropped = new Counter({
     name: 'bootherd_dhcp_dropped_total',
     help: 'DHCP datagrams that got no reply, by reason (no-subnet, pool-exhausted, malformed, shed-discover, shed-request, other-server, no-record, commit-failed ...)',
@@ -99,8 +106,10 @@ export class Metrics {
   });
 
   /** One DHCP exchange (see dhcp/exchange.ts); label values are lower-case like every other label here. */
-  dhcpExchange(e: { message: string; outcome: string }): void {
+  dhcpExchange(e: { message: string; outcome: string; seconds?: number }): void {
     this.dhcpMessages.inc({ message: e.message.toLowerCase(), outcome: e.outcome });
+    if (e.outcome !== 'ignored' && e.seconds !== undefined)
+      this.dhcpReplySeconds.observe({ message: e.message.toLowerCase() }, e.seconds);
   }
 
   /** A DHCP server packet event; malformed ones also count as a message, there being no exchange for them. */

@@ -19,6 +19,8 @@ import { bootstrapScript } from '../ipxe/scripts.ts';
 import { normalizeHostname, normalizeMac, normalizeSerial, normalizeUuid } from '../model/identity.ts';
 import type { ClientFacts, Group, Machine, NextAction, Profile } from '../model/types.ts';
 import type { Store } from '../store/types.ts';
+import type { Change } from './inventory.ts';
+import { MachineIndex } from './machine-index.ts';
 import type { Metrics } from './metrics.ts';
 import { type RenderContext, renderPxelinux, renderScript } from './render.ts';
 import { GRUB_GENERIC_CFG, grubConfigIp, grubConfigMac, renderGrub } from './render-grub.ts';
@@ -32,9 +34,9 @@ const CATALOG_TTL_MS = 1000;
 /** Addresses remembered for attributing TFTP and asset requests; the oldest go first. Only addresses a client was
  * answered on (or fetched from) get here, so a flood of packets naming random addresses does not fill it. */
 const MAX_ADDRESSES = 65_536;
-/** Decisions waiting for their exchange's report, and DHCP's one-second machine lookups: both live for milliseconds
- * to a second, so a few thousand cover the intake's queues (server.ts: 4,096 + 512); a flood of random MACs must not
- * make them keep tens of thousands of entries (36 MB of heap with 65,536 random clients in each). */
+/** Decisions waiting for their exchange's report live for milliseconds to a second, so a few thousand cover the
+ * intake's queues (server.ts: 4,096 + 512); a flood of random MACs must not make the map keep tens of thousands of
+ * entries (36 MB of heap with 65,536 random clients). */
 const MAX_IN_FLIGHT = 4096;
 
 export interface ServiceDeps {
@@ -46,6 +48,8 @@ export interface ServiceDeps {
   /** The asset folder (http.assets), also served over TFTP under `assets/` for GRUB. */
   assetsDir?: string;
   now?: () => Date;
+  /** Said to the operator's log (a cache that cannot keep up, say). */
+  warn?: (message: string) => void;
 }
 
 /** What the DHCP server reports after each exchange (see dhcp/server.ts). */
@@ -78,15 +82,15 @@ export class BootService {
   private readonly byAddress = new Map<string, { mac: string; machineId?: string }>();
   /** Machines that just loaded one of our iPXE binaries: the chainload loop guard's evidence. */
   private readonly chains = new ChainMemory();
-  /** DHCP's machine lookups, kept as long as the catalog (a DORA asks twice within ms); any inventory change clears
-   * them. The script path always reads the store: its one-shot actions must be exact. */
-  private readonly dhcpMachines = new Map<string, { at: number; machine: Machine | undefined }>();
+  /** DHCP's machine lookups from memory, where the store announces every writer's changes (machine-index.ts). */
+  private readonly machines?: MachineIndex;
   /** The bootstrap script is the same for every client: rendered once, served over HTTP and TFTP. */
   readonly bootstrap: string;
 
   constructor(private readonly deps: ServiceDeps) {
     this.now = deps.now ?? (() => new Date());
     this.bootstrap = bootstrapScript({ baseUrl: deps.boot.baseUrl });
+    if (deps.store.changeFeed) this.machines = new MachineIndex(deps.store, deps.warn);
   }
 
   get boot(): BootPolicyConfig {
@@ -116,9 +120,10 @@ export class BootService {
     return this.catalog;
   }
 
-  invalidate(): void {
+  /** An inventory write was announced (ours or another server's): the caches follow it. */
+  invalidate(change: Pick<Change, 'kind' | 'id'>): void {
     this.catalog = undefined;
-    this.dhcpMachines.clear();
+    this.machines?.changed(change);
   }
 
   /**
@@ -134,33 +139,18 @@ export class BootService {
     return this.privatePaths.paths;
   }
 
-  async view(facts: ClientFacts): Promise<InventoryView> {
+  /** The machine and catalog a decision needs; `from` answers the lookup (the store unless told). */
+  async view(facts: ClientFacts, from: Pick<Store, 'findMachine'> = this.deps.store): Promise<InventoryView> {
     const [machine, catalog] = await Promise.all([
-      this.deps.store.findMachine({ mac: facts.mac, uuid: facts.uuid, serial: facts.serial, hostname: facts.hostname }),
+      from.findMachine({ mac: facts.mac, uuid: facts.uuid, serial: facts.serial, hostname: facts.hostname }),
       this.loadCatalog(),
     ]);
     return { machine, ...catalog };
   }
 
-  private async dhcpView(facts: ClientFacts): Promise<InventoryView> {
-    const key = `${facts.mac}|${facts.uuid ?? ''}|${facts.serial ?? ''}|${facts.hostname ?? ''}`;
-    const t = Date.now();
-    const hit = this.dhcpMachines.get(key);
-    if (hit && t - hit.at < CATALOG_TTL_MS) return { machine: hit.machine, ...(await this.loadCatalog()) };
-    const inv = await this.view(facts);
-    this.dhcpMachines.delete(key);
-    // Insertion order is age: expired lookups go from the front, so the map holds about the last second's clients.
-    for (const [old, entry] of this.dhcpMachines) {
-      if (t - entry.at < CATALOG_TTL_MS && this.dhcpMachines.size < MAX_IN_FLIGHT) break;
-      this.dhcpMachines.delete(old);
-    }
-    this.dhcpMachines.set(key, { at: t, machine: inv.machine });
-    return inv;
-  }
-
   async dhcp(rawFacts: ClientFacts): Promise<DhcpDecision> {
     const facts = BootService.cleanFacts(rawFacts);
-    const inv = await this.dhcpView(facts);
+    const inv = await this.view(facts, this.machines);
     const loadedOurBinary = this.chains.loadedRecently(facts.mac, Date.now());
     const decision = decideDhcp(facts, inv, this.deps.boot, { loadedOurBinary });
     // The event is recorded when the exchange ends (dhcpExchange), with what was replied; keep who this was.
@@ -210,7 +200,8 @@ export class BootService {
     if (decision.kind === 'profile' && decision.oneShot && machine && decision.profile.consume !== 'on-callback') {
       // Consume before serving: if two requests race, exactly one gets the installer, the other local disk.
       consumed = await this.deps.store.swapNextAction(machine.id, decision.oneShot, { action: 'local' });
-      if (!consumed) {
+      if (consumed) this.machines?.changed({ kind: 'machine', id: machine.id });
+      else {
         const fresh = await this.view(facts);
         decision = decideScript(facts, fresh, this.deps.boot, choice);
       }
@@ -238,6 +229,7 @@ export class BootService {
       current?.action === 'install' &&
       (await this.deps.store.swapNextAction(machineId, current, { action: 'local' }))
     ) {
+      this.machines?.changed({ kind: 'machine', id: machineId });
       result = { action: 'local' };
     }
     this.record('callback', { mac: machine.macs[0] ?? '' }, machine, { kind: 'callback', nextAction: result });

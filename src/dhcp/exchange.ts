@@ -95,9 +95,12 @@ export interface DhcpExchange {
   /** Free text for people (a NAK's message, the policy's reason); not for matching. */
   detail?: string;
   bootfile?: string;
+  /** From the datagram's arrival to its reply handed to the kernel (or to being ignored): queueing, the decision,
+   * the lease commit an ACK waits for. */
+  seconds: number;
 }
 
-export type ExchangeResult = Omit<DhcpExchange, 'facts' | 'message' | 'port' | 'xid'>;
+export type ExchangeResult = Omit<DhcpExchange, 'facts' | 'message' | 'port' | 'xid' | 'seconds'>;
 
 const REPLY_NAMES = { [MessageType.Offer]: 'OFFER', [MessageType.Ack]: 'ACK', [MessageType.Nak]: 'NAK' } as const;
 

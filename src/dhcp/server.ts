@@ -97,6 +97,7 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
     iface: string | undefined,
     from: { address: string; port: number },
     onProxyPort: boolean,
+    at: number,
   ): Promise<void> {
     const decoded = decodePacket(msg);
     if (!decoded.ok) {
@@ -132,7 +133,7 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
       // The address just acknowledged is the client's from now on: later TFTP and HTTP requests come from it.
       const withIp = r.outcome === 'acked' && r.yiaddr && known.ip === undefined ? { ...known, ip: r.yiaddr } : known;
       try {
-        o.onExchange({ facts: withIp, ...base, ...r });
+        o.onExchange({ facts: withIp, ...base, ...r, seconds: (performance.now() - at) / 1000 });
       } catch (err) {
         o.warn(`DHCP: exchange handler failed: ${(err as Error).message}`);
       }
@@ -186,7 +187,7 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
     batch: BATCH,
     budgetMs: BATCH_BUDGET_MS,
     handle: (d: Datagram) =>
-      handle(d.msg, d.socket, d.iface, d.from, d.onProxyPort).catch((err: Error) => {
+      handle(d.msg, d.socket, d.iface, d.from, d.onProxyPort, d.at).catch((err: Error) => {
         o.warn(`DHCP: request from ${d.from.address} failed: ${err.message}`);
       }),
     shed: (reason, d) => drop(reason, `from ${d.from.address}: overloaded (queue full or waited too long)`),

@@ -307,6 +307,8 @@ export class MemoryStore implements Store {
     if (t && (t.lastUsedAt === undefined || t.lastUsedAt < at)) t.lastUsedAt = at;
   }
 
+  readonly changeFeed = false;
+
   /** One process, one server: no other writer to hear from. */
   watchChanges(_listener: (change: StoreChange) => void): () => void {
     return () => {};

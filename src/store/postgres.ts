@@ -191,6 +191,8 @@ class PostgresStore extends SqlStore {
     return (db: Db, change: StoreChange) => publishChange(db, change, this.writer);
   }
 
+  override readonly changeFeed = true;
+
   override watchChanges(listener: (change: StoreChange) => void): () => void {
     return this.feed.watch(listener);
   }

@@ -48,6 +48,8 @@ export class SqlStore implements Store {
     return undefined;
   }
 
+  readonly changeFeed: boolean = false;
+
   /** A single-server engine: no other server writes, nothing to deliver. */
   watchChanges(_listener: (change: StoreChange) => void): () => void {
     return () => {};

@@ -104,6 +104,12 @@ export interface Store {
    * delivered back to it. Returns the unsubscribe.
    */
   watchChanges(listener: (change: StoreChange) => void): () => void;
+  /**
+   * True when watchChanges hears every other writer of this store (other servers, a CLI in another process): a cache
+   * may keep what it read until told. False where another process can write unannounced (the CLI on the server's
+   * SQLite file): caches there must expire.
+   */
+  readonly changeFeed: boolean;
 
   /** The server registry: upsert this server's record (its heartbeat). */
   putServer(server: ServerRecord): Promise<void>;

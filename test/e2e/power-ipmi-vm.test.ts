@@ -7,12 +7,13 @@
  * `bootherd power vm1 cycle` switches it on again and it gets the local-disk script.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ENTRY, ROOT } from '../lib/cli.ts';
 import { type RunningBootherd, startFull } from './lib/bootherd.ts';
+import { type IpmiSim, requireIpmiTools, startIpmiSim } from './lib/ipmi-sim.ts';
 import { createTestNet, type TestNet } from './lib/netns.ts';
 import { linkPayload, MARKER } from './lib/payload.ts';
 
@@ -31,8 +32,7 @@ interface Result {
 describe('ipmi_sim as the BMC of a QEMU VM: install + power cycle', () => {
   let net: TestNet;
   let server: RunningBootherd;
-  let sim: ChildProcess | undefined;
-  let simLog = '';
+  let sim: IpmiSim | undefined;
   const run = (argv: string[], timeoutMs = 90_000): Promise<Result> =>
     new Promise((resolve) => {
       execFile(argv[0] as string, argv.slice(1), { cwd: ROOT, timeout: timeoutMs }, (err, stdout, stderr) => {
@@ -50,13 +50,12 @@ describe('ipmi_sim as the BMC of a QEMU VM: install + power cycle', () => {
       await new Promise((r) => setTimeout(r, 500));
     }
     throw new Error(
-      `${what}: no ${re} on the console:\n${text.slice(-3000)}\n--- ipmi_sim ---\n${simLog.slice(-2000)}\n--- bootherd ---\n${server.log().slice(-3000)}`,
+      `${what}: no ${re} on the console:\n${text.slice(-3000)}\n--- ipmi_sim ---\n${sim?.log().slice(-2000)}\n--- bootherd ---\n${server.log().slice(-3000)}`,
     );
   };
 
   before(async () => {
-    for (const tool of ['/usr/bin/ipmi_sim', '/usr/bin/ipmitool'])
-      if (!existsSync(tool)) throw new Error(`${tool} missing: install the Debian packages openipmi and ipmitool`);
+    requireIpmiTools();
     net = createTestNet();
     net.addTap('tap0');
     await run(['ip', '-n', net.ns, 'addr', 'add', `${BMC_IP}/24`, 'dev', 'br0']);
@@ -92,54 +91,12 @@ machines:
       '-chardev socket,id=ipmi0,host=127.0.0.1,port=9002,reconnect=1',
       '-device ipmi-bmc-extern,id=bmc0,chardev=ipmi0 -device isa-ipmi-kcs,bmc=bmc0',
     ].join(' ');
-    writeFileSync(
-      join(dir, 'lan.conf'),
-      `name "vm1"
-set_working_mc 0x20
-  startlan 1
-    addr ${BMC_IP} 623
-    priv_limit admin
-    allowed_auths_callback none md2 md5 straight
-    allowed_auths_user none md2 md5 straight
-    allowed_auths_operator none md2 md5 straight
-    allowed_auths_admin none md2 md5 straight
-    guid a123456789abcdefa123456789abcdef
-  endlan
-  serial 15 127.0.0.1 9002 codec VM
-  startcmd "${qemu}"
-  startnow false
-  poweroff_wait 5
-  kill_wait 5
-  user 2 true "admin" "${PASSWORD}" admin 10 none md2 md5 straight
-`,
-    );
-    writeFileSync(
-      join(dir, 'bmc.emu'),
-      'mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nmc_enable 0x20\n',
-    );
-    mkdirSync(join(dir, 'ipmi-state'));
-    const argv = [
-      ...net.exec,
-      'ipmi_sim',
-      '-c',
-      join(dir, 'lan.conf'),
-      '-f',
-      join(dir, 'bmc.emu'),
-      '-n',
-      '-s',
-      join(dir, 'ipmi-state'),
-    ];
-    sim = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    sim.stdout?.on('data', (c: Buffer) => {
-      simLog += c.toString();
-    });
-    sim.stderr?.on('data', (c: Buffer) => {
-      simLog += c.toString();
-    });
+    // poweroff_wait/kill_wait 5: an ACPI-less VM gets time before the kill.
+    sim = startIpmiSim({ exec: net.exec, dir, address: BMC_IP, password: PASSWORD, startcmd: qemu, waitS: 5 });
   });
 
   after(async () => {
-    if (sim?.pid !== undefined && sim.exitCode === null) process.kill(sim.pid, 'SIGKILL');
+    sim?.kill();
     const pidFile = server ? join(server.dir, 'qemu.pid') : '';
     if (pidFile && existsSync(pidFile)) {
       try {
@@ -162,7 +119,7 @@ set_working_mc 0x20
       status = await bootherd('power', 'vm1', 'status', ...config);
       if (status.code !== 0) await new Promise((r) => setTimeout(r, 200));
     }
-    assert.match(status.out, /vm1: power off \(ipmi\)/, `${status.out}\n${simLog}`);
+    assert.match(status.out, /vm1: power off \(ipmi\)/, `${status.out}\n${sim?.log()}`);
 
     const on = await bootherd('power', 'vm1', 'on', ...config);
     assert.equal(on.code, 0, on.out);

@@ -7,12 +7,13 @@
  * the password is in no output, export or log.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ENTRY, ROOT } from '../lib/cli.ts';
+import { type IpmiSim, requireIpmiTools, standInMachine, startIpmiSim } from './lib/ipmi-sim.ts';
 import { createTestNet, type TestNet } from './lib/netns.ts';
 
 const BMC_IP = '192.0.2.10';
@@ -44,8 +45,7 @@ function run(argv: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): P
 describe('IPMI power through ipmitool against ipmi_sim', () => {
   let net: TestNet;
   let dir: string;
-  let sim: ChildProcess | undefined;
-  let simLog = '';
+  let sim: IpmiSim | undefined;
   const bootherd = (...args: string[]) =>
     run([...net.exec, process.execPath, ...ENTRY, ...args, '--config', join(dir, 'bootherd.yaml')]);
   /** What ipmi_sim says, asked by a second, independent ipmitool. */
@@ -81,62 +81,16 @@ describe('IPMI power through ipmitool against ipmi_sim', () => {
       if (last === want) return;
       await new Promise((r) => setTimeout(r, 200));
     }
-    assert.fail(`${what}: wanted ${String(want)}, last ${String(last)}; ipmi_sim:\n${simLog}`);
+    assert.fail(`${what}: wanted ${String(want)}, last ${String(last)}; ipmi_sim:\n${sim?.log()}`);
   };
 
   before(async () => {
-    for (const tool of ['/usr/bin/ipmi_sim', '/usr/bin/ipmitool'])
-      if (!existsSync(tool)) throw new Error(`${tool} missing: install the Debian packages openipmi and ipmitool`);
+    requireIpmiTools();
     net = createTestNet();
     await run(['ip', '-n', net.ns, 'addr', 'add', `${BMC_IP}/24`, 'dev', 'br0']);
     dir = mkdtempSync(join(tmpdir(), 'bh-ipmi-'));
     // The "machine": a command ipmi_sim runs on power-on and ends on power-off; it records each start and its PID.
-    // ipmi_sim controls power only with a VM interface (`serial ... codec VM`, QEMU's ipmi-bmc-extern), here unused.
-    writeFileSync(join(dir, 'machine.sh'), `#!/bin/sh\necho $$ >> ${dir}/starts\nexec sleep 600\n`, { mode: 0o755 });
-    writeFileSync(
-      join(dir, 'lan.conf'),
-      `name "bh"
-set_working_mc 0x20
-  startlan 1
-    addr ${BMC_IP} 623
-    priv_limit admin
-    allowed_auths_callback none md2 md5 straight
-    allowed_auths_user none md2 md5 straight
-    allowed_auths_operator none md2 md5 straight
-    allowed_auths_admin none md2 md5 straight
-    guid a123456789abcdefa123456789abcdef
-  endlan
-  serial 15 127.0.0.1 9002 codec VM
-  startcmd "${dir}/machine.sh"
-  startnow false
-  poweroff_wait 2
-  kill_wait 2
-  user 2 true "admin" "${PASSWORD}" admin 10 none md2 md5 straight
-`,
-    );
-    writeFileSync(
-      join(dir, 'bh.emu'),
-      'mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nmc_enable 0x20\n',
-    );
-    mkdirSync(join(dir, 'state'));
-    const [cmd, ...args] = [
-      ...net.exec,
-      'ipmi_sim',
-      '-c',
-      join(dir, 'lan.conf'),
-      '-f',
-      join(dir, 'bh.emu'),
-      '-n',
-      '-s',
-      join(dir, 'state'),
-    ];
-    sim = spawn(cmd as string, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    sim.stdout?.on('data', (c: Buffer) => {
-      simLog += c.toString();
-    });
-    sim.stderr?.on('data', (c: Buffer) => {
-      simLog += c.toString();
-    });
+    sim = startIpmiSim({ exec: net.exec, dir, address: BMC_IP, password: PASSWORD, startcmd: standInMachine(dir) });
     await until(chassis, 'off', 'ipmi_sim up');
 
     mkdirSync(join(dir, 'data', 'bmc-secrets'), { recursive: true });
@@ -165,7 +119,7 @@ machines:
   });
 
   after(async () => {
-    if (sim?.pid !== undefined && sim.exitCode === null) process.kill(sim.pid, 'SIGKILL');
+    sim?.kill();
     for (const pid of existsSync(join(dir ?? '/nonexistent', 'starts'))
       ? readFileSync(join(dir, 'starts'), 'utf8').trim().split('\n')
       : []) {

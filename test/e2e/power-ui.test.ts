@@ -5,13 +5,14 @@
  * nor its reference's target appears on the page.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { type RunningBootherd, startBootherd } from './lib/bootherd.ts';
 import { launchBrowser, type RunningBrowser } from './lib/browser.ts';
+import { type IpmiSim, requireIpmiTools, standInMachine, startIpmiSim } from './lib/ipmi-sim.ts';
 import { createTestNet, type TestNet } from './lib/netns.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -38,7 +39,7 @@ describe('web UI: power section of a machine with an IPMI BMC', () => {
   let net: TestNet;
   let server: RunningBootherd;
   let browser: RunningBrowser | undefined;
-  let sim: ChildProcess | undefined;
+  let sim: IpmiSim | undefined;
   let page: Page;
   let dir = '';
 
@@ -46,8 +47,7 @@ describe('web UI: power section of a machine with an IPMI BMC', () => {
     existsSync(join(dir, 'starts')) ? readFileSync(join(dir, 'starts'), 'utf8').trim().split('\n') : [];
 
   before(async () => {
-    for (const tool of ['/usr/bin/ipmi_sim', '/usr/bin/ipmitool'])
-      if (!existsSync(tool)) throw new Error(`${tool} missing: install the Debian packages openipmi and ipmitool`);
+    requireIpmiTools();
     ensureUiBuilt();
     net = createTestNet();
     execFileSync('ip', ['-n', net.ns, 'addr', 'add', `${BMC_IP}/24`, 'dev', 'br0']);
@@ -74,33 +74,15 @@ machines:
     dir = server.dir;
     mkdirSync(join(dir, 'data', 'bmc-secrets'), { recursive: true });
     writeFileSync(join(dir, 'data', 'bmc-secrets', 'vm1-bmc'), `${PASSWORD}\n`, { mode: 0o600 });
-    // ipmi_sim's "machine": started on power-on, ended on power-off; it records each start's PID.
-    writeFileSync(join(dir, 'machine.sh'), `#!/bin/sh\necho $$ >> ${dir}/starts\nexec sleep 600\n`, { mode: 0o755 });
-    writeFileSync(
-      join(dir, 'lan.conf'),
-      `name "vm1"
-set_working_mc 0x20
-  startlan 1
-    addr ${BMC_IP} 623
-    priv_limit admin
-    allowed_auths_admin none md2 md5 straight
-    guid a123456789abcdefa123456789abcdef
-  endlan
-  serial 15 127.0.0.1 9002 codec VM
-  startcmd "${dir}/machine.sh"
-  startnow true
-  poweroff_wait 2
-  kill_wait 2
-  user 2 true "admin" "${PASSWORD}" admin 10 none md2 md5 straight
-`,
-    );
-    writeFileSync(
-      join(dir, 'bmc.emu'),
-      'mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nmc_enable 0x20\n',
-    );
-    mkdirSync(join(dir, 'ipmi-state'));
-    const argv = [...net.exec, 'ipmi_sim', '-c', join(dir, 'lan.conf'), '-f', join(dir, 'bmc.emu'), '-n'];
-    sim = spawn(argv[0] as string, [...argv.slice(1), '-s', join(dir, 'ipmi-state')], { stdio: 'ignore' });
+    // ipmi_sim's "machine": started on power-on (and at ipmi_sim's start), ended on power-off.
+    sim = startIpmiSim({
+      exec: net.exec,
+      dir,
+      address: BMC_IP,
+      password: PASSWORD,
+      startcmd: standInMachine(dir),
+      startOn: true,
+    });
 
     const token = execFileSync(
       process.execPath,
@@ -122,7 +104,7 @@ set_working_mc 0x20
 
   after(async () => {
     await browser?.close();
-    if (sim?.pid !== undefined && sim.exitCode === null) process.kill(sim.pid, 'SIGKILL');
+    sim?.kill();
     for (const pid of dir ? starts() : []) {
       try {
         process.kill(Number(pid), 'SIGKILL');

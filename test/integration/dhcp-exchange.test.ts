@@ -150,10 +150,13 @@ describe('DHCP exchanges, full mode', () => {
     assert.equal(reply.options.messageType, MessageType.Offer);
     assert.match(e.yiaddr ?? '', /^127\.0\.0\.10\d$/);
     offered = e.yiaddr!;
+    // Arrival to the reply handed to the kernel.
+    assert.ok(e.seconds > 0 && e.seconds < 5, String(e.seconds));
     assert.deepEqual(
-      { ...e, facts: undefined },
+      { ...e, facts: undefined, seconds: undefined },
       {
         facts: undefined,
+        seconds: undefined,
         message: 'DISCOVER',
         port: 16967,
         xid: d.xid,
@@ -282,6 +285,9 @@ describe('DHCP exchanges, full mode', () => {
     assert.match(text, /bootherd_dhcp_messages_total\{message="request",outcome="ignored"\} 3/);
     assert.match(text, /bootherd_dhcp_messages_total\{message="release",outcome="released"\} 1/);
     assert.match(text, /bootherd_dhcp_messages_total\{message="malformed",outcome="dropped"\} 1/);
+    // Answered messages only (an ignored one has no reply to time).
+    assert.match(text, /bootherd_dhcp_reply_seconds_count\{message="discover"\} 2/);
+    assert.match(text, /bootherd_dhcp_reply_seconds_count\{message="request"\} 2/);
     assert.match(text, /bootherd_dhcp_packets_total\{kind="malformed",reason="[A-Z_]+"\} 1/);
     // A released lease, and the one whose ACK was withheld: bound in memory, so the client's retry is acked.
     assert.match(text, /bootherd_dhcp_pool_addresses\{subnet="127\.0\.0\.0\/24",state="size"\} 10/);

@@ -1,0 +1,157 @@
+/**
+ * The inventory's identities in memory, for DHCP: a DISCOVER's machine is found without asking the store (a round
+ * trip on PostgreSQL, the largest part of a decision there). Kept by the same change announcements every other cache
+ * follows (InventoryService.changes, the store's feed for other servers' writes), and exact by construction: while
+ * anything is being (re)loaded, or when a key names several machines, the lookup asks the store, with the store's
+ * order (MAC, then UUID, then serial, then hostname).
+ * The script path never uses this: its one-shot actions are decided on what the store holds at that moment.
+ */
+import { normalizeMac } from '../model/identity.ts';
+import type { Machine } from '../model/types.ts';
+import type { MachineLookup, Store } from '../store/types.ts';
+import type { Change } from './inventory.ts';
+
+/** Past this many machines the index is not built (about 1 KB each in memory): every lookup asks the store. */
+const MAX_INDEXED = 200_000;
+const PAGE = 1000;
+
+type Key = 'mac' | 'uuid' | 'serial' | 'hostname';
+const ORDER: readonly Key[] = ['mac', 'uuid', 'serial', 'hostname'];
+
+/** The lookup keys of a machine, normalised as the store compares them. */
+function keysOf(m: Machine): [Key, string][] {
+  const out: [Key, string][] = m.macs.map((mac) => ['mac', normalizeMac(mac) ?? mac]);
+  if (m.uuid) out.push(['uuid', m.uuid.toLowerCase()]);
+  if (m.serial) out.push(['serial', m.serial]);
+  if (m.hostname) out.push(['hostname', m.hostname.toLowerCase()]);
+  return out;
+}
+
+export class MachineIndex {
+  private byId = new Map<string, Machine>();
+  /** key → ids holding it; more than one id makes that key ambiguous, asked of the store. */
+  private byKey: Record<Key, Map<string, Set<string>>> = fresh();
+  private state: 'empty' | 'loading' | 'ready' | 'off' = 'empty';
+  /** Machines changed since the index last read them; while any is, lookups ask the store. */
+  private readonly dirty = new Map<string, number>();
+  private generation = 0;
+  private seq = 0;
+
+  constructor(
+    private readonly store: Pick<Store, 'listMachines' | 'getMachine' | 'findMachine'>,
+    private readonly warn: (message: string) => void = () => {},
+  ) {}
+
+  /** The store's findMachine, answered from memory when the index is complete and the answer unambiguous. */
+  async findMachine(q: MachineLookup): Promise<Machine | undefined> {
+    if (this.state === 'empty') this.reload();
+    if (this.state !== 'ready' || this.dirty.size > 0) return this.store.findMachine(q);
+    const asked: Record<Key, string | undefined> = {
+      mac: q.mac ? (normalizeMac(q.mac) ?? q.mac) : undefined,
+      uuid: q.uuid?.toLowerCase(),
+      serial: q.serial,
+      hostname: q.hostname?.toLowerCase(),
+    };
+    for (const key of ORDER) {
+      const value = asked[key];
+      if (value === undefined) continue;
+      const ids = this.byKey[key].get(value);
+      if (!ids) continue;
+      if (ids.size > 1) return this.store.findMachine(q);
+      const [id] = ids;
+      return this.byId.get(id as string);
+    }
+    return undefined;
+  }
+
+  /** A write was announced: follow it. */
+  changed(change: Pick<Change, 'kind' | 'id'>): void {
+    if (this.state === 'empty' || (this.state === 'off' && change.kind !== 'inventory')) return;
+    if (change.kind === 'inventory' || (change.kind === 'machine' && change.id === undefined)) this.reload();
+    else if (change.kind === 'machine' && change.id !== undefined) this.refresh(change.id);
+  }
+
+  /** Read every machine again (at the first lookup, after an apply, after the change feed reconnects). */
+  private reload(): void {
+    const generation = ++this.generation;
+    this.state = 'loading';
+    void this.readAll()
+      .then((all) => {
+        if (generation !== this.generation) return;
+        if (!all) {
+          this.state = 'off';
+          this.warn(`more than ${MAX_INDEXED} machines: DHCP decisions look each machine up in the store`);
+          return;
+        }
+        this.byId = new Map();
+        this.byKey = fresh();
+        for (const m of all) this.add(m);
+        this.state = 'ready';
+        // Changes heard during the read may predate what it saw: read those machines once more.
+        for (const id of [...this.dirty.keys()]) this.refresh(id);
+      })
+      .catch((err: Error) => {
+        if (generation !== this.generation) return;
+        // Not ready: lookups keep asking the store; the next announced change tries again.
+        this.state = 'empty';
+        this.warn(`machine index: ${err.message}`);
+      });
+  }
+
+  private async readAll(): Promise<Machine[] | undefined> {
+    const all: Machine[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.store.listMachines({ ...(after !== undefined ? { after } : {}), limit: PAGE });
+      all.push(...page);
+      if (all.length > MAX_INDEXED) return undefined;
+      if (page.length < PAGE) return all;
+      after = page.at(-1)?.id;
+    }
+  }
+
+  private refresh(id: string): void {
+    const mine = ++this.seq;
+    this.dirty.set(id, mine);
+    if (this.state !== 'ready') return;
+    void this.store
+      .getMachine(id)
+      .then((m) => {
+        // A later change of the same machine owns the entry now.
+        if (this.dirty.get(id) !== mine) return;
+        this.remove(id);
+        if (m) this.add(m);
+        this.dirty.delete(id);
+      })
+      .catch((err: Error) => {
+        if (this.dirty.get(id) !== mine) return;
+        // Stays dirty (lookups ask the store) until a full read succeeds.
+        this.warn(`machine index: ${id}: ${err.message}`);
+        this.state = 'empty';
+      });
+  }
+
+  private add(m: Machine): void {
+    this.byId.set(m.id, m);
+    for (const [key, value] of keysOf(m)) {
+      const ids = this.byKey[key].get(value);
+      if (ids) ids.add(m.id);
+      else this.byKey[key].set(value, new Set([m.id]));
+    }
+  }
+
+  private remove(id: string): void {
+    const m = this.byId.get(id);
+    if (!m) return;
+    this.byId.delete(id);
+    for (const [key, value] of keysOf(m)) {
+      const ids = this.byKey[key].get(value);
+      ids?.delete(id);
+      if (ids?.size === 0) this.byKey[key].delete(value);
+    }
+  }
+}
+
+function fresh(): Record<Key, Map<string, Set<string>>> {
+  return { mac: new Map(), uuid: new Map(), serial: new Map(), hostname: new Map() };
+}
