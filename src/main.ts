@@ -201,7 +201,10 @@ async function joinFleet(core: Core, id: string, running: Running): Promise<() =
   core.inventory.changes.on('change', onChange);
   const unfollow = core.inventory.follow();
   const urls = [core.config.boot.baseUrl, ...(running.https ? [running.https.url] : [])];
-  const stopBeating = await startHeartbeat(core.store, { id, name: hostname(), version: VERSION, urls }, (err) =>
+  // Full-mode DHCP with load balancing: the other servers count this one when they split the clients.
+  const dhcpShare = core.config.dhcp.mode === 'full' && core.config.dhcp.loadBalance;
+  const me = { id, name: hostname(), version: VERSION, urls, ...(dhcpShare ? { dhcpShare } : {}) };
+  const stopBeating = await startHeartbeat(core.store, me, (err) =>
     log.warn(`server registry heartbeat failed: ${err.message}`),
   );
   return async () => {
@@ -234,7 +237,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
         'DHCP  off: point your DHCP server at bootherd (`bootherd dhcp-config --for dnsmasq|isc-dhcpd|kea` prints it)',
       );
     } else {
-      const dhcp = await startDhcp(core);
+      const dhcp = await startDhcp(core, id);
       closers.push(() => dhcp.close());
     }
     closers.push(keepBootLogTrimmed(core));

@@ -46,6 +46,10 @@ export interface Config {
     subnets: SubnetConfig[];
     /** Answer IPv6 Router Solicitations with a bare RA so iPXE stops waiting for a router (see net/ra.ts). */
     routerAdvertisements: boolean;
+    /** Full mode, several servers on one store: split the clients between the live servers (dhcp/balance.ts). */
+    loadBalance: boolean;
+    /** Answer a client of another server once its `secs` field reaches this (its server is not answering). */
+    loadBalanceSecs: number;
   };
   /** Secret for signed URLs; read from `secretFile`, or generated once into the data folder. */
   secretFile: string;
@@ -86,6 +90,8 @@ export const LEAVES = [
   'dhcp.port',
   'dhcp.proxy_port',
   'dhcp.router_advertisements',
+  'dhcp.load_balance',
+  'dhcp.load_balance_secs',
   'boot.user_class',
   'boot.required_features',
   'boot.loop_guard',
@@ -166,7 +172,7 @@ function ipv4(v: Value): string {
   return s;
 }
 
-function parseDhcp(dhcp: Value): Config['dhcp'] {
+function parseDhcp(dhcp: Value, sharedStore: boolean): Config['dhcp'] {
   const mode = dhcp.get('mode').oneOf(['off', 'full', 'proxy'] as const, 'off');
   const subnetsValue = dhcp.get('subnets');
   // A relay (giaddr) outside every subnet picks its subnet by this list (Kea's relay.ip-addresses): one subnet each.
@@ -215,6 +221,9 @@ function parseDhcp(dhcp: Value): Config['dhcp'] {
     subnets,
     // On where bootherd owns the segment (full mode); beside another DHCP server the network may have real routers.
     routerAdvertisements: dhcp.get('router_advertisements').bool(mode === 'full'),
+    // On where several servers can share the store (PostgreSQL); alone, every client is this server's anyway.
+    loadBalance: dhcp.get('load_balance').bool(sharedStore),
+    loadBalanceSecs: dhcp.get('load_balance_secs').int(5, 1, 65535),
   };
 }
 
@@ -242,7 +251,17 @@ function parse(root: Value, base: string): Config {
   tftp.keys(['enabled', 'listen', 'port', 'roots', 'grub_dir', 'max_blksize']);
   const ipxeDir = path(http.get('ipxe_dir').string('/usr/lib/ipxe'));
   const dhcp = root.get('dhcp');
-  dhcp.keys(['mode', 'interfaces', 'server_ip', 'port', 'proxy_port', 'subnets', 'router_advertisements']);
+  dhcp.keys([
+    'mode',
+    'interfaces',
+    'server_ip',
+    'port',
+    'proxy_port',
+    'subnets',
+    'router_advertisements',
+    'load_balance',
+    'load_balance_secs',
+  ]);
   const boot = root.get('boot');
   boot.keys([
     'user_class',
@@ -301,7 +320,7 @@ function parse(root: Value, base: string): Config {
         : [ipxeDir, path(tftp.get('grub_dir').string('/usr/lib/grub/x86_64-efi-signed'))],
       maxBlksize: tftp.get('max_blksize').int(1468, 512, 65464),
     },
-    dhcp: parseDhcp(dhcp),
+    dhcp: parseDhcp(dhcp, /^postgres(ql)?:\/\//.test(store)),
     secretFile: path(root.get('secret_file').string(resolve(dataDir, 'secret.key'))),
     boot: {
       baseUrl: advertise,

@@ -1,13 +1,18 @@
 /**
- * The server registry: each `bootherd serve` writes its record to the shared store every 2 s (its heartbeat) and
- * marks it stopped on a clean shutdown, so `bootherd servers` and GET /api/v1/servers show who serves the fleet.
+ * The server registry: each `bootherd serve` writes its record to the shared store every second (its heartbeat) and
+ * marks it stopped on a clean shutdown, so `bootherd servers` and GET /api/v1/servers show who serves the fleet, and
+ * DHCP load balancing knows which servers are live (a dead one's clients move to the others once it turns stale).
  * Times are each server's own clock: keep them in NTP sync, or a skewed one looks stale (or alive for longer).
  */
 import type { ServerRecord, Store } from '../store/types.ts';
 
-export const HEARTBEAT_MS = 2000;
-/** Five missed heartbeats: a server this quiet is taken for dead (killed, hung, or cut off from the database). */
-export const STALE_MS = 10_000;
+export const HEARTBEAT_MS = 1000;
+/**
+ * Three missed heartbeats: a server this quiet is taken for dead (killed, hung, or cut off from the database) and the
+ * others take its DHCP share. Short, because a wrong guess is cheap: a live server taken for dead only makes two
+ * servers answer the same clients for a moment, and the store's lease claims keep their addresses apart.
+ */
+export const STALE_MS = 3000;
 
 export type ServerStatus = 'alive' | 'stale' | 'stopped';
 export interface ServerView extends ServerRecord {
@@ -20,6 +25,11 @@ export function serverView(s: ServerRecord, now: Date): ServerView {
   const age = Math.max(0, now.getTime() - Date.parse(s.heartbeatAt));
   const status: ServerStatus = s.stoppedAt ? 'stopped' : age > STALE_MS ? 'stale' : 'alive';
   return { ...s, status, age: Math.round(age / 100) / 10 };
+}
+
+/** The servers sharing the DHCP clients that are alive at `now` (not stopped, a heartbeat within STALE_MS). */
+export function liveDhcpServers(servers: ServerRecord[], now: Date): string[] {
+  return servers.filter((s) => s.dhcpShare && serverView(s, now).status === 'alive').map((s) => s.id);
 }
 
 /**

@@ -67,6 +67,9 @@ export type DhcpIgnoreReason =
   | 'send-queue-full'
   /** The lease could not be made durable, so the ACK was withheld (the client retries). */
   | 'commit-failed'
+  /** Several servers on one store: another server's client holds the address (the store refused the claim), so the
+   * reply was withheld; the pool knows the holder now and the client's retransmission gets another answer. */
+  | 'lease-conflict'
   | 'error';
 
 /** Why a received datagram got no reply: an ignored message, or one never decoded or handled. */
@@ -77,7 +80,9 @@ export type DhcpDropReason =
   | 'not-request'
   /** Shed under load: its queue was full (see intake.ts); the client retransmits. */
   | 'shed-request'
-  | 'shed-discover';
+  | 'shed-discover'
+  /** Load balancing (balance.ts): another live server answers this client. Not an exchange of ours. */
+  | 'not-our-share';
 
 export interface DhcpExchange {
   /** `ip` is the client's address when known: ciaddr, the source of an unrelayed packet, or the address acked. */

@@ -9,6 +9,9 @@ import type { LeasePool, Subnet } from './pool.ts';
 import { buildAck, buildInformAck, buildNak, buildOffer, requestState } from './reply.ts';
 
 const ZERO = '0.0.0.0';
+/** Several servers on one store: how many more addresses a DISCOVER is offered when the store refuses one (another
+ * server's client has it), before the client's retransmission is left to try again. */
+const OFFER_RETRIES = 2;
 
 /** One client packet in full mode, at time `t`. Calls `ctx.finish` exactly once, or hands it to the reply it queues. */
 export async function answerFull(ctx: HandlerContext, pool: LeasePool, t: number): Promise<void> {
@@ -24,20 +27,30 @@ export async function answerFull(ctx: HandlerContext, pool: LeasePool, t: number
     case MessageType.Discover: {
       const subnet = subnetOf();
       if (!subnet) return noSubnet();
-      const offered = pool.offer(
-        subnet,
-        { ...client, ...(p.options.requestedIpAddress ? { requestedIp: p.options.requestedIpAddress } : {}) },
-        t,
-      );
-      if (!offered) return ignore('pool-exhausted', subnet.cidr);
+      const asked = {
+        ...client,
+        ...(p.options.requestedIpAddress ? { requestedIp: p.options.requestedIpAddress } : {}),
+      };
+      const first = pool.offer(subnet, asked, t);
+      if (!first) return ignore('pool-exhausted', subnet.cidr);
       const decision = await ctx.decide(ctx.facts);
-      const reply = buildOffer(p, offered.lease, offered.subnet.params, decision, serverIp);
-      return sender.commitThenSend(offered.changes, {
-        socket,
-        request: p,
-        reply,
-        settle: settleAs(ctx, reply, 'offered'),
-      });
+      const send = (offered: NonNullable<typeof first>, retries: number): void => {
+        const reply = buildOffer(p, offered.lease, offered.subnet.params, decision, serverIp);
+        // Refused: the pool learned the holder, so the next pick is another address.
+        const again = (): void => {
+          const next = pool.offer(subnet, asked, t);
+          if (next) send(next, retries - 1);
+          else ignore('pool-exhausted', subnet.cidr);
+        };
+        sender.commitThenSend(offered.changes, {
+          socket,
+          request: p,
+          reply,
+          settle: settleAs(ctx, reply, 'offered'),
+          ...(retries > 0 ? { retry: again } : {}),
+        });
+      };
+      return send(first, OFFER_RETRIES);
     }
     case MessageType.Request: {
       const state = requestState(p);

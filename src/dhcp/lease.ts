@@ -16,9 +16,11 @@ export interface Lease {
   state: LeaseState;
   /** ms since the epoch: end of the lease, of the offer hold, or of the decline quarantine. */
   expiresAt: number;
+  /** Several servers on one store: the one whose claim wrote it (as the store returned it). */
+  server?: string;
 }
 
-/** Durable lease storage. The pool keeps the live state in memory; the store only has to persist it. */
+/** Durable lease storage (pool tests). The pool keeps the live state in memory; the store only has to persist it. */
 export interface LeaseStore {
   load(): Promise<Lease[]>;
   /** Upserts by `ip`. Must be durable when the promise resolves. */

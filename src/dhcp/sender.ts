@@ -5,13 +5,16 @@
  *
  * Leases are durable before they are acknowledged: ACKs wait for the commit of their lease, and all leases decided
  * in the same turn of the event loop are committed together (group commit: one fsync for a burst, not one a client).
+ * The commit is a claim the store arbitrates (Store.claimLeases): a reply whose address another server's client holds
+ * is not sent — the pool learns the holder and the handler picks again, or the client retransmits.
  */
 import type { Socket } from 'node:dgram';
 import { type DhcpPacket, encodePacket } from './packet.ts';
 import type { Lease } from './pool.ts';
+import { clientIdHex, sameClient } from './pool-state.ts';
 import { replyDestination, replyEncodeOptions } from './reply.ts';
 
-export type SendFailure = 'encode-failed' | 'send-failed' | 'send-queue-full' | 'commit-failed';
+export type SendFailure = 'encode-failed' | 'send-failed' | 'send-queue-full' | 'commit-failed' | 'lease-conflict';
 
 export interface Outgoing {
   socket: Socket;
@@ -22,11 +25,21 @@ export interface Outgoing {
   sourceAddress?: string;
   /** Reports the exchange: once the reply left, or with why it did not. */
   settle(failure?: SendFailure, detail?: string): void;
+  /** The store refused the reply's address (another client holds it; the pool knows now): pick again, instead of
+   * settling as `lease-conflict`. */
+  retry?(): void;
 }
 
 export interface SenderOptions {
-  /** Makes lease changes durable; resolves only when they are. */
-  commitLeases(changes: Lease[]): Promise<void>;
+  /** Makes lease changes durable; resolves only when they are, with the changes the store refused, as it holds them
+   * (another server's client has the address). */
+  commitLeases(changes: Lease[]): Promise<Lease[]>;
+  /** Offers are claimed too before they leave (several servers answer from the store: an offer is a promise to a
+   * client the others must see). Else an offer is a promise to nobody, never written. Asked per offer: the answer
+   * changes as servers join and leave. */
+  storeOffers(): boolean;
+  /** The store's rows for refused changes: the pool takes them as the truth. */
+  learn(holders: Lease[]): void;
   /** Once per reply the kernel took. */
   onReplied(): void;
   warn(message: string): void;
@@ -86,7 +99,7 @@ export class ReplySender {
   commitThenSend(changes: Lease[], out?: Outgoing): void {
     // Offers are promises to nobody and are never written (see flush): an OFFER or a NAK with nothing durable to
     // wait for leaves now instead of queueing behind other clients' commits.
-    if (out && changes.every((l) => l.state === 'offered')) {
+    if (out && (this.o.storeOffers() ? !changes.length : changes.every((l) => l.state === 'offered'))) {
       this.send(out);
       return;
     }
@@ -113,18 +126,33 @@ export class ReplySender {
     this.pendingSends = [];
     if (!changes.length && !sends.length) return;
     this.flushing = (async () => {
+      let refused: Lease[] = [];
       try {
-        // Offers are promises to nobody: only states that matter after a crash are written.
-        const durable = changes.filter((l) => l.state !== 'offered');
-        if (durable.length) await this.o.commitLeases(durable);
+        // Offers, unless shared, are promises to nobody: only states that matter after a crash are written.
+        const durable = this.o.storeOffers() ? changes : changes.filter((l) => l.state !== 'offered');
+        if (durable.length) refused = await this.o.commitLeases(durable);
       } catch (err) {
         // Not durable, so not acknowledged: the clients will retry.
         for (const s of sends) s.settle('commit-failed');
         this.o.warn(`DHCP: lease commit failed, ${sends.length} replies withheld: ${(err as Error).message}`);
         return;
       }
-      for (const s of sends) this.send(s);
+      if (refused.length) this.o.learn(refused);
+      const holders = new Map(refused.map((l) => [l.ip, l]));
+      for (const s of sends) {
+        const holder = holders.get(s.reply.yiaddr);
+        if (!holder || ownHolding(holder, s.request)) this.send(s);
+        else if (s.retry) s.retry();
+        else s.settle('lease-conflict', `${s.reply.yiaddr} is held by ${holder.mac} (server ${holder.server ?? '?'})`);
+      }
     })();
     await this.flushing;
   }
+}
+
+/** The refused address's row is the requesting client's own (an offer over its own binding): the reply may go. */
+function ownHolding(holder: Lease, request: DhcpPacket): boolean {
+  if (holder.state === 'declined' || !request.mac) return false;
+  const clientId = clientIdHex(request.options.clientIdentifier);
+  return sameClient(holder, { mac: request.mac, ...(clientId === undefined ? {} : { clientId }) });
 }

@@ -43,6 +43,12 @@ export interface DhcpServerOptions {
   pool?: LeasePool;
   /** Makes lease changes durable; resolves only when they are. */
   commitLeases(changes: Lease[]): Promise<void>;
+  /** Several servers on one store: claims them instead of commitLeases (Store.claimLeases), resolving with the
+   * changes refused, as the store holds them; offers are claimed too when `storeOffers`. */
+  claimLeases?(changes: Lease[]): Promise<Lease[]>;
+  storeOffers?: () => boolean;
+  /** Load balancing (balance.ts): false for a client another live server answers; dropped as `not-our-share`. */
+  share?(packet: DhcpPacket): boolean;
   /** The boot policy (records the boot event and the decision metric). */
   decide(facts: ClientFacts): Promise<DhcpDecision>;
   onPacket?(kind: 'received' | 'malformed' | 'replied', detail?: string): void;
@@ -85,8 +91,11 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
   const ourAddress = (iface: string | undefined): string | undefined =>
     o.serverIp ?? (iface ? interfaceAddress(iface) : undefined);
 
+  const claim = o.claimLeases;
   const sender = new ReplySender({
-    commitLeases: (changes) => o.commitLeases(changes),
+    commitLeases: claim ? (changes) => claim(changes) : (changes) => o.commitLeases(changes).then(() => []),
+    storeOffers: o.storeOffers ?? (() => false),
+    learn: (holders) => o.pool?.restore(holders),
     onReplied: () => count('replied'),
     warn: (m) => o.warn(m),
   });
@@ -177,6 +186,8 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
     if (o.mode === 'proxy') return answerProxy(ctx, onProxyPort);
     const pool = o.pool;
     if (!pool) return ignore('no-pool');
+    // Not ours: counted, but no exchange (the boot timeline shows the server that answered, not the ones that did not).
+    if (o.share && !o.share(p)) return drop('not-our-share', `${dhcpMessageName(p.options.messageType)} from ${p.mac}`);
     return answerFull(ctx, pool, now());
   }
 

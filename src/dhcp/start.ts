@@ -12,7 +12,9 @@ import type { BootService } from '../core/service.ts';
 import { listenError } from '../errors.ts';
 import { answerRouterSolicitations, ipv6Obstacle, type RouterAdvertiser } from '../net/ra.ts';
 import type { Store } from '../store/types.ts';
+import { LoadBalance } from './balance.ts';
 import { DropLog } from './drop-log.ts';
+import { followFleet } from './fleet.ts';
 import { type Lease, LeasePool, type Reservation } from './pool.ts';
 import { startDhcpServer } from './server.ts';
 
@@ -53,11 +55,16 @@ async function reservationsOf(core: DhcpDeps): Promise<Reservation[]> {
   return usable;
 }
 
-export async function startDhcp(core: DhcpDeps): Promise<{ close(): Promise<void> }> {
+/** `serverId`: this server's registry id, who claims the leases and who the load balance counts as this server. */
+export async function startDhcp(core: DhcpDeps, serverId: string): Promise<{ close(): Promise<void> }> {
   const { config, store, service, metrics, log, inventory } = core;
   let pool: LeasePool | undefined;
   let stopFollowing = () => {};
+  let stopBalancing = async () => {};
+  let balance: LoadBalance | undefined;
   const commitLeases = (changes: Lease[]) => store.commitLeases(changes);
+  // Every lease the DHCP server decides is claimed: the store writes it only if no other client holds the address.
+  const claimLeases = (changes: Lease[]) => store.claimLeases(changes, { server: serverId, now: Date.now() });
   if (config.dhcp.mode === 'full') {
     const p = new LeasePool({ subnets: config.dhcp.subnets, reservations: await reservationsOf(core) });
     p.restore(await store.loadLeases());
@@ -86,6 +93,18 @@ export async function startDhcp(core: DhcpDeps): Promise<{ close(): Promise<void
       },
     });
     metrics.watchPool(() => p.usage());
+    if (config.dhcp.loadBalance) {
+      const b = new LoadBalance(serverId, config.dhcp.loadBalanceSecs);
+      balance = b;
+      stopBalancing = await followFleet({
+        store,
+        pool: p,
+        balance: b,
+        me: serverId,
+        info: (m) => log.info(m),
+        warn: (m) => log.warn(m),
+      });
+    }
   }
   const drops = new DropLog(DROP_LOG_WINDOW_MS);
   const writeDrop = (line: { level: 'info' | 'warn'; message: string } | undefined) => {
@@ -106,6 +125,12 @@ export async function startDhcp(core: DhcpDeps): Promise<{ close(): Promise<void
       proxyPort: config.dhcp.proxyPort,
       ...(pool ? { pool } : {}),
       commitLeases,
+      claimLeases,
+      // Several servers answering from one store: an offer is claimed before it leaves, so no two offer one address.
+      // Alone (the balance's live set is this server), an offer stays a promise to nobody, as on SQLite: the ACK's
+      // claim still arbitrates if a server joins in between. Without the balance, any server may be answering too.
+      storeOffers: sharing(balance, store),
+      ...(balance ? { share: balance.answers.bind(balance) } : {}),
       decide: async (facts) => {
         const decision = await service.dhcp(facts);
         // Said once a machine and window: both the DISCOVER and the REQUEST of a boot take this turn.
@@ -131,6 +156,7 @@ export async function startDhcp(core: DhcpDeps): Promise<{ close(): Promise<void
     });
   } catch (err) {
     stopFollowing();
+    await stopBalancing();
     clearInterval(dropFlusher);
     throw listenError(err, 'DHCP', '0.0.0.0', config.dhcp.port);
   }
@@ -167,6 +193,7 @@ export async function startDhcp(core: DhcpDeps): Promise<{ close(): Promise<void
   return {
     close: async () => {
       stopFollowing();
+      await stopBalancing();
       clearInterval(dropFlusher);
       for (const a of advertisers) a.close();
       await server.close();
@@ -174,4 +201,9 @@ export async function startDhcp(core: DhcpDeps): Promise<{ close(): Promise<void
       for (const line of drops.flush(Number.POSITIVE_INFINITY)) writeDrop(line);
     },
   };
+}
+
+/** Whether offers are claimed in the store before they leave (DhcpServerOptions.storeOffers). */
+function sharing(balance: LoadBalance | undefined, store: Store): () => boolean {
+  return balance ? () => balance.live.length > 1 : () => store.changeFeed;
 }

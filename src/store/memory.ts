@@ -19,12 +19,29 @@ import type {
 } from '../model/types.ts';
 import { canonical, machinesJson } from './canonical.ts';
 import { versionConflict } from './sql-machines.ts';
-import type { EventFilter, MachineLookup, ServerRecord, Store, StoreChange, StoredLease } from './types.ts';
+import type { EventFilter, LeaseClaim, MachineLookup, ServerRecord, Store, StoreChange, StoredLease } from './types.ts';
 
 const clone = <T>(v: T): T => structuredClone(v);
 const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
 /** Code-unit order, as SQL's binary text comparison: keyset paging (`id > after`) must agree with the sort. */
 const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** May `change` overwrite the stored lease `held` at `now` (Store.claimLeases)? */
+function claimable(held: StoredLease, change: StoredLease, now: number): boolean {
+  const active =
+    (held.state === 'offered' || held.state === 'bound' || held.state === 'declined') && held.expiresAt > now;
+  if (!active) return true;
+  const same =
+    held.clientId !== undefined && change.clientId !== undefined
+      ? held.clientId === change.clientId
+      : held.mac === change.mac;
+  return (
+    same &&
+    held.state !== 'declined' &&
+    change.state !== 'expired' &&
+    !(change.state === 'offered' && held.state === 'bound')
+  );
+}
 
 export class MemoryStore implements Store {
   private profiles = new Map<string, Profile>();
@@ -286,7 +303,21 @@ export class MemoryStore implements Store {
     return [...this.leases.values()].sort((a, b) => (a.ip < b.ip ? -1 : 1)).map(clone);
   }
   async commitLeases(changes: StoredLease[]) {
-    for (const l of changes) this.leases.set(l.ip, clone(l));
+    for (const l of changes) {
+      const { server: _, ...blind } = clone(l);
+      const kept = this.leases.get(l.ip)?.server;
+      this.leases.set(l.ip, kept === undefined ? blind : { ...blind, server: kept });
+    }
+  }
+  /** The SQL engines' claim condition (sql-leases.ts CLAIM_CONDITION), in one synchronous pass: nothing interleaves. */
+  async claimLeases(changes: StoredLease[], claim: LeaseClaim) {
+    const refused: StoredLease[] = [];
+    for (const l of changes) {
+      const held = this.leases.get(l.ip);
+      if (!held || claimable(held, l, claim.now)) this.leases.set(l.ip, { ...clone(l), server: claim.server });
+      else refused.push(clone(held));
+    }
+    return refused;
   }
 
   async putToken(t: TokenRecord) {

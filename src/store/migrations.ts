@@ -131,6 +131,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0008_dhcp_fleet': {
+      async up(db: Kysely<unknown>) {
+        // Several DHCP servers on one database: which server's claim wrote a lease (sql-leases.ts), and which
+        // servers take part in the load balance (1; null: DHCP off, proxy, or load_balance off).
+        await db.schema.alterTable('dhcp_leases').addColumn('server', text).execute();
+        await db.schema.alterTable('servers').addColumn('dhcp_share', 'integer').execute();
+      },
+    },
   };
 }
 

@@ -1,19 +1,26 @@
-/** DHCP lease queries of the SQL store. */
+/** DHCP lease queries of the SQL store: load, blind commit, and the claim several servers on one database rely on. */
 
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database, Db } from './sql-schema.ts';
-import type { StoredLease } from './types.ts';
+import type { LeaseClaim, StoredLease } from './types.ts';
 
-export async function selectLeases(db: Db): Promise<StoredLease[]> {
-  const rows = await db.selectFrom('dhcp_leases').selectAll().orderBy('ip').execute();
-  return rows.map((r) => ({
+type LeaseRow = Database['dhcp_leases'];
+
+export function toStoredLease(r: LeaseRow): StoredLease {
+  return {
     ip: r.ip,
     mac: r.mac,
     ...(r.client_id === null ? {} : { clientId: r.client_id }),
     ...(r.hostname === null ? {} : { hostname: r.hostname }),
     state: r.state as StoredLease['state'],
     expiresAt: Number(r.expires_at),
-  }));
+    ...(r.server === null ? {} : { server: r.server }),
+  };
+}
+
+export async function selectLeases(db: Db): Promise<StoredLease[]> {
+  const rows = await db.selectFrom('dhcp_leases').selectAll().orderBy('ip').execute();
+  return rows.map(toStoredLease);
 }
 
 export async function upsertLeases(db: Kysely<Database>, changes: StoredLease[]): Promise<void> {
@@ -34,4 +41,78 @@ export async function upsertLeases(db: Kysely<Database>, changes: StoredLease[])
         .execute();
     }
   });
+}
+
+/**
+ * The claim's condition (Store.claimLeases) on the stored row (`dhcp_leases`) and the proposed one (`excluded`), in
+ * SQL both engines run, split where the claim's `now` goes. A row is ended when it holds nothing (released, expired)
+ * or its hold is over; otherwise only its own client may write it, and not to shorten a binding into an offer, to
+ * mark it expired early (another server may have renewed it since we looked), or to lift a decline's quarantine.
+ */
+export const CLAIM_CONDITION = [
+  "dhcp_leases.state NOT IN ('offered', 'bound', 'declined') OR dhcp_leases.expires_at <= ",
+  " OR (dhcp_leases.state <> 'declined' AND excluded.state <> 'expired'" +
+    " AND NOT (excluded.state = 'offered' AND dhcp_leases.state = 'bound')" +
+    ' AND CASE WHEN dhcp_leases.client_id IS NOT NULL AND excluded.client_id IS NOT NULL' +
+    ' THEN dhcp_leases.client_id = excluded.client_id ELSE dhcp_leases.mac = excluded.mac END)',
+] as const;
+
+/**
+ * Claims in address order, so two servers' transactions take their row locks in the same order and cannot deadlock;
+ * a stable sort keeps one address's changes in the order the pool made them. Returns the sorted changes' indexes.
+ */
+export function claimOrder(changes: StoredLease[]): number[] {
+  return changes
+    .map((_, i) => i)
+    .sort((a, b) => (changes[a]!.ip < changes[b]!.ip ? -1 : changes[a]!.ip > changes[b]!.ip ? 1 : a - b));
+}
+
+/**
+ * One `INSERT ... ON CONFLICT (ip) DO UPDATE ... WHERE <condition> RETURNING ip` a lease, in one transaction: on
+ * PostgreSQL a racing claim of the same address waits for the row lock and then re-checks the condition against the
+ * committed row, so of two servers exactly one writes it. No row returned: refused; the holder is read back in the
+ * same transaction (the row stays locked by the upsert that found it).
+ */
+export async function claimLeasesSql(
+  db: Kysely<Database>,
+  changes: StoredLease[],
+  claim: LeaseClaim,
+): Promise<StoredLease[]> {
+  if (!changes.length) return [];
+  const refused: [number, StoredLease][] = [];
+  await db.transaction().execute(async (trx) => {
+    for (const i of claimOrder(changes)) {
+      const l = changes[i]!;
+      const won = await trx
+        .insertInto('dhcp_leases')
+        .values({
+          ip: l.ip,
+          mac: l.mac,
+          client_id: l.clientId ?? null,
+          hostname: l.hostname ?? null,
+          state: l.state,
+          expires_at: l.expiresAt,
+          server: claim.server,
+        })
+        .onConflict((oc) =>
+          oc
+            .column('ip')
+            .doUpdateSet((eb) => ({
+              mac: eb.ref('excluded.mac'),
+              client_id: eb.ref('excluded.client_id'),
+              hostname: eb.ref('excluded.hostname'),
+              state: eb.ref('excluded.state'),
+              expires_at: eb.ref('excluded.expires_at'),
+              server: eb.ref('excluded.server'),
+            }))
+            .where(sql<boolean>`${sql.raw(CLAIM_CONDITION[0])}${claim.now}${sql.raw(CLAIM_CONDITION[1])}`),
+        )
+        .returning('ip')
+        .executeTakeFirst();
+      if (won) continue;
+      const holder = await trx.selectFrom('dhcp_leases').selectAll().where('ip', '=', l.ip).executeTakeFirst();
+      if (holder) refused.push([i, toStoredLease(holder)]);
+    }
+  });
+  return refused.sort(([a], [b]) => a - b).map(([, l]) => l);
 }

@@ -25,6 +25,8 @@ export interface Database {
     hostname: string | null;
     state: string;
     expires_at: number;
+    /** The server whose claim wrote it last (null: a blind commit, or a lease older than the column). */
+    server: string | null;
   };
   boot_events: {
     id: Generated<number>;
@@ -43,6 +45,8 @@ export interface Database {
     heartbeat_at: string;
     stopped_at: string | null;
     urls: string;
+    /** 1 when it takes part in DHCP load balancing. */
+    dhcp_share: number | null;
   };
   api_tokens: {
     id: string;

@@ -11,6 +11,7 @@ export async function upsertServer(db: Db, s: ServerRecord): Promise<void> {
     heartbeat_at: s.heartbeatAt,
     stopped_at: s.stoppedAt ?? null,
     urls: JSON.stringify(s.urls),
+    dhcp_share: s.dhcpShare ? 1 : null,
   };
   await db
     .insertInto('servers')
@@ -29,5 +30,6 @@ export async function selectServers(db: Db): Promise<ServerRecord[]> {
     heartbeatAt: r.heartbeat_at,
     ...(r.stopped_at ? { stoppedAt: r.stopped_at } : {}),
     urls: JSON.parse(r.urls) as string[],
+    ...(r.dhcp_share ? { dhcpShare: true } : {}),
   }));
 }

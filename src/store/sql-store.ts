@@ -18,7 +18,7 @@ import type {
 } from '../model/types.ts';
 import { canonical, machinesJson } from './canonical.ts';
 import { deleteOldEvents, insertBootLog, selectDiscovered, selectEvents, selectLatestEvents } from './sql-events.ts';
-import { selectLeases, upsertLeases } from './sql-leases.ts';
+import { claimLeasesSql, selectLeases, upsertLeases } from './sql-leases.ts';
 import {
   appliedState,
   bumped,
@@ -32,7 +32,7 @@ import {
 import type { Database, Db } from './sql-schema.ts';
 import { selectServers, upsertServer } from './sql-servers.ts';
 import { removeToken, selectToken, selectTokens, updateTokenUse, upsertToken } from './sql-tokens.ts';
-import type { EventFilter, MachineLookup, ServerRecord, Store, StoreChange, StoredLease } from './types.ts';
+import type { EventFilter, LeaseClaim, MachineLookup, ServerRecord, Store, StoreChange, StoredLease } from './types.ts';
 
 export class SqlStore implements Store {
   constructor(
@@ -299,6 +299,9 @@ export class SqlStore implements Store {
   }
   async commitLeases(changes: StoredLease[]): Promise<void> {
     await upsertLeases(this.db, changes);
+  }
+  async claimLeases(changes: StoredLease[], claim: LeaseClaim): Promise<StoredLease[]> {
+    return claimLeasesSql(this.db, changes, claim);
   }
 
   async putToken(token: TokenRecord) {

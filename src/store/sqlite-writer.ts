@@ -12,15 +12,23 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import SQLite from 'better-sqlite3';
 import type { BootEvent, SeenFacts } from '../model/types.ts';
 import { canonical } from './canonical.ts';
-import type { StoredLease } from './types.ts';
+import { CLAIM_CONDITION, claimOrder, toStoredLease } from './sql-leases.ts';
+import type { LeaseClaim, StoredLease } from './types.ts';
 
 export interface LogBatch {
   events: BootEvent[];
   seen: [string, SeenFacts][];
 }
 
+/** Leases: a blind commit (an array), or a claim (Store.claimLeases), answered with the changes refused. */
+export type LeaseBatch = StoredLease[] | { leases: StoredLease[]; claim: LeaseClaim };
+
 interface Roles {
   log: LogBatch;
+  leases: LeaseBatch;
+}
+interface Results {
+  log: undefined;
   leases: StoredLease[];
 }
 export type WriterRole = keyof Roles;
@@ -30,13 +38,13 @@ interface Message {
   id: number;
   json: string;
 }
-type Reply = { id: number; error?: string };
+type Reply = { id: number; error?: string; result?: unknown };
 
 /** The main thread's end: `write` resolves once the batch is committed on the thread's connection. */
 export class WriterThread<R extends WriterRole> {
   /** Started by the first write: a CLI command that writes nothing of this kind never pays for a thread. */
   private worker?: Worker;
-  private readonly pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (result: unknown) => void; reject: (err: Error) => void }>();
   private next = 1;
   private dead?: Error;
   private closing = false;
@@ -51,13 +59,13 @@ export class WriterThread<R extends WriterRole> {
     return !this.dead;
   }
 
-  write(batch: Roles[R]): Promise<void> {
+  write(batch: Roles[R]): Promise<Results[R]> {
     if (this.dead) return Promise.reject(this.dead);
     this.worker ??= this.start();
     const worker = this.worker;
     const id = this.next++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve: (result) => resolve(result as Results[R]), reject });
       worker.ref();
       worker.postMessage({ id, json: JSON.stringify(batch) } satisfies Message);
     });
@@ -92,7 +100,7 @@ export class WriterThread<R extends WriterRole> {
       this.pending.delete(r.id);
       if (!this.pending.size && !this.closing) worker.unref();
       if (r.error) p?.reject(new Error(r.error));
-      else p?.resolve();
+      else p?.resolve(r.result);
     });
     const fail = (err: Error) => {
       this.dead ??= err;
@@ -109,18 +117,10 @@ export class WriterThread<R extends WriterRole> {
  * The statements of one role, as one transaction a batch (only that role's: the other's tables may not exist). The
  * store runs the same on its own connections when a thread is gone.
  */
-export function writerStatements<R extends WriterRole>(db: SQLite.Database, role: R): (batch: Roles[R]) => void;
-export function writerStatements(db: SQLite.Database, role: WriterRole): (batch: unknown) => void {
-  if (role === 'leases') {
-    const upsert = db.prepare(
-      'INSERT INTO dhcp_leases (ip, mac, client_id, hostname, state, expires_at) VALUES (?, ?, ?, ?, ?, ?) ' +
-        'ON CONFLICT (ip) DO UPDATE SET mac = excluded.mac, client_id = excluded.client_id, ' +
-        'hostname = excluded.hostname, state = excluded.state, expires_at = excluded.expires_at',
-    );
-    return db.transaction((leases: StoredLease[]) => {
-      for (const l of leases) upsert.run(l.ip, l.mac, l.clientId ?? null, l.hostname ?? null, l.state, l.expiresAt);
-    }) as (batch: unknown) => void;
-  }
+export function writerStatements<R extends WriterRole>(db: SQLite.Database, role: R): (batch: Roles[R]) => Results[R];
+export function writerStatements(db: SQLite.Database, role: WriterRole): (batch: unknown) => unknown {
+  if (role === 'leases') return leaseStatements(db) as (batch: unknown) => unknown;
+
   const insert = db.prepare(
     'INSERT INTO boot_events (at, machine_id, mac, stage, facts, decision) VALUES (?, ?, ?, ?, ?, ?)',
   );
@@ -129,7 +129,55 @@ export function writerStatements(db: SQLite.Database, role: WriterRole): (batch:
     for (const e of b.events)
       insert.run(e.at, e.machineId ?? null, e.mac, e.stage, canonical(e.facts), canonical(e.decision));
     for (const [id, facts] of b.seen) seenAt.run(canonical(facts), id);
-  }) as (batch: unknown) => void;
+  }) as (batch: unknown) => unknown;
+}
+
+/** The lease statements: the blind upsert, and the claim (the same SQL as sql-leases.ts, prepared once). */
+function leaseStatements(db: SQLite.Database): (batch: LeaseBatch) => StoredLease[] {
+  const columns = 'INSERT INTO dhcp_leases (ip, mac, client_id, hostname, state, expires_at';
+  const upsert = db.prepare(
+    `${columns}) VALUES (?, ?, ?, ?, ?, ?) ` +
+      'ON CONFLICT (ip) DO UPDATE SET mac = excluded.mac, client_id = excluded.client_id, ' +
+      'hostname = excluded.hostname, state = excluded.state, expires_at = excluded.expires_at',
+  );
+  const claimOne = db.prepare(
+    `${columns}, server) VALUES (@ip, @mac, @clientId, @hostname, @state, @expiresAt, @server) ` +
+      'ON CONFLICT (ip) DO UPDATE SET mac = excluded.mac, client_id = excluded.client_id, ' +
+      'hostname = excluded.hostname, state = excluded.state, expires_at = excluded.expires_at, server = excluded.server ' +
+      `WHERE ${CLAIM_CONDITION[0]}@now${CLAIM_CONDITION[1]} RETURNING ip`,
+  );
+  const holder = db.prepare<[string]>('SELECT * FROM dhcp_leases WHERE ip = ?');
+  const commit = db.transaction((leases: StoredLease[]) => {
+    for (const l of leases) upsert.run(l.ip, l.mac, l.clientId ?? null, l.hostname ?? null, l.state, l.expiresAt);
+  });
+  const claim = db.transaction((leases: StoredLease[], c: LeaseClaim): StoredLease[] => {
+    const refused: [number, StoredLease][] = [];
+    for (const i of claimOrder(leases)) {
+      const l = leases[i]!;
+      const row = {
+        ip: l.ip,
+        mac: l.mac,
+        clientId: l.clientId ?? null,
+        hostname: l.hostname ?? null,
+        state: l.state,
+        expiresAt: l.expiresAt,
+        server: c.server,
+        now: c.now,
+      };
+      if (claimOne.get(row)) continue;
+      const r = holder.get(l.ip) as Parameters<typeof toStoredLease>[0] | undefined;
+      if (r) refused.push([i, toStoredLease(r)]);
+    }
+    return refused.sort(([a], [b]) => a - b).map(([, l]) => l);
+  });
+  return (batch) => {
+    if (Array.isArray(batch)) {
+      commit(batch);
+      return [];
+    }
+    // IMMEDIATE: the write lock first, so another process's claim waits for it (busy_timeout) instead of failing.
+    return claim.immediate(batch.leases, batch.claim);
+  };
 }
 
 function serve(file: string, role: WriterRole): void {
@@ -140,10 +188,10 @@ function serve(file: string, role: WriterRole): void {
   db.pragma('foreign_keys = ON');
   // This thread may wait for the main connection's write lock (an apply): waiting here blocks no request.
   db.pragma('busy_timeout = 10000');
-  let run: (batch: unknown) => void;
+  let run: (batch: unknown) => unknown;
   let failure: string | undefined;
   try {
-    run = writerStatements(db, role) as (batch: unknown) => void;
+    run = writerStatements(db, role) as (batch: unknown) => unknown;
   } catch (err) {
     // Answered to every write (e.g. a database without the schema), rather than a dead thread with no reason given.
     failure = (err as Error).message;
@@ -158,8 +206,8 @@ function serve(file: string, role: WriterRole): void {
       return;
     }
     try {
-      run(JSON.parse(m.json));
-      parentPort!.postMessage({ id: m.id } satisfies Reply);
+      const result = run(JSON.parse(m.json));
+      parentPort!.postMessage({ id: m.id, ...(result === undefined ? {} : { result }) } satisfies Reply);
     } catch (err) {
       parentPort!.postMessage({ id: m.id, error: (err as Error).message } satisfies Reply);
     }

@@ -23,12 +23,12 @@ import { migrateSql } from './sql-migrate.ts';
 import type { Database } from './sql-schema.ts';
 import { SqlStore } from './sql-store.ts';
 import { toToken } from './sql-tokens.ts';
-import { type LogBatch, WriterThread, writerStatements } from './sqlite-writer.ts';
-import type { MachineLookup, StoredLease } from './types.ts';
+import { type LeaseBatch, type LogBatch, WriterThread, writerStatements } from './sqlite-writer.ts';
+import type { LeaseClaim, MachineLookup, StoredLease } from './types.ts';
 
 class SqliteStore extends SqlStore {
   private readonly appendLog: (batch: LogBatch) => void;
-  private readonly upsertLeases: (leases: StoredLease[]) => void;
+  private readonly writeLeases: (batch: LeaseBatch) => StoredLease[];
   private readonly touch: SQLite.Statement<[string, string, string]>;
   private readonly reads: ReturnType<typeof hotReads>;
 
@@ -52,18 +52,29 @@ class SqliteStore extends SqlStore {
     // The writer threads' own statements, on this thread's connections: used when a thread is gone (and for an
     // in-memory database, which has no threads). One synchronous transaction each: it never stays open across an
     // await, so it cannot block the main connection.
-    this.upsertLeases = writerStatements(main, 'leases');
+    this.writeLeases = writerStatements(main, 'leases');
     this.appendLog = writerStatements(log, 'log');
   }
 
   /** One synchronous transaction of prepared upserts on the FULL connection: durable when it returns. */
   override async commitLeases(changes: StoredLease[]): Promise<void> {
     if (!changes.length) return;
-    if (this.writers?.leases.alive) return this.writers.leases.write(changes);
+    if (this.writers?.leases.alive) {
+      await this.writers.leases.write(changes);
+      return;
+    }
     // A kysely transaction (apply) may be open on this connection across awaits; better-sqlite3 would nest the upsert
     // as a savepoint inside it, committed (or rolled back) with it. Queue behind it on kysely's connection instead.
     if (this.main.inTransaction) return super.commitLeases(changes);
-    this.upsertLeases(changes);
+    this.writeLeases(changes);
+  }
+
+  /** The claim on the lease writer's thread (one IMMEDIATE transaction), or as commitLeases falls back. */
+  override async claimLeases(changes: StoredLease[], claim: LeaseClaim): Promise<StoredLease[]> {
+    if (!changes.length) return [];
+    if (this.writers?.leases.alive) return this.writers.leases.write({ leases: changes, claim });
+    if (this.main.inTransaction) return super.claimLeases(changes, claim);
+    return this.writeLeases({ leases: changes, claim });
   }
 
   override async writeBootLog(events: BootEvent[], seen: [string, SeenFacts][]): Promise<void> {

@@ -85,8 +85,20 @@ export interface Store {
 
   /** Every stored DHCP lease. */
   loadLeases(): Promise<StoredLease[]>;
-  /** Upsert leases by address in one transaction; durable when the promise resolves (an ACK may follow). */
+  /**
+   * Upsert leases by address in one transaction, whoever holds them (an operator's release, imports); durable when the
+   * promise resolves. The DHCP server claims instead (claimLeases).
+   */
   commitLeases(changes: StoredLease[]): Promise<void>;
+  /**
+   * Claim leases for `server`, in one transaction, each with one conditional upsert the database arbitrates (its row
+   * lock, never a read-then-write): a change is written only when the stored row for its address is absent, ended
+   * (released, expired, or past `expiresAt` at `now`), or held by the same client (option 61 when both have one,
+   * else the MAC) — except that an ended-state write (`expired`) needs an ended row, an offer never replaces a
+   * binding, and a declined address in quarantine stays declined. Returns the changes NOT written, as the database
+   * holds them now (the current holder), in the order given. Durable when the promise resolves (an ACK may follow).
+   */
+  claimLeases(changes: StoredLease[], claim: LeaseClaim): Promise<StoredLease[]>;
 
   putToken(token: TokenRecord): Promise<void>;
   getToken(id: string): Promise<TokenRecord | undefined>;
@@ -140,6 +152,8 @@ export interface ServerRecord {
   stoppedAt?: string;
   /** Where it serves (boot base URL, API). */
   urls: string[];
+  /** It answers a share of the DHCP clients (full mode with dhcp.load_balance): the others split theirs with it. */
+  dhcpShare?: boolean;
 }
 
 export interface EventFilter {
@@ -160,4 +174,12 @@ export interface StoredLease {
   state: 'offered' | 'bound' | 'released' | 'declined' | 'expired';
   /** ms since the epoch. */
   expiresAt: number;
+  /** The server (registry id) whose claim wrote it last; absent for a blind commit. */
+  server?: string;
+}
+
+/** Who claims, and when: `now` (ms, the claiming server's clock) decides which stored leases have ended. */
+export interface LeaseClaim {
+  server: string;
+  now: number;
 }

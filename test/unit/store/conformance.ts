@@ -9,6 +9,7 @@ import type { Store } from '../../../src/store/types.ts';
 import { machineConformance } from './conformance-apply.ts';
 import { eventConformance } from './conformance-events.ts';
 import { fleetConformance, type OpenPair } from './conformance-fleet.ts';
+import { leaseConformance } from './conformance-leases.ts';
 import { tokenConformance } from './conformance-tokens.ts';
 
 const inventory = (): Inventory => ({
@@ -243,5 +244,6 @@ export function storeConformance(engine: string, open: () => Promise<Store>, ope
     eventConformance(withStore);
     tokenConformance(withStore);
     fleetConformance(withStore, openPair);
+    leaseConformance(withStore, openPair);
   });
 }
