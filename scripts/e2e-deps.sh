@@ -5,7 +5,7 @@
 # (policy-rc.d below keeps its default cluster from starting). As root, missing ones are installed; otherwise the
 # command is printed and the run fails: a test that needs a tool fails without it, it is never skipped.
 set -euo pipefail
-pkgs=(qemu-system-x86 ipxe ipxe-qemu ovmf busybox-static cpio linux-image-amd64 iproute2 curl nginx-light wrk atftp tftp-hpa dnsmasq-base isc-dhcp-client isc-dhcp-server kea-dhcp4-server kea-admin python3 xorriso isolinux syslinux-common chromium mtools memtest86+ gcc make libc6-dev liblzma-dev dpkg-dev postgresql tcpdump openipmi ipmitool grub-efi-amd64-signed shim-signed qemu-system-arm qemu-efi-aarch64)
+pkgs=(qemu-system-x86 ipxe ipxe-qemu ovmf busybox-static cpio linux-image-amd64 iproute2 curl nginx-light wrk atftp tftp-hpa dnsmasq-base isc-dhcp-client isc-dhcp-server kea-dhcp4-server kea-admin python3 xorriso isolinux syslinux-common pxelinux chromium mtools memtest86+ gcc make libc6-dev liblzma-dev dpkg-dev postgresql tcpdump openipmi ipmitool grub-efi-amd64-signed shim-signed qemu-system-arm qemu-efi-aarch64)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -15,12 +15,14 @@ import { instrumentStore } from './core/instrument.ts';
 import { type Change, InventoryService } from './core/inventory.ts';
 import { Metrics } from './core/metrics.ts';
 import { PowerService } from './core/power.ts';
+import { checkPxelinuxAtStart } from './core/pxelinux.ts';
 import { checkSecureBootAtStart } from './core/secure-boot.ts';
 import { startHeartbeat } from './core/servers.ts';
 import { BootService } from './core/service.ts';
 import { loadOrCreateKey, Signer } from './core/signing.ts';
 import { TokenService } from './core/tokens.ts';
 import { startDhcp } from './dhcp/start.ts';
+import { startDhcp6 } from './dhcp6/start.ts';
 import { listenError } from './errors.ts';
 import { EventBus } from './events/bus.ts';
 import { buildApp } from './http/app.ts';
@@ -229,6 +231,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
   try {
     if (config.inventory) await applyInventoryFile(core, config.inventory, status);
     await checkSecureBootAtStart(config.boot, core.store);
+    await checkPxelinuxAtStart(config.boot, core.store);
     const running: Running = { core, status, close };
     if (config.http.enabled) await startHttp(core, status, running, closers);
     if (config.tftp.enabled) closers.push(await startTftp(core));
@@ -239,6 +242,10 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
     } else {
       const dhcp = await startDhcp(core, id);
       closers.push(() => dhcp.close());
+    }
+    if (config.dhcp6.mode === 'full') {
+      const dhcp6 = await startDhcp6(core);
+      closers.push(() => dhcp6.close());
     }
     closers.push(keepBootLogTrimmed(core));
     closers.push(await joinFleet(core, id, running));
@@ -286,7 +293,8 @@ async function startHttp(
     const tls = await loadOrCreateTls({
       dataDir: config.dataDir,
       ...(tlsConf.cert && tlsConf.key ? { certFile: tlsConf.cert, keyFile: tlsConf.key } : {}),
-      hostnames: [new URL(config.boot.baseUrl).hostname],
+      // An IPv6 literal's URL hostname keeps its brackets; the certificate's SAN takes the bare address.
+      hostnames: [new URL(config.boot.baseUrl).hostname.replace(/^\[(.*)\]$/, '$1')],
     });
     const app = await buildApp({
       ...shared,

@@ -2,7 +2,7 @@
  * The one boot policy. DHCP, TFTP and HTTP all ask it what a client gets; it is a pure function of the client's
  * facts, the inventory and the configuration, so every rule here is tested without a socket.
  */
-import type { ClientFacts, Group, Machine, MenuSettings, NextAction, Profile } from '../model/types.ts';
+import type { BootLoader, ClientFacts, Group, Machine, MenuSettings, NextAction, Profile } from '../model/types.ts';
 import { IPXE_ONLY } from '../model/validate.ts';
 import { archInfo, type FirmwareKey, firmwareKey } from './arch.ts';
 
@@ -32,6 +32,10 @@ export interface BootPolicyConfig {
   secureBoot?: boolean;
   /** The files behind SHIM_NAME and SHIM_GRUB_NAME (config `boot.shim`, `boot.shim_grub`). */
   secureBootFiles?: { shim: string; grub: string };
+  /** `boot.boot_loader`: the default for machines whose record, group and profile do not say. */
+  bootLoader?: BootLoader;
+  /** lpxelinux.0 and the folder of the COM32 modules it loads (config `boot.pxelinux`, `boot.pxelinux_modules`). */
+  pxelinuxFiles?: { loader: string; modules: string };
   /** What an unknown machine (no inventory record, no group) gets. */
   unknown: { action: 'menu' } | { action: 'local' } | { action: 'ignore' } | { action: 'profile'; profile: string };
   menu: Required<MenuSettings>;
@@ -70,13 +74,16 @@ export type ScriptDecision =
   | { kind: 'ignore'; source: ScriptSource; reason: string }
   | { kind: 'error'; reason: string };
 
+const DEFAULT_IPXE_FEATURES = ['http', 'dns', 'tftp'];
+
 /** Does this iPXE speak HTTP well enough to run our scripts? Keyed on option 77, never on 175's presence alone. */
 export function isCapableIpxe(facts: ClientFacts, config: BootPolicyConfig): boolean {
   const uc = facts.userClass;
   if (uc === undefined) return false;
   if (config.userClass !== undefined && uc === config.userClass) return true;
   if (uc !== 'iPXE') return false;
-  const have = new Set(facts.ipxeFeatures ?? []);
+  // DHCPv6 has no option 175: only the features every iPXE build has by default (config/general.h) can be assumed.
+  const have = new Set(facts.dhcp6 ? DEFAULT_IPXE_FEATURES : (facts.ipxeFeatures ?? []));
   return config.requiredFeatures.every((f) => have.has(f));
 }
 
@@ -150,6 +157,42 @@ function secureBootFor(
   config: BootPolicyConfig,
 ): boolean {
   return machine?.secureBoot ?? group?.secureBoot ?? profile?.secureBoot ?? config.secureBoot ?? false;
+}
+
+/**
+ * Who boots the kernel once iPXE has the machine's decision: iPXE itself, or PXELINUX (Debian's lpxelinux.0, loaded
+ * over HTTP), which reads the same decision as its generated config. `reason` says why a machine set to PXELINUX
+ * stays with iPXE.
+ */
+export type LoaderDecision = { loader: 'ipxe'; reason?: string } | { loader: 'pxelinux' };
+
+/**
+ * The machine's record says first, then its group, then the profile it is about to boot, then `boot.boot_loader`
+ * (as Secure Boot). PXELINUX is a BIOS program: a UEFI machine set to it, or a profile only iPXE can boot (sanboot,
+ * chain, an iPXE template), stays with iPXE, with the reason, rather than not booting at all.
+ */
+export function decideLoader(
+  facts: ClientFacts,
+  inv: InventoryView,
+  config: BootPolicyConfig,
+  decision: ScriptDecision,
+): LoaderDecision {
+  const profile = decision.kind === 'profile' ? decision.profile : undefined;
+  const wanted =
+    inv.machine?.bootLoader ?? resolveGroup(facts, inv)?.bootLoader ?? profile?.bootLoader ?? config.bootLoader;
+  if (wanted !== 'pxelinux' || decision.kind === 'error' || decision.kind === 'ignore') return { loader: 'ipxe' };
+  const stay = (why: string): LoaderDecision => ({
+    loader: 'ipxe',
+    reason: `boot_loader pxelinux: ${why}; iPXE boots it`,
+  });
+  if (facts.platform !== 'pcbios')
+    return stay(
+      `lpxelinux.0 is a BIOS program and this machine's platform is ${facts.platform ?? 'unknown'} (not pcbios)`,
+    );
+  if (decision.source === 'menu-choice') return stay('the choice was made in an iPXE menu');
+  if (profile && IPXE_ONLY.has(profile.boot.kind))
+    return stay(`profile "${profile.name}" is a ${profile.boot.kind} profile, which PXELINUX cannot boot`);
+  return { loader: 'pxelinux' };
 }
 
 function archFromPlatform(facts: ClientFacts): number | undefined {

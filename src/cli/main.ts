@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { envName, LEAVES } from '../config/config.ts';
 import { formatInventory, formatNextAction, parseInventory, parseNextAction } from '../config/inventory-file.ts';
 import { YamlError } from '../config/reader.ts';
+import { checkPxelinuxFiles, pxelinuxUsed } from '../core/pxelinux.ts';
 import { checkSecureBootFiles, secureBootRefusals, secureBootUsed } from '../core/secure-boot.ts';
 import { dhcpSnippet, type SnippetKind } from '../dhcp/snippets.ts';
 import { BootherdError } from '../errors.ts';
@@ -101,6 +102,7 @@ export function program(): Command {
     if (refused.length) throw new BootherdError('CONFIG_INVALID', `Secure Boot would refuse:\n${refused.join('\n')}`);
     if (secureBootUsed(cfg.boot, inv ?? { machines: [], groups: [], profiles: [] }))
       await checkSecureBootFiles(cfg.boot);
+    if (pxelinuxUsed(cfg.boot, inv ?? { machines: [], groups: [], profiles: [] })) await checkPxelinuxFiles(cfg.boot);
     out(`config ok${cfg.inventory ? `, inventory ${cfg.inventory} ok` : ''}`);
   });
 

@@ -9,6 +9,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { BootPolicyConfig } from '../boot/decide.ts';
 import type { SubnetConfig } from '../dhcp/pool.ts';
+import { type Dhcp6Config, parseDhcp6 } from '../dhcp6/config.ts';
 import { BootherdError } from '../errors.ts';
 import { type Value, YamlDoc, YamlError } from './reader.ts';
 
@@ -51,12 +52,14 @@ export interface Config {
     /** Answer a client of another server once its `secs` field reaches this (its server is not answering). */
     loadBalanceSecs: number;
   };
+  /** DHCPv6 (RFC 8415) with the boot file URL, and Router Advertisements with the M/O flags (dhcp6/config.ts). */
+  dhcp6: Dhcp6Config;
   /** Secret for signed URLs; read from `secretFile`, or generated once into the data folder. */
   secretFile: string;
   boot: BootPolicyConfig;
 }
 
-const TOP = ['data_dir', 'store', 'inventory', 'log', 'http', 'tftp', 'dhcp', 'boot', 'secret_file'] as const;
+const TOP = ['data_dir', 'store', 'inventory', 'log', 'http', 'tftp', 'dhcp', 'dhcp6', 'boot', 'secret_file'] as const;
 
 /** Every overridable leaf, for env and `--set`. */
 export const LEAVES = [
@@ -92,12 +95,20 @@ export const LEAVES = [
   'dhcp.router_advertisements',
   'dhcp.load_balance',
   'dhcp.load_balance_secs',
+  'dhcp6.mode',
+  'dhcp6.interfaces',
+  'dhcp6.port',
+  'dhcp6.router_advertisements',
+  'dhcp6.slaac',
   'boot.user_class',
   'boot.required_features',
   'boot.loop_guard',
   'boot.secure_boot',
   'boot.shim',
   'boot.shim_grub',
+  'boot.boot_loader',
+  'boot.pxelinux',
+  'boot.pxelinux_modules',
   'boot.unknown',
   'boot.menu.timeout',
   'boot.menu.default',
@@ -273,6 +284,9 @@ function parse(root: Value, base: string): Config {
     'secure_boot',
     'shim',
     'shim_grub',
+    'boot_loader',
+    'pxelinux',
+    'pxelinux_modules',
   ]);
   const files = boot.get('files');
   files.keys(['bios', 'ia32-uefi', 'x64-uefi', 'arm32-uefi', 'arm64-uefi']);
@@ -321,6 +335,7 @@ function parse(root: Value, base: string): Config {
       maxBlksize: tftp.get('max_blksize').int(1468, 512, 65464),
     },
     dhcp: parseDhcp(dhcp, /^postgres(ql)?:\/\//.test(store)),
+    dhcp6: parseDhcp6(root.get('dhcp6'), dhcp.get('interfaces').present ? dhcp.get('interfaces').strings() : []),
     secretFile: path(root.get('secret_file').string(resolve(dataDir, 'secret.key'))),
     boot: {
       baseUrl: advertise,
@@ -339,6 +354,12 @@ function parse(root: Value, base: string): Config {
       secureBootFiles: {
         shim: path(boot.get('shim').string('/usr/lib/shim/shimx64.efi.signed')),
         grub: path(boot.get('shim_grub').string('/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed')),
+      },
+      bootLoader: boot.get('boot_loader').oneOf(['ipxe', 'pxelinux'] as const, 'ipxe'),
+      // Debian's PXELINUX for HTTP (package pxelinux) and the COM32 modules it loads (syslinux-common).
+      pxelinuxFiles: {
+        loader: path(boot.get('pxelinux').string('/usr/lib/PXELINUX/lpxelinux.0')),
+        modules: path(boot.get('pxelinux_modules').string('/usr/lib/syslinux/modules/bios')),
       },
       unknown: unknownAction,
       menu: { timeout: menu.get('timeout').int(10, 0, 3600), default: menu.get('default').string('local') },

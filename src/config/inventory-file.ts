@@ -5,7 +5,16 @@
 import { stringify } from 'yaml';
 import { BootherdError } from '../errors.ts';
 import { checkDocument } from '../model/document.ts';
-import type { BootSpec, Group, Inventory, Machine, MenuSettings, NextAction, Profile } from '../model/types.ts';
+import type {
+  BootLoader,
+  BootSpec,
+  Group,
+  Inventory,
+  Machine,
+  MenuSettings,
+  NextAction,
+  Profile,
+} from '../model/types.ts';
 import { type Value, YamlDoc } from './reader.ts';
 
 const BOOT_KINDS = ['kernel', 'sanboot', 'chain', 'menu', 'local', 'template'] as const;
@@ -20,6 +29,7 @@ const PROFILE_KEYS = [
   'private',
   'title',
   'secure_boot',
+  'boot_loader',
 ];
 
 export function parseInventory(text: string, file: string): Inventory {
@@ -47,6 +57,7 @@ function nodeAt(root: Value, field: string): Value {
   const spellings: Record<string, string[]> = {
     nextAction: ['next'],
     secureBoot: ['secure_boot'],
+    bootLoader: ['boot_loader'],
     macs: ['macs', 'mac'],
     boot: [],
     url: ['sanboot', 'chain'],
@@ -121,6 +132,7 @@ function parseProfile(v: Value): Profile {
     profile.consume = v.get('consume').oneOf(['on-serve', 'on-callback'] as const, 'on-serve');
   if (v.get('private').present) profile.private = v.get('private').strings();
   if (v.get('secure_boot').present) profile.secureBoot = v.get('secure_boot').bool(false);
+  if (v.get('boot_loader').present) profile.bootLoader = v.get('boot_loader').string() as BootLoader;
   return profile;
 }
 
@@ -134,7 +146,7 @@ function parseMenu(v: Value): MenuSettings | undefined {
 }
 
 function parseGroup(v: Value): Group {
-  v.keys(['name', 'description', 'selectors', 'profile', 'menu', 'variables', 'secure_boot']);
+  v.keys(['name', 'description', 'selectors', 'profile', 'menu', 'variables', 'secure_boot', 'boot_loader']);
   const group: Group = { name: v.get('name').string(''), selectors: v.get('selectors').record() };
   const description = v.get('description').optString();
   if (description !== undefined) group.description = description;
@@ -144,6 +156,7 @@ function parseGroup(v: Value): Group {
   if (menu) group.menu = menu;
   if (v.get('variables').present) group.variables = v.get('variables').record();
   if (v.get('secure_boot').present) group.secureBoot = v.get('secure_boot').bool(false);
+  if (v.get('boot_loader').present) group.bootLoader = v.get('boot_loader').string() as BootLoader;
   return group;
 }
 
@@ -180,6 +193,7 @@ function parseMachine(v: Value): Machine {
     'next',
     'power',
     'secure_boot',
+    'boot_loader',
   ]);
   const macsKey = v.get('macs').present ? 'macs' : 'mac';
   const machine: Machine = {
@@ -196,6 +210,7 @@ function parseMachine(v: Value): Machine {
   if (menu) machine.menu = menu;
   if (v.get('variables').present) machine.variables = v.get('variables').record();
   if (v.get('secure_boot').present) machine.secureBoot = v.get('secure_boot').bool(false);
+  if (v.get('boot_loader').present) machine.bootLoader = v.get('boot_loader').string() as BootLoader;
   // The power block's shape and rules are the validator's (checkPower), which names the field for file:line.
   const power = v.get('power');
   if (power.present) machine.power = (power.node as { toJSON(): unknown }).toJSON() as Machine['power'];
@@ -239,11 +254,19 @@ export function formatInventory(inv: Inventory): string {
     if (p.consume) out.consume = p.consume;
     if (p.private) out.private = p.private;
     if (p.secureBoot !== undefined) out.secure_boot = p.secureBoot;
+    if (p.bootLoader !== undefined) out.boot_loader = p.bootLoader;
     return out;
   });
-  // The file spells secureBoot `secure_boot`, as the config does.
-  const fileKeys = <T extends { secureBoot?: boolean }>({ secureBoot, ...rest }: T) =>
-    secureBoot === undefined ? rest : { ...rest, secure_boot: secureBoot };
+  // The file spells secureBoot `secure_boot` and bootLoader `boot_loader`, as the config does.
+  const fileKeys = <T extends { secureBoot?: boolean; bootLoader?: BootLoader }>({
+    secureBoot,
+    bootLoader,
+    ...rest
+  }: T) => ({
+    ...rest,
+    ...(secureBoot === undefined ? {} : { secure_boot: secureBoot }),
+    ...(bootLoader === undefined ? {} : { boot_loader: bootLoader }),
+  });
   const machines = inv.machines.map((m) => {
     const { nextAction, lastSeen: _, ...rest } = fileKeys(m);
     return nextAction ? { ...rest, next: formatNextAction(nextAction) } : rest;

@@ -9,6 +9,7 @@ import type { BootPolicyConfig } from '../boot/decide.ts';
 import {
   type DhcpDecision,
   decideDhcp,
+  decideLoader,
   decideScript,
   type InventoryView,
   type ScriptDecision,
@@ -22,7 +23,8 @@ import type { Store } from '../store/types.ts';
 import type { Change } from './inventory.ts';
 import { MachineIndex } from './machine-index.ts';
 import type { Metrics } from './metrics.ts';
-import { type RenderContext, renderPxelinux, renderScript } from './render.ts';
+import { pxelinuxHandoffScript, renderPxelinux } from './pxelinux.ts';
+import { type RenderContext, renderScript } from './render.ts';
 import { GRUB_GENERIC_CFG, grubConfigIp, grubConfigMac, renderGrub } from './render-grub.ts';
 import { secureBootFile } from './secure-boot.ts';
 import type { Signer } from './signing.ts';
@@ -196,6 +198,20 @@ export class BootService {
     const inv = await this.view(facts);
     let decision = decideScript(facts, inv, this.deps.boot, choice);
     const machine = inv.machine;
+    // A BIOS machine set to PXELINUX: iPXE only hands over, and a one-shot is consumed when PXELINUX reads its config.
+    const loader = format === 'ipxe' ? decideLoader(facts, inv, this.deps.boot, decision) : undefined;
+    if (loader?.loader === 'pxelinux') {
+      this.record('http', facts, machine, { ...summarize(decision, false), loader: 'pxelinux' });
+      return { script: pxelinuxHandoffScript(this.deps.boot.baseUrl, facts.mac), decision, machine };
+    }
+    if (loader?.reason) this.deps.warn?.(`${machine?.id ?? facts.mac}: ${loader.reason}`);
+    const render = (d: ScriptDecision) => {
+      const ctx = this.context(facts, machine, d);
+      if (format === 'grub') return renderGrub(d, ctx);
+      return format === 'pxelinux' ? renderPxelinux(d, ctx) : renderScript(d, ctx);
+    };
+    // Rendered before a one-shot is consumed: a value the renderer refuses must not use up the install.
+    let script = render(decision);
     let consumed = false;
     if (decision.kind === 'profile' && decision.oneShot && machine && decision.profile.consume !== 'on-callback') {
       // Consume before serving: if two requests race, exactly one gets the installer, the other local disk.
@@ -204,16 +220,14 @@ export class BootService {
       else {
         const fresh = await this.view(facts);
         decision = decideScript(facts, fresh, this.deps.boot, choice);
+        script = render(decision);
       }
     }
-    const ctx = this.context(facts, machine, decision);
-    const script =
-      format === 'grub'
-        ? renderGrub(decision, ctx)
-        : format === 'pxelinux'
-          ? renderPxelinux(decision, ctx)
-          : renderScript(decision, ctx);
-    this.record('http', facts, machine, { ...summarize(decision, consumed), ...(format !== 'ipxe' ? { format } : {}) });
+    this.record('http', facts, machine, {
+      ...summarize(decision, consumed),
+      ...(format !== 'ipxe' ? { format } : {}),
+      ...(loader?.reason ? { loaderReason: loader.reason } : {}),
+    });
     return { script, decision, machine };
   }
 
@@ -303,7 +317,12 @@ export class BootService {
     const inv = { machine, ...(await this.loadCatalog()) };
     const decision = decideScript(facts, inv, this.deps.boot);
     const ctx = this.context(facts, machine, decision);
-    const script = format === 'pxelinux' ? renderPxelinux(decision, ctx) : renderScript(decision, ctx);
+    const handoff = format === 'ipxe' && decideLoader(facts, inv, this.deps.boot, decision).loader === 'pxelinux';
+    const script = handoff
+      ? pxelinuxHandoffScript(this.deps.boot.baseUrl, facts.mac)
+      : format === 'pxelinux'
+        ? renderPxelinux(decision, ctx)
+        : renderScript(decision, ctx);
     return { format, script, decision: summarize(decision, false) };
   }
 

@@ -165,6 +165,9 @@ export async function startDhcp(core: DhcpDeps, serverId: string): Promise<{ clo
   if (config.dhcp.routerAdvertisements) {
     if (!config.dhcp.interfaces.length) log.warn('DHCP: router_advertisements needs dhcp.interfaces; not answering RS');
     for (const iface of config.dhcp.interfaces) {
+      // DHCPv6 sends its own RAs there (M/O and the prefix, dhcp6/start.ts): two answers would contradict each other.
+      if (config.dhcp6.mode === 'full' && config.dhcp6.routerAdvertisements && config.dhcp6.interfaces.includes(iface))
+        continue;
       const obstacle = ipv6Obstacle(iface);
       if (obstacle) {
         log.warn(

@@ -1,12 +1,14 @@
 /**
- * The routes machines use while they boot: the bootstrap and per-machine iPXE scripts, PXELINUX-over-HTTP configs,
- * install callbacks, boot assets (Range, ETag, Last-Modified, Cache-Control) and the iPXE binaries for UEFI HTTP
- * boot. Open (firmware has no credentials), plain HTTP (Debian's iPXE has no HTTPS); private assets need a signed URL.
- * Errors are one line of text iPXE can show on its console.
+ * The routes machines use while they boot: the bootstrap and per-machine iPXE scripts, PXELINUX over HTTP
+ * (lpxelinux.0, its modules and the generated configs under /pxelinux/), install callbacks, boot assets (Range, ETag,
+ * Last-Modified, Cache-Control) and the iPXE binaries for UEFI HTTP boot. Open (firmware has no credentials), plain
+ * HTTP (Debian's iPXE has no HTTPS); private assets need a signed URL. Errors are one line of text iPXE can show on
+ * its console.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PXELINUX_PREFIX, pxelinuxFile } from '../core/pxelinux.ts';
 import { secureBootFile } from '../core/secure-boot.ts';
 import { type BootService, pxelinuxConfigMac } from '../core/service.ts';
 import type { Signer } from '../core/signing.ts';
@@ -40,13 +42,24 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRoutesDeps): Pr
     return reply.type(IPXE_TYPE).header('cache-control', 'no-store').send(result.script);
   });
 
-  // PXELINUX over HTTP (options 209/210): pxelinux.cfg/01-<mac> as lpxelinux asks for it.
-  app.get('/pxelinux.cfg/:name', async (req, reply) => {
+  // PXELINUX over HTTP: pxelinux.cfg/01-<mac> as lpxelinux asks for it, under the path prefix bootherd's handoff
+  // script sets (option 210) or at the root for a DHCP server that sets its own. Its other guesses (UUID, the address
+  // in hex, `default`) get a quick 404: it asks for them only when the MAC's config failed, and they would fail alike.
+  const pxelinuxConfig = async (req: FastifyRequest, reply: FastifyReply) => {
     const { name } = req.params as { name: string };
     const mac = pxelinuxConfigMac(name);
     if (!mac) throw new BootherdError('NOT_FOUND', `pxelinux.cfg/${name}: only 01-<mac> names are generated`);
     const text = await deps.service.pxelinux({ mac, ip: req.ip });
     return reply.type(IPXE_TYPE).header('cache-control', 'no-store').send(text);
+  };
+  app.get('/pxelinux.cfg/:name', pxelinuxConfig);
+  app.get(`${PXELINUX_PREFIX}pxelinux.cfg/:name`, pxelinuxConfig);
+  // lpxelinux.0 (package pxelinux) and the COM32 modules it loads (ldlinux.c32, menu.c32 …: syslinux-common).
+  app.get(`${PXELINUX_PREFIX}:name`, async (req, reply) => {
+    const { name } = req.params as { name: string };
+    const file = pxelinuxFile(name, deps.service.boot);
+    if (!file) throw new BootherdError('NOT_FOUND', `pxelinux/${name}: not a PXELINUX file bootherd serves`);
+    return sendFile(reply, file, 'application/octet-stream', `pxelinux/${name}`);
   });
 
   // GRUB's network images fetch their configs under the prefix `/grub` (over HTTP when GRUB was itself loaded so).
@@ -64,8 +77,7 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRoutesDeps): Pr
     const { name } = req.params as { name: string };
     const file = secureBootFile(name, deps.service.boot);
     if (!file) throw new BootherdError('NOT_FOUND', `secure-boot/${name}: not a Secure Boot file bootherd serves`);
-    const { size } = await stat(file);
-    return reply.type('application/efi').header('content-length', size).send(createReadStream(file));
+    return sendFile(reply, file, 'application/efi', `secure-boot/${name}`);
   });
 
   const callback = async (req: FastifyRequest) => {
@@ -95,16 +107,26 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRoutesDeps): Pr
   // Range for sanboot, validators for caches; dotfiles and listings never (assets.ts).
   await fileRoutes(app, { prefix: '/assets/', root: deps.assetsDir, cacheControl: 'public, max-age=300' });
   await fileRoutes(app, { prefix: '/ipxe-bin/', root: deps.ipxeDir, cacheControl: 'public, max-age=3600' });
-  // A fetched asset is a step of the machine's boot timeline (kernel, initrd, ISO), once per file, not per Range.
+  // A fetched asset is a step of the machine's boot timeline (kernel, initrd, ISO, lpxelinux.0), once per file, not
+  // per Range. PXELINUX's configs are recorded as the decisions they are.
   app.addHook('onResponse', async (req, reply) => {
-    if (!req.url.startsWith('/assets/') || req.method !== 'GET' || reply.statusCode >= 400) return;
+    const pxelinux = req.url.startsWith(PXELINUX_PREFIX) && !req.url.includes('/pxelinux.cfg/');
+    if (!(req.url.startsWith('/assets/') || pxelinux) || req.method !== 'GET' || reply.statusCode >= 400) return;
     if (req.headers.range && !/^bytes=0-/.test(req.headers.range)) return;
-    const file = decodeURIComponent(new URL(req.url, 'http://x').pathname.slice('/assets/'.length));
+    const path = new URL(req.url, 'http://x').pathname;
+    const file = decodeURIComponent(pxelinux ? path.slice(1) : path.slice('/assets/'.length));
     deps.service.assetServed(req.ip, file, {
       status: reply.statusCode,
       ...(reply.getHeader('content-length') ? { bytes: Number(reply.getHeader('content-length')) } : {}),
     });
   });
+}
+
+/** A file from a Debian package, streamed with its length (firmware and PXELINUX want one); missing → 404. */
+async function sendFile(reply: FastifyReply, file: string, type: string, name: string): Promise<FastifyReply> {
+  const st = await stat(file).catch(() => undefined);
+  if (!st?.isFile()) throw new BootherdError('NOT_FOUND', `${name}: not installed on this server`);
+  return reply.type(type).header('content-length', st.size).send(createReadStream(file));
 }
 
 function optional(q: Record<string, unknown>, key: string): string | undefined {

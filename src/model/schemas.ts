@@ -121,6 +121,12 @@ const SecureBoot = Type.Optional(
   Type.Boolean({ description: 'boot through the signed shim and GRUB (UEFI Secure Boot)' }),
 );
 
+const BootLoaderField = Type.Optional(
+  Type.Union([Type.Literal('ipxe'), Type.Literal('pxelinux')], {
+    description: 'BIOS machines: boot through iPXE (default) or hand over to PXELINUX (lpxelinux.0) over HTTP',
+  }),
+);
+
 const machineFields = {
   id: Name,
   macs: Type.Array(Type.String({ maxLength: 32 }), { maxItems: 64, description: 'e.g. 52:54:00:12:34:56' }),
@@ -138,6 +144,7 @@ const machineFields = {
   variables: Type.Optional(StringMap),
   nextAction: Type.Optional(NextActionSchema),
   secureBoot: SecureBoot,
+  bootLoader: BootLoaderField,
   power: Type.Optional(PowerSchema),
 };
 
@@ -218,6 +225,7 @@ export const ProfileSchema = Type.Object(
     consume: Type.Optional(Type.Union([Type.Literal('on-serve'), Type.Literal('on-callback')])),
     private: Type.Optional(Type.Array(Text(1024), { maxItems: 256 })),
     secureBoot: SecureBoot,
+    bootLoader: BootLoaderField,
   },
   { additionalProperties: false },
 );
@@ -231,6 +239,7 @@ export const GroupSchema = Type.Object(
     menu: Type.Optional(MenuSettingsSchema),
     variables: Type.Optional(StringMap),
     secureBoot: SecureBoot,
+    bootLoader: BootLoaderField,
   },
   { additionalProperties: false },
 );

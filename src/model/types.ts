@@ -29,6 +29,8 @@ export interface ClientFacts {
   nic?: string;
   /** Server interface the request came in on. */
   iface?: string;
+  /** The request came over DHCPv6 (RFC 8415), where iPXE announces no feature list (no option 175). */
+  dhcp6?: true;
 }
 
 export type BootStage = 'dhcp' | 'tftp' | 'http';
@@ -68,7 +70,16 @@ export interface Profile {
    * over its group's, then its profile's, then `boot.secure_boot`.
    */
   secureBoot?: boolean;
+  /**
+   * The boot program a BIOS machine hands over to after iPXE: `pxelinux` chains Debian's lpxelinux.0 over HTTP, which
+   * reads its generated config and fetches kernel and initrd over HTTP. Machine, then group, then profile, then
+   * `boot.boot_loader`; default `ipxe`.
+   */
+  bootLoader?: BootLoader;
 }
+
+/** What boots a BIOS machine's kernel after iPXE: iPXE itself, or PXELINUX (lpxelinux.0) over HTTP. */
+export type BootLoader = 'ipxe' | 'pxelinux';
 
 /** Selector keys: mac, uuid, serial, hostname, arch, platform, buildarch, or `label.<name>` for any label. */
 export type Selectors = Record<string, string>;
@@ -81,6 +92,7 @@ export interface Group {
   menu?: MenuSettings;
   variables?: Record<string, string>;
   secureBoot?: boolean;
+  bootLoader?: BootLoader;
 }
 
 export type NextAction =
@@ -150,6 +162,7 @@ export interface Machine {
   variables?: Record<string, string>;
   nextAction?: NextAction;
   secureBoot?: boolean;
+  bootLoader?: BootLoader;
   /** How bootherd switches the machine on, off or around (its BMC, or Wake-on-LAN). */
   power?: PowerSpec;
   lastSeen?: SeenFacts;

@@ -9,6 +9,7 @@ import { BootherdError } from '../errors.ts';
 import { normalizeHostname, normalizeMac, normalizeSerial, normalizeUuid } from './identity.ts';
 import { NAME_PATTERN } from './schemas.ts';
 import type {
+  BootLoader,
   Group,
   IpmiPower,
   Machine,
@@ -68,6 +69,14 @@ export const IPXE_ONLY: ReadonlySet<string> = new Set(['sanboot', 'chain', 'temp
 function checkBool(field: string, v: unknown): boolean {
   if (typeof v !== 'boolean') throw fieldError(field, 'expected true or false');
   return v;
+}
+
+const BOOT_LOADERS: readonly BootLoader[] = ['ipxe', 'pxelinux'];
+
+function checkBootLoader(field: string, v: unknown): BootLoader {
+  if (!BOOT_LOADERS.includes(v as BootLoader))
+    throw fieldError(field, `must be ${BOOT_LOADERS.join(' or ')}, got ${JSON.stringify(v)}`);
+  return v as BootLoader;
 }
 
 function checkMenu(field: string, menu: MenuSettings | undefined): MenuSettings | undefined {
@@ -133,6 +142,7 @@ export function checkMachine(input: Machine): Machine {
   if (variables) m.variables = variables;
   if (input.nextAction) m.nextAction = checkNextAction('nextAction', input.nextAction);
   if (input.secureBoot !== undefined) m.secureBoot = checkBool('secureBoot', input.secureBoot);
+  if (input.bootLoader !== undefined) m.bootLoader = checkBootLoader('bootLoader', input.bootLoader);
   if (input.power !== undefined) {
     m.power = checkPower('power', input.power as unknown);
     if ('wol' in m.power && !m.power.wol.mac && !macs.length)
@@ -181,6 +191,9 @@ export function checkProfile(input: Profile): Profile {
       'secureBoot',
       `a ${b.kind} profile needs iPXE, which Secure Boot refuses (Debian does not sign it)`,
     );
+  if (input.bootLoader !== undefined) checkBootLoader('bootLoader', input.bootLoader);
+  if (input.bootLoader === 'pxelinux' && IPXE_ONLY.has(b.kind))
+    throw fieldError('bootLoader', `a ${b.kind} profile is an iPXE profile: PXELINUX cannot boot it`);
   input.private?.forEach((p, i) => {
     if (p.split('/').includes('..')) throw fieldError(`private/${i}`, 'must not contain ".."');
   });
@@ -206,6 +219,7 @@ export function checkGroup(input: Group): Group {
   checkMenu('menu', input.menu);
   checkMap('variables', input.variables);
   if (input.secureBoot !== undefined) checkBool('secureBoot', input.secureBoot);
+  if (input.bootLoader !== undefined) checkBootLoader('bootLoader', input.bootLoader);
   return g;
 }
 

@@ -2,7 +2,8 @@
  * Ending iPXE's IPv6 wait. iPXE builds of 2019 (Debian's) wait ~13 s for an IPv6 router after every DHCP; a Router
  * Advertisement ends the wait. bootherd answers Router Solicitations on its DHCP interfaces with a bare one:
  * RFC 4861 §4.2 with Router Lifetime 0 ("not a default router"), M = O = 0 and no options, so it configures nothing
- * on any host and only tells the solicitor there is no router to wait for.
+ * on any host and only tells the solicitor there is no router to wait for. Where bootherd serves DHCPv6, the RA
+ * says M = O = 1 and carries the prefix instead (routerAdvertisement), so hosts run DHCPv6 and find it on-link.
  *
  * Node has no raw sockets: the ICMPv6 socket comes from libc through koffi; a read with a 1 s receive timeout runs
  * on the libuv thread pool, so nothing blocks the event loop and close() is prompt.
@@ -26,6 +27,35 @@ export function bareRouterAdvertisement(): Buffer {
   const ra = Buffer.alloc(16);
   ra[0] = ROUTER_ADVERTISEMENT;
   return ra;
+}
+
+/** What the RA tells hosts when bootherd serves DHCPv6 on the link. */
+export interface RaContent {
+  /** M: "addresses are available via Dynamic Host Configuration Protocol [DHCPv6]" (RFC 4861 §4.2). */
+  managed: boolean;
+  /** O: "other configuration information is available via DHCPv6". */
+  other: boolean;
+  /** A Prefix Information option (§4.6.2) with the on-link flag L, and A for SLAAC when the operator wants it. */
+  prefix?: { bytes: Buffer; length: number; autonomous: boolean; validSeconds: number; preferredSeconds: number };
+}
+
+/**
+ * An RA with Router Lifetime 0 still ("not a default router": bootherd routes nothing), the M and O flags, and the
+ * prefix the DHCPv6 addresses are on, so that firmware and iPXE run DHCPv6 and reach the server on-link.
+ */
+export function routerAdvertisement(c: RaContent): Buffer {
+  const ra = bareRouterAdvertisement();
+  ra[5] = (c.managed ? 0x80 : 0) | (c.other ? 0x40 : 0);
+  if (!c.prefix) return ra;
+  const pi = Buffer.alloc(32);
+  pi[0] = 3; // Type 3: Prefix Information; Length 4 (units of 8 octets)
+  pi[1] = 4;
+  pi[2] = c.prefix.length;
+  pi[3] = 0x80 | (c.prefix.autonomous ? 0x40 : 0);
+  pi.writeUInt32BE(c.prefix.validSeconds, 4);
+  pi.writeUInt32BE(c.prefix.preferredSeconds, 8);
+  c.prefix.bytes.copy(pi, 16, 0, 16);
+  return Buffer.concat([ra, pi]);
 }
 
 function allNodes(): Buffer {
@@ -86,8 +116,15 @@ export interface RouterAdvertiser {
   close(): void;
 }
 
-/** Answer Router Solicitations on `iface`; calls `onAnswer` per RA sent. Throws if the socket cannot be made. */
-export async function answerRouterSolicitations(iface: string, onAnswer?: () => void): Promise<RouterAdvertiser> {
+/**
+ * Answer Router Solicitations on `iface` with `ra` (default: the bare one); calls `onAnswer` per RA sent. Throws if
+ * the socket cannot be made.
+ */
+export async function answerRouterSolicitations(
+  iface: string,
+  onAnswer?: () => void,
+  ra: Buffer = bareRouterAdvertisement(),
+): Promise<RouterAdvertiser> {
   const c = await loadLibc();
   if (!c) throw new Error('libc is not reachable through koffi');
   const fd = c.socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
@@ -119,7 +156,6 @@ export async function answerRouterSolicitations(iface: string, onAnswer?: () => 
       throw new Error(`ICMPv6 socket option ${name} on ${iface}: errno ${errno}`);
     }
   }
-  const ra = bareRouterAdvertisement();
   const dest = allNodes();
   let closed = false;
   const buf = Buffer.alloc(1500);

@@ -138,7 +138,7 @@ describe('HTTP boot service', () => {
   it('PXELINUX over HTTP gets the same decision', async () => {
     const r = await t.app.inject('/pxelinux.cfg/01-52-54-00-12-34-56');
     assert.equal(r.statusCode, 200);
-    assert.match(r.body, /^\s*KERNEL http:\/\/192\.0\.2\.1:8080\/assets\/debian\/linux$/m);
+    assert.match(r.body, /^\s*LINUX http:\/\/192\.0\.2\.1:8080\/assets\/debian\/linux$/m);
     assert.match(r.body, /^\s*APPEND auto=true .* host=web1 role=web$/m);
     const unknown = await t.app.inject('/pxelinux.cfg/01-52-54-00-99-99-98');
     assert.match(unknown.body, /LOCALBOOT 0|LABEL/);
@@ -147,10 +147,10 @@ describe('HTTP boot service', () => {
   it('PXELINUX: a one-shot install is served once, then the local disk (as for iPXE)', async () => {
     await t.inventory.setNextAction('once', { action: 'install' });
     const first = await t.app.inject('/pxelinux.cfg/01-52-54-00-00-00-01');
-    assert.match(first.body, /^\s*KERNEL http:\/\/192\.0\.2\.1:8080\/assets\/debian\/linux$/m);
+    assert.match(first.body, /^\s*LINUX http:\/\/192\.0\.2\.1:8080\/assets\/debian\/linux$/m);
     const second = await t.app.inject('/pxelinux.cfg/01-52-54-00-00-00-01');
     assert.match(second.body, /LOCALBOOT 0/);
-    assert.doesNotMatch(second.body, /KERNEL/);
+    assert.doesNotMatch(second.body, /LINUX/);
     assert.deepEqual((await t.store.getMachine('once'))?.nextAction, { action: 'local' });
   });
 
