@@ -1,26 +1,17 @@
 /**
- * The receive side of the DHCP server under load. Datagrams are drained from the sockets as they arrive and sorted
- * by option 53 into two bounded queues: REQUESTs (and DECLINE, RELEASE, INFORM, anything on the proxy port) first,
- * DISCOVERs after. Work runs in batches between socket reads, so a DISCOVER flood can neither fill the kernel's
- * buffer with the REQUESTs that finish boots nor hold them behind itself: when a queue is full the newest datagram is
- * shed (counted, with its reason) — a client retransmits it — and a DORA already half done is never starved.
+ * The receive side of a DHCP server under load, for DHCPv4 and DHCPv6 alike. Datagrams are drained from the sockets
+ * as they arrive and sorted by the caller's classifier into two bounded queues: the messages that finish or keep a
+ * binding (REQUEST and the like) first, the ones that start an exchange (DISCOVER, SOLICIT) after. Work runs in
+ * batches between socket reads, so a DISCOVER flood can neither fill the kernel's buffer with the REQUESTs that finish
+ * boots nor hold them behind itself: when a queue is full the newest datagram is shed (counted, with its reason) — a
+ * client retransmits it — and an exchange already half done is never starved.
  */
-import type { Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import { MessageType } from './option-types.ts';
-import { peekMessageType } from './packet.ts';
 
-export interface Datagram {
-  msg: Buffer;
-  socket: Socket;
-  iface: string | undefined;
-  from: { address: string; port: number };
-  onProxyPort: boolean;
-  /** performance.now() when it was read. */
-  at: number;
-}
+/** Which queue a datagram waits in: `urgent` (finishes or keeps a binding) or `discover` (starts an exchange). */
+export type IntakeClass = 'urgent' | 'discover';
 
-export interface IntakeOptions {
+export interface IntakeOptions<D extends { at: number }> {
   /** Queue bounds: REQUESTs and the like, DISCOVERs and the rest. */
   urgentMax: number;
   discoverMax: number;
@@ -32,10 +23,22 @@ export interface IntakeOptions {
    * overflowing, where a REQUEST would be lost before anyone could put it first. */
   batch: number;
   budgetMs: number;
+  /** Reads the message type without a decode (DHCPv4: option 53; DHCPv6: the msg-type octet). */
+  classify(d: D): IntakeClass;
   /** Handles one datagram; resolves when its reply is decided (never rejects). */
-  handle(d: Datagram): Promise<void>;
-  shed(reason: 'shed-request' | 'shed-discover', d: Datagram): void;
+  handle(d: D): Promise<void>;
+  shed(reason: 'shed-request' | 'shed-discover', d: D): void;
 }
+
+/** The bounds both servers run with: a few hundred ms of work at most, so a shed DISCOVER is retried by its client
+ * (4 s in RFC 2131 §4.1; RFC 8415 §15's SOL_TIMEOUT is 1 s) while a queued one would still be answered in time. */
+export const INTAKE_BOUNDS = {
+  urgentMax: 4096,
+  discoverMax: 512,
+  discoverMaxWaitMs: 300,
+  batch: 32,
+  budgetMs: 1,
+} as const;
 
 /** A FIFO on an array with a moving head: O(1) push and shift, compacted when half of it is consumed. */
 class Fifo<T> {
@@ -59,20 +62,18 @@ class Fifo<T> {
 }
 
 const PARALLEL = 4;
-const URGENT = new Set<number>([MessageType.Request, MessageType.Decline, MessageType.Release, MessageType.Inform]);
 
-export class Intake {
-  private readonly urgent = new Fifo<Datagram>();
-  private readonly discover = new Fifo<Datagram>();
+export class Intake<D extends { at: number }> {
+  private readonly urgent = new Fifo<D>();
+  private readonly discover = new Fifo<D>();
   private scheduled = false;
   private closed = false;
 
-  constructor(private readonly o: IntakeOptions) {}
+  constructor(private readonly o: IntakeOptions<D>) {}
 
-  push(d: Datagram): void {
+  push(d: D): void {
     if (this.closed) return;
-    const type = d.onProxyPort ? MessageType.Request : peekMessageType(d.msg);
-    const urgent = type !== undefined && URGENT.has(type);
+    const urgent = this.o.classify(d) === 'urgent';
     const queue = urgent ? this.urgent : this.discover;
     if (queue.size >= (urgent ? this.o.urgentMax : this.o.discoverMax)) {
       this.o.shed(urgent ? 'shed-request' : 'shed-discover', d);
@@ -86,7 +87,7 @@ export class Intake {
     }
   }
 
-  private freshDiscover(): Datagram | undefined {
+  private freshDiscover(): D | undefined {
     const oldest = performance.now() - this.o.discoverMaxWaitMs;
     for (let d = this.discover.shift(); d; d = this.discover.shift()) {
       if (d.at >= oldest) return d;

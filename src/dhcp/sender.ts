@@ -4,11 +4,13 @@
  * durable.
  *
  * Leases are durable before they are acknowledged: ACKs wait for the commit of their lease, and all leases decided
- * in the same turn of the event loop are committed together (group commit: one fsync for a burst, not one a client).
+ * in the same turn of the event loop are committed together (group commit, group-commit.ts: one fsync for a burst,
+ * not one a client).
  * The commit is a claim the store arbitrates (Store.claimLeases): a reply whose address another server's client holds
  * is not sent — the pool learns the holder and the handler picks again, or the client retransmits.
  */
 import type { Socket } from 'node:dgram';
+import { GroupCommit } from './group-commit.ts';
 import { type DhcpPacket, encodePacket } from './packet.ts';
 import type { Lease } from './pool.ts';
 import { clientIdHex, sameClient } from './pool-state.ts';
@@ -52,13 +54,24 @@ export interface SenderOptions {
 const SEND_QUEUE_MAX = 256;
 
 export class ReplySender {
-  // Group commit: ACKs wait here until their leases are durable.
-  private pendingChanges: Lease[] = [];
-  private pendingSends: Outgoing[] = [];
-  private flushing: Promise<void> | undefined;
-  private flushQueued = false;
+  // Group commit: ACKs wait there until their leases are durable (claimed, with several servers).
+  private readonly group: GroupCommit<Lease, Outgoing, Lease[]>;
 
-  constructor(private readonly o: SenderOptions) {}
+  constructor(private readonly o: SenderOptions) {
+    this.group = new GroupCommit({
+      // Offers, unless shared, are promises to nobody: only states that matter after a crash are written.
+      commit: async (changes) => {
+        const durable = o.storeOffers() ? changes : changes.filter((l) => l.state !== 'offered');
+        return durable.length ? o.commitLeases(durable) : [];
+      },
+      release: (sends, refused) => this.release(sends, refused),
+      fail: (sends, err) => {
+        // Not durable, so not acknowledged: the clients will retry.
+        for (const s of sends) s.settle('commit-failed');
+        o.warn(`DHCP: lease commit failed, ${sends.length} replies withheld: ${err.message}`);
+      },
+    });
+  }
 
   send(out: Outgoing): void {
     const encoded = encodePacket(out.reply, replyEncodeOptions(out.request));
@@ -97,56 +110,30 @@ export class ReplySender {
 
   /** Commits `changes`, then sends `out` (if any) once they are durable. */
   commitThenSend(changes: Lease[], out?: Outgoing): void {
-    // Offers are promises to nobody and are never written (see flush): an OFFER or a NAK with nothing durable to
-    // wait for leaves now instead of queueing behind other clients' commits.
+    // Offers are promises to nobody and are never written (see the commit above): an OFFER or a NAK with nothing
+    // durable to wait for leaves now instead of queueing behind other clients' commits.
     if (out && (this.o.storeOffers() ? !changes.length : changes.every((l) => l.state === 'offered'))) {
       this.send(out);
       return;
     }
-    this.pendingChanges.push(...changes);
-    if (out) this.pendingSends.push(out);
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      setImmediate(() => void this.flush());
-    }
+    this.group.add(changes, out);
   }
 
   /** Commits and sends whatever is pending, and waits for a commit under way. */
-  async close(): Promise<void> {
-    await this.flush();
-    await this.flushing;
+  close(): Promise<void> {
+    return this.group.close();
   }
 
-  private async flush(): Promise<void> {
-    this.flushQueued = false;
-    await this.flushing;
-    const changes = this.pendingChanges;
-    const sends = this.pendingSends;
-    this.pendingChanges = [];
-    this.pendingSends = [];
-    if (!changes.length && !sends.length) return;
-    this.flushing = (async () => {
-      let refused: Lease[] = [];
-      try {
-        // Offers, unless shared, are promises to nobody: only states that matter after a crash are written.
-        const durable = this.o.storeOffers() ? changes : changes.filter((l) => l.state !== 'offered');
-        if (durable.length) refused = await this.o.commitLeases(durable);
-      } catch (err) {
-        // Not durable, so not acknowledged: the clients will retry.
-        for (const s of sends) s.settle('commit-failed');
-        this.o.warn(`DHCP: lease commit failed, ${sends.length} replies withheld: ${(err as Error).message}`);
-        return;
-      }
-      if (refused.length) this.o.learn(refused);
-      const holders = new Map(refused.map((l) => [l.ip, l]));
-      for (const s of sends) {
-        const holder = holders.get(s.reply.yiaddr);
-        if (!holder || ownHolding(holder, s.request)) this.send(s);
-        else if (s.retry) s.retry();
-        else s.settle('lease-conflict', `${s.reply.yiaddr} is held by ${holder.mac} (server ${holder.server ?? '?'})`);
-      }
-    })();
-    await this.flushing;
+  /** The commit is durable: replies go, except those whose address the store gave another server's client. */
+  private release(sends: Outgoing[], refused: Lease[]): void {
+    if (refused.length) this.o.learn(refused);
+    const holders = new Map(refused.map((l) => [l.ip, l]));
+    for (const s of sends) {
+      const holder = holders.get(s.reply.yiaddr);
+      if (!holder || ownHolding(holder, s.request)) this.send(s);
+      else if (s.retry) s.retry();
+      else s.settle('lease-conflict', `${s.reply.yiaddr} is held by ${holder.mac} (server ${holder.server ?? '?'})`);
+    }
   }
 }
 

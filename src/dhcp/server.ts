@@ -25,8 +25,9 @@ import {
 } from './exchange.ts';
 import { factsFromPacket } from './facts.ts';
 import { answerFull } from './full.ts';
-import { type Datagram, Intake } from './intake.ts';
-import { BOOTREQUEST, type DhcpPacket, decodePacket } from './packet.ts';
+import { INTAKE_BOUNDS, Intake, type IntakeClass } from './intake.ts';
+import { MessageType } from './option-types.ts';
+import { BOOTREQUEST, type DhcpPacket, decodePacket, peekMessageType } from './packet.ts';
 import type { Lease, LeasePool } from './pool.ts';
 import { answerProxy } from './proxy.ts';
 import { ReplySender } from './sender.ts';
@@ -67,13 +68,25 @@ export interface DhcpServer {
 
 const ZERO = '0.0.0.0';
 const EXPIRY_SWEEP_MS = 30_000;
-/** Queue bounds and batch size of the intake: a few hundred ms of work at most, so a shed DISCOVER is retried by
- * its client (4 s in RFC 2131 §4.1) while a queued one would still be answered in time. */
-const URGENT_MAX = 4096;
-const DISCOVER_MAX = 512;
-const DISCOVER_MAX_WAIT_MS = 300;
-const BATCH = 32;
-const BATCH_BUDGET_MS = 1;
+
+/** A datagram as the intake queues it. */
+export interface Datagram {
+  msg: Buffer;
+  socket: Socket;
+  iface: string | undefined;
+  from: { address: string; port: number };
+  onProxyPort: boolean;
+  /** performance.now() when it was read. */
+  at: number;
+}
+
+const URGENT = new Set<number>([MessageType.Request, MessageType.Decline, MessageType.Release, MessageType.Inform]);
+
+/** REQUESTs, DECLINEs, RELEASEs, INFORMs and anything on the proxy port first; DISCOVERs and the rest after. */
+export function classifyDhcp4(d: Datagram): IntakeClass {
+  const type = d.onProxyPort ? MessageType.Request : peekMessageType(d.msg);
+  return type !== undefined && URGENT.has(type) ? 'urgent' : 'discover';
+}
 
 export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer> {
   const now = o.now ?? Date.now;
@@ -191,12 +204,9 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
     return answerFull(ctx, pool, now());
   }
 
-  const intake = new Intake({
-    urgentMax: URGENT_MAX,
-    discoverMax: DISCOVER_MAX,
-    discoverMaxWaitMs: DISCOVER_MAX_WAIT_MS,
-    batch: BATCH,
-    budgetMs: BATCH_BUDGET_MS,
+  const intake = new Intake<Datagram>({
+    ...INTAKE_BOUNDS,
+    classify: classifyDhcp4,
     handle: (d: Datagram) =>
       handle(d.msg, d.socket, d.iface, d.from, d.onProxyPort, d.at).catch((err: Error) => {
         o.warn(`DHCP: request from ${d.from.address} failed: ${err.message}`);

@@ -1,19 +1,28 @@
 /**
- * The DHCPv6 server (RFC 8415, full mode): the socket loop (net/udp6.ts), message validation (§16), the address pool
- * (pool.ts), the same boot policy as DHCPv4 (the boot file as RFC 5970 option 59), durable bindings before a REPLY
- * that gives them. Every client message ends in one exchange report (the boot timeline, the metrics), every message
- * that gets no reply in one drop with its reason, as on the IPv4 side.
+ * The DHCPv6 server (RFC 8415, full mode): the socket loop (net/udp6.ts), message validation and answers (answer.ts),
+ * the address pool (pool.ts), the same boot policy as DHCPv4 (the boot file as RFC 5970 option 59), durable bindings
+ * before a REPLY that gives them. Every client message ends in one exchange report (the boot timeline, the metrics),
+ * every message that gets no reply in one drop with its reason, as on the IPv4 side.
+ *
+ * The loop is DHCPv4's: the same intake (REQUEST-class messages before SOLICITs, bounded queues, shedding; see
+ * dhcp/intake.ts) and the same group commit (all bindings decided in one turn of the event loop made durable
+ * together, their REPLYs held until they are; see dhcp/group-commit.ts).
  */
-import type { Socket } from 'node:dgram';
+import { performance } from 'node:perf_hooks';
 import type { DhcpDecision } from '../boot/decide.ts';
 import type { DhcpDropReason } from '../dhcp/exchange.ts';
+import { GroupCommit } from '../dhcp/group-commit.ts';
+import { INTAKE_BOUNDS, Intake, type IntakeClass } from '../dhcp/intake.ts';
 import type { ClientFacts } from '../model/types.ts';
 import { interfaceAddress6, openDhcp6Socket, zoneOf } from '../net/udp6.ts';
 import type { StoredLease } from '../store/types.ts';
-import { factsFromMessage, isHttpClient, macOf } from './facts.ts';
-import { type Dhcp6Message, decodeMessage, encodeMessage, Msg, Opt, Status } from './packet.ts';
-import type { Client6, Lease6Pool, Subnet6Config } from './pool.ts';
-import { bootfileUrl, buildReply, type ReplyInput } from './reply.ts';
+import { answer, type Dhcp6Exchange } from './answer.ts';
+import { factsFromMessage, macOf } from './facts.ts';
+import { decodeMessage, encodeMessage, Msg } from './packet.ts';
+import type { Lease6Pool } from './pool.ts';
+import { buildReply } from './reply.ts';
+
+export type { Dhcp6Exchange } from './answer.ts';
 
 const NAMES: Record<number, string> = {
   [Msg.Solicit]: 'SOLICIT',
@@ -33,17 +42,34 @@ function messageName(type: number): string {
   return NAMES[type] ?? 'UNKNOWN';
 }
 
-/** What one client message came to (the shape the boot service and the metrics take for DHCPv4 too). */
-export interface Dhcp6Exchange {
-  facts: ClientFacts;
-  message: string;
+/** A client message as the intake queues it. */
+export interface Datagram6 {
+  msg: Buffer;
+  /** The client's link-local source address with its zone, and port. */
+  from: string;
   port: number;
-  reply?: 'ADVERTISE' | 'REPLY';
-  /** The address advertised or bound. */
-  yiaddr?: string;
-  outcome: 'offered' | 'acked' | 'nak' | 'ignored' | 'released' | 'declined' | 'informed';
-  reason?: DhcpDropReason | 'no-binding' | 'not-on-link';
-  bootfile?: string;
+  /** performance.now() when it was read. */
+  at: number;
+}
+
+const URGENT = new Set<number>([
+  Msg.Request,
+  Msg.Renew,
+  Msg.Rebind,
+  Msg.Confirm,
+  Msg.Release,
+  Msg.Decline,
+  Msg.InformationRequest,
+]);
+
+/**
+ * RFC 8415 §8: "msg-type: Identifies the DHCP message type", the first octet of the message, read without a decode.
+ * A SOLICIT starts an exchange and waits behind the messages that finish or keep one, as a DHCPv4 DISCOVER does;
+ * anything else (garbage, a server's message) is the rest.
+ */
+export function classifyDhcp6(d: Datagram6): IntakeClass {
+  const type = d.msg[0];
+  return type !== undefined && URGENT.has(type) ? 'urgent' : 'discover';
 }
 
 export interface Dhcp6ServerOptions {
@@ -62,29 +88,65 @@ export interface Dhcp6ServerOptions {
   serverAddress?: (iface: string) => string | undefined;
 }
 
-export interface Dhcp6Server {
+/** Hands an encoded reply to the socket; `done` once the kernel took it or with why not. */
+export type Transmit = (reply: Buffer, port: number, address: string, done: (err: Error | null) => void) => void;
+
+export interface Dhcp6Loop {
+  push(d: Datagram6): void;
+  /** Stops reading; commits and sends what is pending. */
   close(): Promise<void>;
 }
 
-interface Verdict {
-  reply?: Omit<ReplyInput, 'request' | 'serverId' | 'now'>;
-  outcome: Dhcp6Exchange['outcome'];
-  reason?: Dhcp6Exchange['reason'];
-  changes?: StoredLease[];
+/** A REPLY (or ADVERTISE) decided, waiting for the commit of its bindings. */
+interface Pending {
+  reply: Buffer;
+  d: Datagram6;
+  /** Reports the exchange once the reply left, or with why it did not. */
+  settle(err?: { reason: DhcpDropReason }): void;
 }
 
-export async function startDhcp6Server(o: Dhcp6ServerOptions): Promise<Dhcp6Server> {
+/** The server without its socket: the intake, the answers, the group commit; replies leave through `transmit`. */
+export function dhcp6Loop(o: Dhcp6ServerOptions, transmit: Transmit): Dhcp6Loop {
   const now = o.now ?? Date.now;
-  const socket: Socket = await openDhcp6Socket(o.interfaces, o.port);
   const served = new Set(o.interfaces);
-  const serverAddress = o.serverAddress ?? interfaceAddress6;
-  const drop = (reason: DhcpDropReason, detail: string) => o.onDrop?.(reason, detail);
+  const ctx = { ...o, now, serverAddress: o.serverAddress ?? interfaceAddress6 };
+  const drop = (reason: DhcpDropReason, detail: string) => {
+    try {
+      o.onDrop?.(reason, detail);
+    } catch (err) {
+      o.warn(`DHCPv6: drop handler failed: ${(err as Error).message}`);
+    }
+  };
 
-  async function handle(msg: Buffer, from: string, port: number): Promise<void> {
+  // The one place a reply is handed to the socket: back to the client's link-local source address and port, whose
+  // zone sends it out of the interface it came in on.
+  const send = (p: Pending): void => {
+    try {
+      transmit(p.reply, p.d.port, p.d.from, (err) => p.settle(err ? { reason: 'send-failed' } : undefined));
+    } catch {
+      // A socket closed under a late group commit throws instead of calling back.
+      p.settle({ reason: 'send-failed' });
+    }
+  };
+  const group = new GroupCommit<StoredLease, Pending, void>({
+    commit: (changes) => o.commitLeases(changes),
+    release: (sends) => {
+      for (const p of sends) send(p);
+    },
+    fail: (sends, err) => {
+      // Not durable, so not given: the clients retransmit.
+      o.warn(`DHCPv6: lease commit failed, ${sends.length} replies withheld: ${err.message}`);
+      for (const p of sends) p.settle({ reason: 'commit-failed' });
+    },
+  });
+
+  /** Decides one message's answer; its reply leaves now, or with the group commit of its bindings. */
+  async function handle(d: Datagram6): Promise<void> {
+    const { from } = d;
     const iface = zoneOf(from);
     if (!iface || !served.has(iface))
       return drop('no-subnet', `from ${from}: not a link-local source on a served interface`);
-    const decoded = decodeMessage(msg);
+    const decoded = decodeMessage(d.msg);
     if (!decoded.ok) return drop('malformed', `from ${from}: ${decoded.error.code} ${decoded.error.message}`);
     const m = decoded.message;
     const mac = macOf(m, from);
@@ -101,142 +163,56 @@ export async function startDhcp6Server(o: Dhcp6ServerOptions): Promise<Dhcp6Serv
         o.warn(`DHCPv6: exchange handler failed: ${(err as Error).message}`);
       }
     };
-    const v = await answer(m, facts, iface);
+    const v = await answer(ctx, m, facts, iface);
     if (!v.reply) return report({ outcome: v.outcome, ...(v.reason ? { reason: v.reason } : {}) });
-    if (v.changes?.length) {
-      try {
-        await o.commitLeases(v.changes);
-      } catch (err) {
-        o.warn(`DHCPv6: lease commit failed: ${(err as Error).message}`);
-        return report({ outcome: 'ignored', reason: 'commit-failed' });
-      }
-    }
     const reply = buildReply({ ...v.reply, request: m, serverId: o.serverId, now: now() });
-    // Back to the client's link-local source address and port: its zone sends it out of the interface it came in on.
-    socket.send(encodeMessage(reply), port, from, (err) => {
-      if (err) return report({ outcome: 'ignored', reason: 'send-failed' });
-      report({
-        outcome: v.outcome,
-        reply: reply.type === Msg.Advertise ? 'ADVERTISE' : 'REPLY',
-        ...(v.reply?.lease ? { yiaddr: v.reply.lease.ip } : {}),
-        ...(reply.options.bootfileUrl ? { bootfile: reply.options.bootfileUrl } : {}),
-        ...(v.reason ? { reason: v.reason } : {}),
-      });
-    });
+    const pending: Pending = {
+      reply: encodeMessage(reply),
+      d,
+      settle: (err) => {
+        if (err) return report({ outcome: 'ignored', reason: err.reason });
+        report({
+          outcome: v.outcome,
+          reply: reply.type === Msg.Advertise ? 'ADVERTISE' : 'REPLY',
+          ...(v.reply?.lease ? { yiaddr: v.reply.lease.ip } : {}),
+          ...(reply.options.bootfileUrl ? { bootfile: reply.options.bootfileUrl } : {}),
+          ...(v.reason ? { reason: v.reason } : {}),
+        });
+      },
+    };
+    if (v.changes?.length) group.add(v.changes, pending);
+    else send(pending);
   }
 
-  /**
-   * The boot file for this client, or undefined: not asked for (option 59 not in its Option Request option: a host's
-   * own DHCPv6, EDK2's IP6 configuration after its HTTP boot exchange), the policy says ignore, or no address to name
-   * a TFTP server by.
-   */
-  async function bootfile(m: Dhcp6Message, facts: ClientFacts, iface: string): Promise<string | undefined> {
-    if (!m.options.oro?.includes(Opt.BootfileUrl)) return undefined;
-    return bootfileUrl(await o.decide(facts), serverAddress(iface));
-  }
-
-  async function answer(m: Dhcp6Message, facts: ClientFacts, iface: string): Promise<Verdict> {
-    const op = m.options;
-    const ignore = (reason: DhcpDropReason): Verdict => ({ outcome: 'ignored', reason });
-    const subnet: Subnet6Config | undefined = o.pool.subnetFor(iface);
-    const ours = op.serverId?.equals(o.serverId) ?? false;
-    // §16: which messages must and must not carry a Server Identifier, and a Client Identifier.
-    if (m.type === Msg.InformationRequest) {
-      if (op.serverId && !ours) return ignore('other-server');
-      return {
-        outcome: 'informed',
-        reply: {
-          type: Msg.Reply,
-          bootfile: await bootfile(m, facts, iface),
-          httpClient: isHttpClient(facts),
-          ...(subnet ? { subnet } : {}),
-        },
-      };
-    }
-    if (!op.clientId) return ignore('invalid-request');
-    const client: Client6 = { duid: op.clientId.toString('hex'), mac: facts.mac };
-    const needsServerId = [Msg.Request, Msg.Renew, Msg.Release, Msg.Decline] as number[];
-    if (needsServerId.includes(m.type) && !ours) return ignore(op.serverId ? 'other-server' : 'invalid-request');
-    if ((m.type === Msg.Solicit || m.type === Msg.Rebind || m.type === Msg.Confirm) && op.serverId) {
-      return ignore('invalid-request');
-    }
-    if (!subnet) return ignore('no-subnet');
-    const t = now();
-    const ia = op.iaNa[0];
-    switch (m.type) {
-      case Msg.Solicit:
-      case Msg.Request: {
-        // RFC 8415 §18.3.1: with Rapid Commit (§21.14) the server answers a SOLICIT with a REPLY that binds.
-        const rapid = m.type === Msg.Solicit && op.rapidCommit === true;
-        const bind = m.type === Msg.Request || rapid;
-        const given = ia ? o.pool.assign(subnet, client, bind, t) : undefined;
-        const file = await bootfile(m, facts, iface);
-        const reply: Verdict['reply'] = {
-          type: m.type === Msg.Solicit && !rapid ? Msg.Advertise : Msg.Reply,
-          subnet,
-          ...(given ? { lease: given.lease } : { iaStatus: { code: Status.NoAddrsAvail, message: 'no address free' } }),
-          ...(file ? { bootfile: file } : {}),
-          httpClient: isHttpClient(facts),
-          ...(rapid ? { rapidCommit: true } : {}),
-        };
-        const outcome = bind ? 'acked' : 'offered';
-        return { outcome, reply, changes: given?.changes ?? [], ...(ia && !given ? { reason: 'pool-exhausted' } : {}) };
-      }
-      case Msg.Renew:
-      case Msg.Rebind: {
-        const address = ia?.addresses[0]?.address;
-        const lease = address ? o.pool.renew(subnet, client, address, t) : undefined;
-        const file = await bootfile(m, facts, iface);
-        const common = { type: Msg.Reply, subnet, ...(file ? { bootfile: file } : {}) } as const;
-        if (!lease) {
-          // RFC 8415 §18.3.4: an IA the server has no binding for comes back with no addresses and NoBinding.
-          return {
-            outcome: 'nak',
-            reason: 'no-binding',
-            reply: { ...common, iaStatus: { code: Status.NoBinding, message: 'no binding for this address' } },
-          };
-        }
-        return { outcome: 'acked', reply: { ...common, lease }, changes: [lease] };
-      }
-      case Msg.Release:
-      case Msg.Decline: {
-        const how = m.type === Msg.Release ? 'released' : 'declined';
-        const changes = op.iaNa.flatMap((i) =>
-          i.addresses.flatMap((a) => o.pool.giveUp(client, a.address, how, t) ?? []),
-        );
-        // §18.3.7/§18.3.8: a REPLY with a Status Code of Success.
-        return { outcome: how, reply: { type: Msg.Reply, status: { code: Status.Success, message: how } }, changes };
-      }
-      case Msg.Confirm: {
-        const addresses = op.iaNa.flatMap((i) => i.addresses.map((a) => a.address));
-        // RFC 8415 §18.3.3: with no addresses in any IA the server sends no Reply.
-        if (!addresses.length) return ignore('invalid-request');
-        const fine = addresses.every((a) => o.pool.onLink(subnet, a));
-        const status = fine
-          ? { code: Status.Success, message: 'on link' }
-          : { code: Status.NotOnLink, message: 'not on this link' };
-        return {
-          outcome: fine ? 'acked' : 'nak',
-          reply: { type: Msg.Reply, status },
-          ...(fine ? {} : { reason: 'not-on-link' }),
-        };
-      }
-      default:
-        return ignore('unsupported-message');
-    }
-  }
-
-  let closed = false;
-  socket.on('message', (msg, rinfo) => {
-    if (closed) return;
-    handle(msg, rinfo.address, rinfo.port).catch((err: Error) =>
-      o.warn(`DHCPv6: message from ${rinfo.address} failed: ${err.message}`),
-    );
+  const intake = new Intake<Datagram6>({
+    ...INTAKE_BOUNDS,
+    classify: classifyDhcp6,
+    handle: (d) => handle(d).catch((err: Error) => o.warn(`DHCPv6: message from ${d.from} failed: ${err.message}`)),
+    shed: (reason, d) => drop(reason, `from ${d.from}: overloaded (queue full or waited too long)`),
   });
+  return {
+    push: (d) => intake.push(d),
+    async close() {
+      intake.close();
+      await group.close();
+    },
+  };
+}
+
+export interface Dhcp6Server {
+  close(): Promise<void>;
+}
+
+export async function startDhcp6Server(o: Dhcp6ServerOptions): Promise<Dhcp6Server> {
+  const socket = await openDhcp6Socket(o.interfaces, o.port);
+  const loop = dhcp6Loop(o, (reply, port, address, done) => socket.send(reply, port, address, done));
+  socket.on('message', (msg, rinfo) =>
+    loop.push({ msg, from: rinfo.address, port: rinfo.port, at: performance.now() }),
+  );
   socket.on('error', (err) => o.warn(`DHCPv6: socket error: ${err.message}`));
   return {
     async close() {
-      closed = true;
+      await loop.close();
       await new Promise<void>((r) => socket.close(() => r()));
     },
   };

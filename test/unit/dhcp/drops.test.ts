@@ -11,9 +11,10 @@ import { describe, test } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import { loadConfig } from '../../../src/config/config.ts';
 import { DropLog } from '../../../src/dhcp/drop-log.ts';
-import { type Datagram, Intake } from '../../../src/dhcp/intake.ts';
+import { Intake } from '../../../src/dhcp/intake.ts';
 import { type DhcpOptions, MessageType } from '../../../src/dhcp/option-types.ts';
 import { encodePacket, macToChaddr, peekMessageType } from '../../../src/dhcp/packet.ts';
+import { classifyDhcp4, type Datagram } from '../../../src/dhcp/server.ts';
 
 const ZERO = '0.0.0.0';
 
@@ -88,7 +89,8 @@ describe('Intake', () => {
   test('REQUESTs before DISCOVERs; a full queue sheds the newest; a stale DISCOVER is shed', async () => {
     const handled: string[] = [];
     const shed: string[] = [];
-    const intake = new Intake({
+    const intake = new Intake<Datagram>({
+      classify: classifyDhcp4,
       urgentMax: 2,
       discoverMax: 3,
       discoverMaxWaitMs: 60_000,
@@ -111,7 +113,8 @@ describe('Intake', () => {
     assert.deepEqual(handled, ['r1', 'r2', 'd1', 'd2', 'd3']);
     assert.deepEqual(shed, ['shed-discover d4', 'shed-request r3']);
 
-    const old = new Intake({
+    const old = new Intake<Datagram>({
+      classify: classifyDhcp4,
       urgentMax: 10,
       discoverMax: 10,
       discoverMaxWaitMs: 100,

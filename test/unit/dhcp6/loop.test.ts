@@ -1,0 +1,141 @@
+/**
+ * The DHCPv6 loop's group commit: REQUESTs decided in one turn of the event loop are bound in one commit, and no
+ * REPLY leaves before its binding is durable; a failed commit sends none of them.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { decodeMessage, encodeMessage, Msg } from '../../../src/dhcp6/packet.ts';
+import { Lease6Pool, type Subnet6Config } from '../../../src/dhcp6/pool.ts';
+import { type Dhcp6Exchange, dhcp6Loop, type Transmit } from '../../../src/dhcp6/server.ts';
+import type { StoredLease } from '../../../src/store/types.ts';
+
+const SERVER_ID = Buffer.from('00030001aac853841161', 'hex');
+const SUBNET: Subnet6Config = {
+  prefix: '2001:db8::/64',
+  range: ['2001:db8::100', '2001:db8::1ff'],
+  preferredSeconds: 3600,
+  validSeconds: 7200,
+};
+const IFACE = 'lan0';
+
+/** A REQUEST for an address (RFC 8415 §18.2.2) from client `i`: DUID-LL of its MAC, our Server Identifier. */
+function request(i: number): { msg: Buffer; from: string; port: number; at: number } {
+  const mac = Buffer.from([0x52, 0x54, 0, 0, 1, i]);
+  const msg = encodeMessage({
+    type: Msg.Request,
+    xid: i,
+    options: {
+      clientId: Buffer.concat([Buffer.from([0, 3, 0, 1]), mac]),
+      serverId: SERVER_ID,
+      iaNa: [{ iaid: 1, t1: 0, t2: 0, addresses: [] }],
+    },
+  });
+  return { msg, from: `fe80::5054:ff:fe00:1${i.toString(16).padStart(2, '0')}%${IFACE}`, port: 546, at: 0 };
+}
+
+function loop(commit: (changes: StoredLease[]) => Promise<void>) {
+  const events: string[] = [];
+  const exchanges: Dhcp6Exchange[] = [];
+  const drops: string[] = [];
+  const replies: Buffer[] = [];
+  let done: () => void = () => {};
+  let expected = 0;
+  const finished = new Promise<void>((r) => {
+    done = r;
+  });
+  const transmit: Transmit = (reply, _port, address, callback) => {
+    events.push(`send ${address}`);
+    replies.push(reply);
+    callback(null);
+  };
+  const l = dhcp6Loop(
+    {
+      interfaces: [IFACE],
+      port: 547,
+      pool: new Lease6Pool([SUBNET]),
+      serverId: SERVER_ID,
+      commitLeases: async (changes) => {
+        events.push(`commit ${changes.length}`);
+        await commit(changes);
+        events.push('durable');
+      },
+      decide: async () => ({ kind: 'ignore', reason: 'not asked' }),
+      onExchange: (e) => {
+        exchanges.push(e);
+        if (exchanges.length === expected) done();
+      },
+      onDrop: (reason) => drops.push(reason),
+      warn: () => {},
+      serverAddress: () => '2001:db8::1',
+    },
+    transmit,
+  );
+  const push = (n: number) => {
+    expected = n;
+    for (let i = 1; i <= n; i++) l.push(request(i));
+    return finished;
+  };
+  return { loop: l, push, events, exchanges, drops, replies };
+}
+
+describe('DHCPv6 group commit', () => {
+  test('REQUESTs decided in one turn: one commit of all their bindings, the REPLYs only after it is durable', {
+    timeout: 10_000,
+  }, async () => {
+    // The intake starts four at a time in one turn (a fifth may fall into the next batch).
+    const t = loop(async () => {});
+    await t.push(4);
+    assert.deepEqual(t.events.slice(0, 2), ['commit 4', 'durable']);
+    assert.equal(t.events.filter((e) => e.startsWith('send ')).length, 4);
+    assert.deepEqual(
+      t.exchanges.map((e) => [e.outcome, e.reply]),
+      Array(4).fill(['acked', 'REPLY']),
+    );
+    const addresses = t.replies.map((r) => {
+      const m = decodeMessage(r);
+      assert.ok(m.ok);
+      return m.message.options.iaNa[0]?.addresses[0]?.address;
+    });
+    assert.equal(new Set(addresses).size, 4, 'four clients, four addresses');
+    await t.loop.close();
+  });
+
+  test('a burst of REQUESTs: at most one commit per batch of four, every REPLY after its commit', {
+    timeout: 10_000,
+  }, async () => {
+    const commits: number[] = [];
+    const t = loop(async (changes) => {
+      commits.push(changes.length);
+    });
+    await t.push(12);
+    assert.ok(commits.length <= 3, `${commits.length} commits for 12 REQUESTs`);
+    assert.equal(
+      commits.reduce((a, b) => a + b, 0),
+      12,
+    );
+    // Each send follows a `durable`, never a `commit` still under way.
+    let open = false;
+    for (const e of t.events) {
+      if (e.startsWith('commit')) open = true;
+      else if (e === 'durable') open = false;
+      else assert.equal(open, false, 'a REPLY left while its commit was under way');
+    }
+    await t.loop.close();
+  });
+
+  test('a failed commit withholds every REPLY of its batch: each is dropped as commit-failed', {
+    timeout: 10_000,
+  }, async () => {
+    const t = loop(async () => {
+      throw new Error('disk full');
+    });
+    await t.push(4);
+    assert.deepEqual(t.events, ['commit 4']);
+    assert.deepEqual(t.drops, Array(4).fill('commit-failed'));
+    assert.deepEqual(
+      t.exchanges.map((e) => [e.outcome, e.reason]),
+      Array(4).fill(['ignored', 'commit-failed']),
+    );
+    await t.loop.close();
+  });
+});
