@@ -16,8 +16,8 @@ export interface ProbePlan {
   scripts: { macs: string[]; concurrency: number };
   /** DHCP rows: a name and the MACs to DISCOVER for, one at a time. */
   dhcp: { name: string; macs: string[] }[];
-  /** DISCOVERs sent before the DHCP rows and not timed: this process's own DHCP code runs cold at first, and its
-   * first compilations would land in the first row's tail (the server is warmed by an earlier probe). */
+  /** DISCOVERs sent before the DHCP rows and not timed: this process's DHCP code and the server's run cold at first
+   * (JIT), and their first compilations would land in the first row's tail. */
   dhcpWarmup?: string[];
 }
 
@@ -27,8 +27,9 @@ export interface Latencies {
   p50: number;
   p99: number;
   max: number;
-  /** DHCP rows: the server's own p99 over the row's DISCOVERs (arrival to reply handed to the kernel, from its
-   * bootherd_dhcp_reply_seconds histogram), as the bucket bound it falls under, in ms. */
+  /** The server's own p99 over the row (ms), estimated from its histogram as Prometheus does: DHCP rows from its
+   * bootherd_dhcp_reply_seconds histogram (arrival to reply handed to the kernel), script rows from
+   * bootherd_http_request_duration_seconds of /ipxe (request to response). */
   serverP99?: number;
 }
 
@@ -39,6 +40,7 @@ function summarize(ms: number[], failed: number): Latencies {
 }
 
 async function scripts(plan: ProbePlan): Promise<Latencies> {
+  const before = await scriptHistogram(plan);
   const agent = new Agent({ keepAlive: true, maxSockets: plan.scripts.concurrency });
   const ms: number[] = [];
   let failed = 0;
@@ -68,24 +70,43 @@ async function scripts(plan: ProbePlan): Promise<Latencies> {
   };
   await Promise.all(Array.from({ length: plan.scripts.concurrency }, worker));
   agent.destroy();
-  return summarize(ms, failed);
+  return { ...summarize(ms, failed), serverP99: p99Of(before, await scriptHistogram(plan)) };
 }
 
-/** The server's DISCOVER reply-time histogram: cumulative counts by bucket bound (seconds). */
-async function discoverHistogram(plan: ProbePlan): Promise<Map<number, number>> {
+/** One of the server's histograms, cumulative counts by bucket bound (seconds): the series whose labels (besides
+ * `le`) are exactly `labels`, e.g. `message="discover"` or `route="/ipxe"`. */
+async function histogram(plan: ProbePlan, name: string, labels: string): Promise<Map<number, number>> {
   const res = await fetch(`http://${plan.server}:${plan.httpPort}/metrics`);
   const text = await res.text();
   const out = new Map<number, number>();
-  const re = /^bootherd_dhcp_reply_seconds_bucket\{le="([^"]+)",message="discover"\} (\d+)$/gm;
-  for (const m of text.matchAll(re)) out.set(m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2]));
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)_bucket\{le="([^"]+)",(.*)\} (\d+)$/.exec(line);
+    if (!m || m[1] !== name || m[3] !== labels) continue;
+    out.set(m[2] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[2]), Number(m[4]));
+  }
   return out;
 }
 
-/** The smallest bucket bound (ms) holding 99 % of what was observed between two readings. */
-function p99Bound(before: Map<number, number>, after: Map<number, number>): number {
+const discoverHistogram = (plan: ProbePlan) => histogram(plan, 'bootherd_dhcp_reply_seconds', 'message="discover"');
+const scriptHistogram = (plan: ProbePlan) => histogram(plan, 'bootherd_http_request_duration_seconds', 'route="/ipxe"');
+
+/**
+ * The p99 (ms) of what was observed between two readings of a histogram, as Prometheus' histogram_quantile estimates
+ * it: the bucket holding the 99th percentile, interpolated linearly inside it.
+ */
+function p99Of(before: Map<number, number>, after: Map<number, number>): number {
   const total = (after.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
-  for (const le of [...after.keys()].sort((a, b) => a - b)) {
-    if ((after.get(le)! - (before.get(le) ?? 0)) / total >= 0.99) return le * 1000;
+  const rank = 0.99 * total;
+  let lower = 0;
+  let below = 0;
+  for (const le of [...after.keys()].sort((x, y) => x - y)) {
+    const count = after.get(le)! - (before.get(le) ?? 0);
+    if (count >= rank) {
+      if (le === Number.POSITIVE_INFINITY) return lower * 1000;
+      return (lower + (le - lower) * ((rank - below) / Math.max(count - below, 1))) * 1000;
+    }
+    lower = le;
+    below = count;
   }
   return Number.NaN;
 }
@@ -108,7 +129,7 @@ async function dhcp(plan: ProbePlan, macs: string[]): Promise<Latencies> {
     else failed++;
   }
   relay.close();
-  return { ...summarize(ms, failed), serverP99: p99Bound(before, await discoverHistogram(plan)) };
+  return { ...summarize(ms, failed), serverP99: p99Of(before, await discoverHistogram(plan)) };
 }
 
 const plan = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as ProbePlan;

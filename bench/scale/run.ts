@@ -5,10 +5,11 @@
  * - a machine's script over HTTP, p50/p99 of single requests to random machines (one at a time and 8 at a time);
  * - a DHCP decision: relayed DISCOVER → OFFER round trips, one at a time, for MACs holding one of the 100,000 leases,
  *   for new MACs (an address chosen among the free ones) and for inventory machines (reservation + boot policy).
- * Targets (the PostgreSQL issue): script p99 < 5 ms, DHCP decision p99 < 1 ms, apply < 10 s, on every engine. A
- * DHCP decision is judged by the server's own reply-time histogram over each row (bootherd_dhcp_reply_seconds: arrival
- * to reply handed to the kernel, as a bucket bound); the round trip through the kernel and a relay namespace, which
- * also holds this probe's own pauses, is printed beside it.
+ * Targets (the PostgreSQL issue): script p99 < 5 ms, DHCP decision p99 < 1 ms, apply < 10 s, on every engine. Each
+ * row is judged by the server's own histogram over it, its p99 interpolated as Prometheus' histogram_quantile does
+ * (DHCP: bootherd_dhcp_reply_seconds, arrival to reply handed to the kernel; scripts: the /ipxe route's request
+ * duration); the round trip through the kernel and a relay namespace, which also holds this probe's own pauses, is
+ * printed beside it.
  *
  * Run as root (network namespaces), after `npm run build` (the dist build is measured): `npm run bench:scale`.
  * Env: BENCH_MACHINES (10000), BENCH_LEASES (100000), BENCH_SAMPLES (2000 per row), BENCH_SERVER_FLAGS (node flags
@@ -177,7 +178,14 @@ async function runEngine(engine: string, store: string): Promise<EngineResult> {
   });
   const one = probe({
     ...plan(1, 13),
-    dhcpWarmup: pick(300, LEASES, 29).map(leaseMac),
+    // Every path of the rows, untimed, as many as a row: the server's JIT tiers up on the first thousands of DORAs
+    // after a start (a first row right after a short warm-up was slower than the same row run again, whichever came
+    // first); the rows measure the steady state.
+    dhcpWarmup: [
+      ...pick(SAMPLES / 2, LEASES, 29).map(leaseMac),
+      ...Array.from({ length: SAMPLES / 4 }, (_, k) => newMac(SAMPLES + k)),
+      ...pick(SAMPLES / 4, MACHINES, 37).map((i) => mac(i)),
+    ],
     dhcp: [
       { name: 'dhcp: MAC with a lease', macs: pick(SAMPLES, LEASES, 17).map(leaseMac) },
       { name: 'dhcp: new MAC', macs: Array.from({ length: SAMPLES }, (_, k) => newMac(k)) },
@@ -210,12 +218,13 @@ function report(results: EngineResult[]): void {
     console.log('| --- | --- | --- | --- | --- | --- | --- |');
     for (const [name, l] of Object.entries(r.rows)) {
       const limit = name.startsWith('script') ? TARGET.scriptP99 : TARGET.dhcpP99;
-      // A DHCP decision is judged inside the server (its histogram, bucket bounds); the round trip, which adds the
-      // kernel, two namespaces and this probe's own pauses, is printed beside it.
+      // A row is judged inside the server (its histograms, p99 interpolated in the bucket as histogram_quantile
+      // does); the round trip, which adds the kernel, two namespaces and this probe's own pauses on the same two
+      // cores, is printed beside it.
       const p99 = l.serverP99 ?? l.p99;
       const met = l.failed === 0 && p99 < limit;
       console.log(
-        `| ${name} | ${f(l.p50)} | ${f(l.p99)} | ${f(l.max)} | ${l.serverP99 === undefined ? '-' : `≤ ${f(p99)}`} | ${l.failed} | p99 < ${limit} ms: ${met ? 'met' : 'NOT met'} |`,
+        `| ${name} | ${f(l.p50)} | ${f(l.p99)} | ${f(l.max)} | ${l.serverP99 === undefined ? '-' : `≈ ${f(p99)}`} | ${l.failed} | p99 < ${limit} ms: ${met ? 'met' : 'NOT met'} |`,
       );
     }
   }

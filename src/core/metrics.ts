@@ -27,7 +27,7 @@ export class Metrics {
     name: 'bootherd_http_request_duration_seconds',
     help: 'HTTP request duration by route',
     labelNames: ['route'] as const,
-    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [this.registry],
   });
   readonly decisions = new Counter({

@@ -28,5 +28,7 @@ export interface HandlerContext {
 /** The settle of an Outgoing: the exchange ends as `outcome` once the reply left, or ignored with why it did not. */
 export const settleAs =
   (ctx: HandlerContext, reply: DhcpPacket, outcome: DhcpOutcome, extra: Partial<ExchangeResult> = {}) =>
-  (failure?: SendFailure, detail?: string): void =>
-    failure ? ctx.ignore(failure, detail) : ctx.finish({ ...replied(reply, outcome), ...extra });
+  (failure?: SendFailure, detail?: string, handedAt?: number): void =>
+    failure
+      ? ctx.ignore(failure, detail)
+      : ctx.finish({ ...replied(reply, outcome), ...extra, ...(handedAt === undefined ? {} : { handedAt }) });

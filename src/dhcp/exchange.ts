@@ -105,7 +105,10 @@ export interface DhcpExchange {
   seconds: number;
 }
 
-export type ExchangeResult = Omit<DhcpExchange, 'facts' | 'message' | 'port' | 'xid' | 'seconds'>;
+export type ExchangeResult = Omit<DhcpExchange, 'facts' | 'message' | 'port' | 'xid' | 'seconds'> & {
+  /** performance.now() when the reply was given to the socket (the end of `seconds`); else the exchange's end. */
+  handedAt?: number;
+};
 
 const REPLY_NAMES = { [MessageType.Offer]: 'OFFER', [MessageType.Ack]: 'ACK', [MessageType.Nak]: 'NAK' } as const;
 

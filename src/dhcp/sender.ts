@@ -10,6 +10,7 @@
  * is not sent — the pool learns the holder and the handler picks again, or the client retransmits.
  */
 import type { Socket } from 'node:dgram';
+import { performance } from 'node:perf_hooks';
 import { GroupCommit } from './group-commit.ts';
 import { type DhcpPacket, encodePacket } from './packet.ts';
 import type { Lease } from './pool.ts';
@@ -25,8 +26,9 @@ export interface Outgoing {
   nak?: boolean;
   clientPort?: number;
   sourceAddress?: string;
-  /** Reports the exchange: once the reply left, or with why it did not. */
-  settle(failure?: SendFailure, detail?: string): void;
+  /** Reports the exchange: once the reply left (`handedAt`: performance.now() when it was given to the socket), or
+   * with why it did not. */
+  settle(failure?: SendFailure, detail?: string, handedAt?: number): void;
   /** The store refused the reply's address (another client holds it; the pool knows now): pick again, instead of
    * settling as `lease-conflict`. */
   retry?(): void;
@@ -97,9 +99,12 @@ export class ReplySender {
         out.settle('send-failed', `to ${address}:${dest.port}: ${err.message}`);
       } else {
         this.o.onReplied();
-        out.settle();
+        out.settle(undefined, undefined, handedAt);
       }
     };
+    // The decision ends here; the send itself is the kernel's path to the client (through a bridge, it also runs the
+    // receiver's side), timed apart from it.
+    const handedAt = performance.now();
     try {
       out.socket.send(encoded.buffer, dest.port, address, sent);
     } catch (err) {

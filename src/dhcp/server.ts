@@ -141,7 +141,7 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
       xid: p.xid,
     };
     let settled = false;
-    const finish = (r: ExchangeResult): void => {
+    const finish = ({ handedAt, ...r }: ExchangeResult): void => {
       if (settled) return;
       settled = true;
       if (r.outcome === 'ignored') {
@@ -155,7 +155,7 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
       // The address just acknowledged is the client's from now on: later TFTP and HTTP requests come from it.
       const withIp = r.outcome === 'acked' && r.yiaddr && known.ip === undefined ? { ...known, ip: r.yiaddr } : known;
       try {
-        o.onExchange({ facts: withIp, ...base, ...r, seconds: (performance.now() - at) / 1000 });
+        o.onExchange({ facts: withIp, ...base, ...r, seconds: ((handedAt ?? performance.now()) - at) / 1000 });
       } catch (err) {
         o.warn(`DHCP: exchange handler failed: ${(err as Error).message}`);
       }
