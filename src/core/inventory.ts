@@ -94,7 +94,10 @@ export class InventoryService {
    * transaction, so nothing is published from here). Returns the unsubscribe.
    */
   follow(): () => void {
-    return this.store.watchChanges((c) => this.changed({ ...c, remote: true }));
+    return this.store.watchChanges((c) =>
+      // Not a write: only the caches that trust the feed hear it (the next `apply` tells everyone to reload).
+      c.op === 'lost' ? this.boot.invalidate(c) : this.changed({ ...c, op: c.op, remote: true }),
+    );
   }
 
   /** The servers sharing this store, as their heartbeats left them. */

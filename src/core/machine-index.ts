@@ -3,8 +3,9 @@
  * trip on PostgreSQL, the largest part of a decision there). Kept by the same change announcements every other cache
  * follows (InventoryService.changes, the store's feed for other servers' writes), and exact by construction: while
  * anything is being (re)loaded, or when a key names several machines, the lookup asks the store, with the store's
- * order (MAC, then UUID, then serial, then hostname).
- * The script path never uses this: its one-shot actions are decided on what the store holds at that moment.
+ * order (MAC, then UUID, then serial, then hostname); and while the store's feed is down (it hears nothing then),
+ * until the `apply` of its reconnect has been read in full.
+ * The script path reads it too: a one-shot is consumed by the store's compare-and-swap, never on this index's word.
  */
 import { normalizeMac } from '../model/identity.ts';
 import type { Machine } from '../model/types.ts';
@@ -31,7 +32,8 @@ export class MachineIndex {
   private byId = new Map<string, Machine>();
   /** key → ids holding it; more than one id makes that key ambiguous, asked of the store. */
   private byKey: Record<Key, Map<string, Set<string>>> = fresh();
-  private state: 'empty' | 'loading' | 'ready' | 'off' = 'empty';
+  /** `deaf`: the feed is down; every lookup asks the store until the feed's next `apply`. */
+  private state: 'empty' | 'loading' | 'ready' | 'off' | 'deaf' = 'empty';
   /** Machines changed since the index last read them; while any is, lookups ask the store. */
   private readonly dirty = new Map<string, number>();
   private generation = 0;
@@ -65,8 +67,14 @@ export class MachineIndex {
   }
 
   /** A write was announced: follow it. */
-  changed(change: Pick<Change, 'kind' | 'id'>): void {
+  changed(change: Pick<Change, 'kind' | 'id'> & { op?: string }): void {
+    if (change.op === 'lost') {
+      this.generation++;
+      this.state = 'deaf';
+      return;
+    }
     if (this.state === 'empty' || (this.state === 'off' && change.kind !== 'inventory')) return;
+    if (this.state === 'deaf' && change.kind !== 'inventory') return;
     if (change.kind === 'inventory' || (change.kind === 'machine' && change.id === undefined)) this.reload();
     else if (change.kind === 'machine' && change.id !== undefined) this.refresh(change.id);
   }

@@ -123,7 +123,7 @@ export class BootService {
   }
 
   /** An inventory write was announced (ours or another server's): the caches follow it. */
-  invalidate(change: Pick<Change, 'kind' | 'id'>): void {
+  invalidate(change: Pick<Change, 'kind' | 'id'> & { op?: string }): void {
     this.catalog = undefined;
     this.machines?.changed(change);
   }
@@ -195,7 +195,9 @@ export class BootService {
     format: 'ipxe' | 'grub' | 'pxelinux' = 'ipxe',
   ): Promise<ScriptResult> {
     const facts = BootService.cleanFacts(rawFacts);
-    const inv = await this.view(facts);
+    // From memory where the index is exact (every writer announced, see machine-index.ts): a one-shot is still
+    // consumed by the store's compare-and-swap, and a lost swap reads the store again below.
+    const inv = await this.view(facts, this.machines);
     let decision = decideScript(facts, inv, this.deps.boot, choice);
     const machine = inv.machine;
     // A BIOS machine set to PXELINUX: iPXE only hands over, and a one-shot is consumed when PXELINUX reads its config.

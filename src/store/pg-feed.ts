@@ -100,6 +100,7 @@ export class PgChangeFeed {
       if (!this.down) {
         this.down = true;
         this.o.report(`change feed lost (${err ? this.o.describe(err) : 'connection closed'}); reconnecting`);
+        if (this.started) this.emit({ kind: 'inventory', op: 'lost' });
       }
       const delay = Math.min(250 * 2 ** this.attempt++, 5000);
       this.timer = setTimeout(() => void this.connect(), delay);

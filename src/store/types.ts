@@ -136,7 +136,9 @@ export interface StoreChange {
   kind: 'machine' | 'profile' | 'group' | 'inventory';
   /** The record's id or name; absent for a whole-inventory change. */
   id?: string;
-  op: 'put' | 'delete' | 'apply';
+  /** `lost` (kind `inventory`): the feed stopped hearing; writes elsewhere go unheard until the `apply` that follows
+   * its reconnect. Not a write: caches that rely on the feed stop trusting themselves until then. */
+  op: 'put' | 'delete' | 'apply' | 'lost';
   /** The server (store instance) that made it. */
   server?: string;
 }

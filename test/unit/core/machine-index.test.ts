@@ -11,7 +11,7 @@ import { Metrics } from '../../../src/core/metrics.ts';
 import { BootService } from '../../../src/core/service.ts';
 import { Signer } from '../../../src/core/signing.ts';
 import { EventBus } from '../../../src/events/bus.ts';
-import type { Machine } from '../../../src/model/types.ts';
+import type { Machine, Profile } from '../../../src/model/types.ts';
 import { MemoryStore } from '../../../src/store/memory.ts';
 import type { MachineLookup, Store } from '../../../src/store/types.ts';
 import { policy } from '../../lib/core.ts';
@@ -165,5 +165,53 @@ describe('machine index', () => {
     assert.equal((await indexed.dhcp(pxe)).kind, 'ignore');
     indexed.invalidate({ kind: 'machine', id: 'new' });
     assert.equal((await indexed.dhcp(pxe)).kind, 'ipxe-binary');
+  });
+
+  test('while the feed is down every lookup asks the store, until its reconnect has been read', async () => {
+    const base = await fleet();
+    const { store, finds } = counted(base);
+    const index = new MachineIndex(store);
+    await index.findMachine({});
+    await settled();
+    index.changed({ kind: 'inventory', op: 'lost' });
+    // Written elsewhere while nobody hears: still found, from the store.
+    await base.putMachine(machine('unheard', { macs: ['52:54:00:00:00:66'] }));
+    assert.equal((await index.findMachine({ mac: '52:54:00:00:00:66' }))?.id, 'unheard');
+    index.changed({ kind: 'machine', id: 'x' });
+    await settled();
+    const n = finds();
+    await index.findMachine({ mac: '52:54:00:00:00:66' });
+    assert.equal(finds(), n + 1, 'no answer from memory while deaf');
+    index.changed({ kind: 'inventory', op: 'apply' });
+    await settled();
+    const m = finds();
+    assert.equal((await index.findMachine({ mac: '52:54:00:00:00:66' }))?.id, 'unheard');
+    assert.equal(finds(), m, 'from memory again');
+  });
+
+  test('scripts: a one-shot the index still shows but another server consumed is not served twice', async () => {
+    const fed = await fleet();
+    await fed.putProfile({ name: 'inst', boot: { kind: 'kernel', kernel: 'k', initrds: [] } } as Profile);
+    await fed.putMachine(
+      machine('m1', { macs: ['52:54:00:00:00:51'], nextAction: { action: 'install', profile: 'inst' } }),
+    );
+    const withFeed = Object.create(fed, { changeFeed: { value: true } }) as Store;
+    const service = new BootService({
+      store: withFeed,
+      boot: policy,
+      signer: new Signer(Buffer.alloc(32, 7)),
+      events: new EventBus(withFeed, (err) => {
+        throw err;
+      }),
+      metrics: new Metrics(),
+    });
+    const facts = { mac: '52:54:00:00:00:51', platform: 'pcbios' };
+    await service.dhcp(facts);
+    await settled();
+    // Consumed through another server; its notification has not arrived.
+    assert.ok(await fed.swapNextAction('m1', { action: 'install', profile: 'inst' }, { action: 'local' }));
+    const r = await service.script(facts);
+    assert.notEqual(r.decision.kind, 'profile');
+    assert.equal((await fed.getMachine('m1'))?.nextAction?.action, 'local');
   });
 });

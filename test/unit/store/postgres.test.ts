@@ -216,7 +216,7 @@ test('postgres: `bootherd migrate --store` applies the schema once and says so, 
   for (const r of [first, again]) assert.ok(!`${r.stdout}${r.stderr}`.includes(c.password));
 });
 
-test('postgres: a lost change-feed connection is reported, reopened, announced as `inventory`, and hears again', async () => {
+test('postgres: a lost change-feed connection is reported and announced (`lost`), reopened, announced as `inventory` (`apply`), and hears again', async () => {
   const url = await fresh();
   const reports: string[] = [];
   const a = await openPostgresStore(url);
@@ -236,6 +236,8 @@ test('postgres: a lost change-feed connection is reported, reopened, announced a
       "select pg_terminate_backend(pid) from pg_stat_activity where query = 'LISTEN bootherd_changes'",
     );
     assert.equal(killed.rowCount, 1);
+    // First that it stopped hearing (caches that trust the feed stop), then that it listens again.
+    await waitFor('inventory lost');
     await waitFor('inventory apply');
     assert.match(reports.join('\n'), /change feed lost .*; reconnecting/);
     assert.ok(!reports.join('\n').includes((await cluster()).password));
