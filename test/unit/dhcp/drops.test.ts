@@ -1,51 +1,17 @@
 /**
- * Dropped packets: the rate-limited log lines, the intake's order under load (REQUESTs before DISCOVERs, shedding
- * the newest when full), option 53 read without a decode, and the relay mapping in the config file.
+ * Dropped packets: the rate-limited log lines, option 53 read without a decode (the intake's classifier; its queues
+ * are in intake.test.ts), and the relay mapping in the config file.
  */
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:dgram';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { setImmediate as tick } from 'node:timers/promises';
 import { loadConfig } from '../../../src/config/config.ts';
 import { DropLog } from '../../../src/dhcp/drop-log.ts';
-import { Intake } from '../../../src/dhcp/intake.ts';
-import { type DhcpOptions, MessageType } from '../../../src/dhcp/option-types.ts';
-import { encodePacket, macToChaddr, peekMessageType } from '../../../src/dhcp/packet.ts';
-import { classifyDhcp4, type Datagram } from '../../../src/dhcp/server.ts';
-
-const ZERO = '0.0.0.0';
-
-function datagram(options: DhcpOptions, at = 0): Datagram {
-  const e = encodePacket({
-    op: 1,
-    htype: 1,
-    hlen: 6,
-    hops: 0,
-    xid: 1,
-    secs: 0,
-    flags: 0,
-    ciaddr: ZERO,
-    yiaddr: ZERO,
-    siaddr: ZERO,
-    giaddr: ZERO,
-    chaddr: macToChaddr('52:54:00:00:00:01')!,
-    sname: '',
-    file: '',
-    options,
-  });
-  assert.ok(e.ok);
-  return {
-    msg: e.buffer,
-    socket: {} as Socket,
-    iface: undefined,
-    from: { address: ZERO, port: 68 },
-    onProxyPort: false,
-    at,
-  };
-}
+import { MessageType } from '../../../src/dhcp/option-types.ts';
+import { peekMessageType } from '../../../src/dhcp/packet.ts';
+import { v4Datagram } from '../../lib/dhcp-datagram.ts';
 
 describe('DropLog', () => {
   test('one line per reason per window; the drops in between are counted into the next line', () => {
@@ -78,59 +44,12 @@ describe('DropLog', () => {
   });
 });
 
-describe('Intake', () => {
+describe('peekMessageType', () => {
   test('option 53 without a decode', () => {
-    assert.equal(peekMessageType(datagram({ messageType: MessageType.Request }).msg), MessageType.Request);
-    assert.equal(peekMessageType(datagram({ hostName: 'x', messageType: MessageType.Discover }).msg), 1);
-    assert.equal(peekMessageType(datagram({}).msg), undefined);
+    assert.equal(peekMessageType(v4Datagram({ messageType: MessageType.Request }).msg), MessageType.Request);
+    assert.equal(peekMessageType(v4Datagram({ hostName: 'x', messageType: MessageType.Discover }).msg), 1);
+    assert.equal(peekMessageType(v4Datagram({}).msg), undefined);
     assert.equal(peekMessageType(Buffer.alloc(100)), undefined);
-  });
-
-  test('REQUESTs before DISCOVERs; a full queue sheds the newest; a stale DISCOVER is shed', async () => {
-    const handled: string[] = [];
-    const shed: string[] = [];
-    const intake = new Intake<Datagram>({
-      classify: classifyDhcp4,
-      urgentMax: 2,
-      discoverMax: 3,
-      discoverMaxWaitMs: 60_000,
-      batch: 100,
-      budgetMs: 1_000,
-      handle: async (d) => {
-        handled.push(d.from.address);
-      },
-      shed: (reason, d) => shed.push(`${reason} ${d.from.address}`),
-    });
-    const now = performance.now();
-    const named = (name: string, type: number, at = now): Datagram => ({
-      ...datagram({ messageType: type }, at),
-      from: { address: name, port: 68 },
-    });
-    for (const n of ['d1', 'd2', 'd3', 'd4']) intake.push(named(n, MessageType.Discover));
-    for (const n of ['r1', 'r2', 'r3']) intake.push(named(n, MessageType.Request));
-    await tick();
-    await tick();
-    assert.deepEqual(handled, ['r1', 'r2', 'd1', 'd2', 'd3']);
-    assert.deepEqual(shed, ['shed-discover d4', 'shed-request r3']);
-
-    const old = new Intake<Datagram>({
-      classify: classifyDhcp4,
-      urgentMax: 10,
-      discoverMax: 10,
-      discoverMaxWaitMs: 100,
-      batch: 100,
-      budgetMs: 1_000,
-      handle: async (d) => {
-        handled.push(d.from.address);
-      },
-      shed: (reason, d) => shed.push(`${reason} ${d.from.address}`),
-    });
-    old.push(named('stale', MessageType.Discover, now - 1_000));
-    old.push(named('fresh', MessageType.Discover));
-    await tick();
-    await tick();
-    assert.deepEqual(handled.slice(-1), ['fresh']);
-    assert.deepEqual(shed.slice(-1), ['shed-discover stale']);
   });
 });
 

@@ -4,47 +4,17 @@
  * its bound: the excess is shed and counted.
  */
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:dgram';
 import { describe, test } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import { INTAKE_BOUNDS, Intake, type IntakeOptions } from '../../../src/dhcp/intake.ts';
-import { type DhcpOptions, MessageType } from '../../../src/dhcp/option-types.ts';
-import { encodePacket, macToChaddr } from '../../../src/dhcp/packet.ts';
+import { MessageType } from '../../../src/dhcp/option-types.ts';
 import { classifyDhcp4, type Datagram } from '../../../src/dhcp/server.ts';
 import { encodeMessage, Msg } from '../../../src/dhcp6/packet.ts';
 import { classifyDhcp6, type Datagram6 } from '../../../src/dhcp6/server.ts';
+import { v4Datagram } from '../../lib/dhcp-datagram.ts';
 
-const ZERO = '0.0.0.0';
-
-function v4(name: string, messageType: number, onProxyPort = false): Datagram {
-  const options: DhcpOptions = { messageType };
-  const e = encodePacket({
-    op: 1,
-    htype: 1,
-    hlen: 6,
-    hops: 0,
-    xid: 1,
-    secs: 0,
-    flags: 0,
-    ciaddr: ZERO,
-    yiaddr: ZERO,
-    siaddr: ZERO,
-    giaddr: ZERO,
-    chaddr: macToChaddr('52:54:00:00:00:01')!,
-    sname: '',
-    file: '',
-    options,
-  });
-  assert.ok(e.ok);
-  return {
-    msg: e.buffer,
-    socket: {} as Socket,
-    iface: undefined,
-    from: { address: name, port: 68 },
-    onProxyPort,
-    at: performance.now(),
-  };
-}
+const v4 = (name: string, messageType: number, onProxyPort = false, at = performance.now()): Datagram =>
+  v4Datagram({ messageType }, { from: name, onProxyPort, at });
 
 function v6(name: string, type: number): Datagram6 {
   const clientId = Buffer.from('00030001525400000001', 'hex');
@@ -146,5 +116,49 @@ describe('classifiers', () => {
       assert.equal(classifyDhcp6(v6('x', t)), 'discover', `type ${t}`);
     }
     assert.equal(classifyDhcp6({ ...v6('x', Msg.Request), msg: Buffer.alloc(0) }), 'discover');
+  });
+
+  test('REQUESTs before DISCOVERs; a full queue sheds the newest; a stale DISCOVER is shed', async () => {
+    const handled: string[] = [];
+    const shed: string[] = [];
+    const intake = new Intake<Datagram>({
+      classify: classifyDhcp4,
+      urgentMax: 2,
+      discoverMax: 3,
+      discoverMaxWaitMs: 60_000,
+      batch: 100,
+      budgetMs: 1_000,
+      handle: async (d) => {
+        handled.push(d.from.address);
+      },
+      shed: (reason, d) => shed.push(`${reason} ${d.from.address}`),
+    });
+    const now = performance.now();
+    const named = (name: string, type: number, at = now): Datagram => v4(name, type, false, at);
+    for (const n of ['d1', 'd2', 'd3', 'd4']) intake.push(named(n, MessageType.Discover));
+    for (const n of ['r1', 'r2', 'r3']) intake.push(named(n, MessageType.Request));
+    await tick();
+    await tick();
+    assert.deepEqual(handled, ['r1', 'r2', 'd1', 'd2', 'd3']);
+    assert.deepEqual(shed, ['shed-discover d4', 'shed-request r3']);
+
+    const old = new Intake<Datagram>({
+      classify: classifyDhcp4,
+      urgentMax: 10,
+      discoverMax: 10,
+      discoverMaxWaitMs: 100,
+      batch: 100,
+      budgetMs: 1_000,
+      handle: async (d) => {
+        handled.push(d.from.address);
+      },
+      shed: (reason, d) => shed.push(`${reason} ${d.from.address}`),
+    });
+    old.push(named('stale', MessageType.Discover, now - 1_000));
+    old.push(named('fresh', MessageType.Discover));
+    await tick();
+    await tick();
+    assert.deepEqual(handled.slice(-1), ['fresh']);
+    assert.deepEqual(shed.slice(-1), ['shed-discover stale']);
   });
 });
