@@ -21,19 +21,9 @@ import type {
 } from '../model/types.ts';
 import { checkGroup, checkMachine, checkNextAction, checkProfile, fieldError } from '../model/validate.ts';
 import type { EventFilter, ServerRecord, Store, StoredLease } from '../store/types.ts';
+import type { Change } from './change.ts';
 import { cidrMatcher, type MachineQuery, machineFilter, pageLimit } from './machine-query.ts';
 import type { BootService } from './service.ts';
-
-export type ChangeKind = 'machine' | 'profile' | 'group' | 'inventory' | 'lease';
-export interface Change {
-  kind: ChangeKind;
-  /** The record's id or name; absent for a whole-inventory apply. */
-  id?: string;
-  op: 'put' | 'delete' | 'apply';
-  /** Made through another server sharing the store (its id in `server`), heard from the store's change feed. */
-  remote?: boolean;
-  server?: string;
-}
 
 export interface MachinePage {
   items: Machine[];

@@ -10,7 +10,7 @@
 import { normalizeMac } from '../model/identity.ts';
 import type { Machine } from '../model/types.ts';
 import type { MachineLookup, Store } from '../store/types.ts';
-import type { Change } from './inventory.ts';
+import type { Change } from './change.ts';
 
 /** Past this many machines the index is not built (about 1 KB each in memory): every lookup asks the store. */
 const MAX_INDEXED = 200_000;

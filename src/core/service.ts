@@ -20,7 +20,7 @@ import { bootstrapScript } from '../ipxe/scripts.ts';
 import { normalizeHostname, normalizeMac, normalizeSerial, normalizeUuid } from '../model/identity.ts';
 import type { ClientFacts, Group, Machine, NextAction, Profile } from '../model/types.ts';
 import type { Store } from '../store/types.ts';
-import type { Change } from './inventory.ts';
+import type { Change } from './change.ts';
 import { MachineIndex } from './machine-index.ts';
 import type { Metrics } from './metrics.ts';
 import { pxelinuxHandoffScript, renderPxelinux } from './pxelinux.ts';

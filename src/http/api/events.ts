@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { Change } from '../../core/inventory.ts';
+import type { Change } from '../../core/change.ts';
 import { BootEventSchema, DiscoveredSchema, LeaseSchema } from '../../model/schemas.ts';
 import type { BootEvent } from '../../model/types.ts';
 import { API, type ApiDeps } from './deps.ts';
