@@ -12,7 +12,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import SQLite from 'better-sqlite3';
 import type { BootEvent, SeenFacts } from '../model/types.ts';
 import { canonical } from './canonical.ts';
-import { CLAIM_CONDITION, claimOrder, toStoredLease } from './sql-leases.ts';
+import { CLAIM_CONDITION, claimOrder, toStoredLease } from './lease-claim.ts';
 import type { LeaseClaim, StoredLease } from './types.ts';
 
 export interface LogBatch {
