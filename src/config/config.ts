@@ -8,9 +8,9 @@ import { isIPv4 } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { BootPolicyConfig } from '../boot/decide.ts';
-import type { SubnetConfig } from '../dhcp/pool.ts';
-import { type Dhcp6Config, parseDhcp6 } from '../dhcp6/config.ts';
 import { BootherdError } from '../errors.ts';
+import type { SubnetConfig } from './dhcp-subnets.ts';
+import { type Dhcp6Config, parseDhcp6 } from './dhcp6.ts';
 import { type Value, YamlDoc, YamlError } from './reader.ts';
 
 export interface Config {
@@ -52,7 +52,7 @@ export interface Config {
     /** Answer a client of another server once its `secs` field reaches this (its server is not answering). */
     loadBalanceSecs: number;
   };
-  /** DHCPv6 (RFC 8415) with the boot file URL, and Router Advertisements with the M/O flags (dhcp6/config.ts). */
+  /** DHCPv6 (RFC 8415) with the boot file URL, and Router Advertisements with the M/O flags (dhcp6.ts). */
   dhcp6: Dhcp6Config;
   /** Secret for signed URLs; read from `secretFile`, or generated once into the data folder. */
   secretFile: string;

@@ -1,7 +1,9 @@
 /**
- * The lease pool's vocabulary: leases, subnets and their options, reservations, the results of offer and request,
- * the 32-bit address math, and an in-memory LeaseStore. Types and pure helpers only; the pool is in pool.ts.
+ * The lease pool's vocabulary: leases, subnets, reservations, the results of offer and request, the 32-bit address
+ * math, and an in-memory LeaseStore. Types and pure helpers only; the pool is in pool.ts, the configured subnets and
+ * their options in config/dhcp-subnets.ts.
  */
+import type { SubnetConfig, SubnetOptions } from '../config/dhcp-subnets.ts';
 import { ipv4ToNumber } from './wire.ts';
 
 export type LeaseState = 'offered' | 'bound' | 'released' | 'declined' | 'expired';
@@ -25,35 +27,6 @@ export interface LeaseStore {
   load(): Promise<Lease[]>;
   /** Upserts by `ip`. Must be durable when the promise resolves. */
   commit(changes: Lease[]): Promise<void>;
-}
-
-/** Options a subnet hands its clients (RFC 2132 names). The subnet mask comes from the subnet itself. */
-export interface SubnetOptions {
-  routers?: string[];
-  dnsServers?: string[];
-  domainName?: string;
-  domainSearch?: string[];
-  ntpServers?: string[];
-  /** Option 26 interface MTU. */
-  mtu?: number;
-  broadcastAddress?: string;
-}
-
-export interface SubnetConfig {
-  /** CIDR, e.g. `192.0.2.0/24`. */
-  subnet: string;
-  /** First and last address handed out dynamically (inclusive). */
-  range: [string, string];
-  options?: SubnetOptions;
-  /** Default 3600. */
-  leaseSeconds?: number;
-  /** Addresses inside the range never handed out (the server's own, a printer...). */
-  exclude?: string[];
-  /**
-   * Relay agents (giaddr) outside this subnet whose clients are on it (Kea's `relay.ip-addresses`, dnsmasq's
-   * `shared-network`): a relay on a transit network forwards for clients numbered from this subnet.
-   */
-  relayAddresses?: string[];
 }
 
 export interface Reservation {

@@ -3,12 +3,13 @@
  * exchange): a verdict naming the reply, the outcome and the lease changes the reply must wait for. No sockets.
  */
 import type { DhcpDecision } from '../boot/decide.ts';
+import type { Subnet6Config } from '../config/dhcp6.ts';
 import type { DhcpDropReason } from '../dhcp/exchange.ts';
 import type { ClientFacts } from '../model/types.ts';
 import type { StoredLease } from '../store/types.ts';
 import { isHttpClient } from './facts.ts';
 import { type Dhcp6Message, Msg, Opt, Status } from './packet.ts';
-import type { Client6, Lease6Pool, Subnet6Config } from './pool.ts';
+import type { Client6, Lease6Pool } from './pool.ts';
 import { bootfileUrl, type ReplyInput } from './reply.ts';
 
 /** What one client message came to (the shape the boot service and the metrics take for DHCPv4 too). */

@@ -5,7 +5,7 @@
  * option-code (2), option-len (2), data (§21.1). Relay messages (§9) are not decoded: bootherd serves its own links.
  * Malformed input is a Dhcp6DecodeError, never a throw.
  */
-import { bytesToIpv6, ipv6ToBytes } from './addr.ts';
+import { bytesToIpv6, ipv6ToBytes } from '../net/ipv6.ts';
 
 /** RFC 8415 §7.3 message types. */
 export const Msg = {

@@ -5,21 +5,9 @@
  * is never given to two clients across a crash. Leases are the Store's own records: the IPv6 address as `ip`, the
  * client's DUID (hex) as `clientId`.
  */
+import type { Subnet6Config } from '../config/dhcp6.ts';
+import { bigintToIpv6, inPrefix, ipv6ToBigint, parsePrefix } from '../net/ipv6.ts';
 import type { StoredLease } from '../store/types.ts';
-import { bigintToIpv6, inPrefix, ipv6ToBigint, parsePrefix } from './addr.ts';
-
-export interface Subnet6Config {
-  /** The on-link prefix, e.g. `2001:db8::/64`. */
-  prefix: string;
-  /** First and last address handed out (inclusive). */
-  range: [string, string];
-  /** RFC 8415 §21.6 preferred and valid lifetimes of the addresses, seconds. */
-  preferredSeconds: number;
-  validSeconds: number;
-  dnsServers?: string[];
-  /** Interfaces whose clients are numbered from this subnet; empty: any served interface. */
-  interfaces?: string[];
-}
 
 interface Subnet6 {
   config: Subnet6Config;

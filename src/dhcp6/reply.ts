@@ -4,9 +4,9 @@
  * with STD 66"); a TFTP one names the server by its address in brackets (RFC 3986 §3.2.2 IP-literal).
  */
 import type { DhcpDecision } from '../boot/decide.ts';
+import type { Subnet6Config } from '../config/dhcp6.ts';
 import type { StoredLease } from '../store/types.ts';
 import { type Dhcp6Message, type Dhcp6Options, type IaNa, Msg, Status } from './packet.ts';
-import type { Subnet6Config } from './pool.ts';
 
 /** IANA enterprise number 343 (Intel): the PXE and UEFI HTTP boot vendor class. */
 export const PXE_ENTERPRISE = 343;

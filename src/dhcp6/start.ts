@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { DropLog } from '../dhcp/drop-log.ts';
 import type { DhcpDeps } from '../dhcp/start.ts';
 import { listenError } from '../errors.ts';
+import { bigintToBytes, parsePrefix } from '../net/ipv6.ts';
 import { answerRouterSolicitations, ipv6Obstacle, type RouterAdvertiser, routerAdvertisement } from '../net/ra.ts';
-import { bigintToBytes, parsePrefix } from './addr.ts';
 import { Lease6Pool } from './pool.ts';
 import { startDhcp6Server } from './server.ts';
 

@@ -28,7 +28,7 @@ import { createTestNet, type TestNet } from './lib/netns.ts';
 import { udhcpcOnce, writeUdhcpcScript } from './lib/udhcpc.ts';
 
 const run = promisify(execFile);
-const CLIENT = new URL('./lib/fleet-relay-client.ts', import.meta.url).pathname;
+const CLIENT = new URL('../lib/relayed-dhcp.ts', import.meta.url).pathname;
 const NAMES = ['a', 'b', 'c'] as const;
 const IPS = { a: '192.0.2.11', b: '192.0.2.12', c: '192.0.2.13' } as const;
 const RELAY_IP = '192.0.2.2';

@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { Subnet6Config } from '../../../src/config/dhcp6.ts';
 import { decodeMessage, encodeMessage, Msg } from '../../../src/dhcp6/packet.ts';
-import { Lease6Pool, type Subnet6Config } from '../../../src/dhcp6/pool.ts';
+import { Lease6Pool } from '../../../src/dhcp6/pool.ts';
 import { type Dhcp6Exchange, dhcp6Loop, type Transmit } from '../../../src/dhcp6/server.ts';
 import type { StoredLease } from '../../../src/store/types.ts';
 

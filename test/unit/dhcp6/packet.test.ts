@@ -7,9 +7,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { bytesToIpv6, ipv6ToBytes, macFromDuid, macFromEui64, parsePrefix } from '../../../src/dhcp6/addr.ts';
+import { macFromDuid, macFromEui64 } from '../../../src/dhcp6/addr.ts';
 import { factsFromMessage, macOf } from '../../../src/dhcp6/facts.ts';
 import { type Dhcp6Message, decodeMessage, encodeMessage, Msg, Opt } from '../../../src/dhcp6/packet.ts';
+import { bytesToIpv6, ipv6ToBytes, parsePrefix } from '../../../src/net/ipv6.ts';
 import { CAPTURES_DIR } from '../dhcp/fixtures.ts';
 import { readPcap6 } from './pcap6.ts';
 

@@ -3,7 +3,7 @@
  * and bootherd send for DHCPv6), for golden codec tests. test/lib/pcap.ts reads the IPv4 ones.
  */
 import { readFileSync } from 'node:fs';
-import { bytesToIpv6 } from '../../../src/dhcp6/addr.ts';
+import { bytesToIpv6 } from '../../../src/net/ipv6.ts';
 
 export interface Udp6Datagram {
   src: string;

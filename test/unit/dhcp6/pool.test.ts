@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { Lease6Pool, type Subnet6Config } from '../../../src/dhcp6/pool.ts';
+import type { Subnet6Config } from '../../../src/config/dhcp6.ts';
+import { Lease6Pool } from '../../../src/dhcp6/pool.ts';
 import { openSqliteStore } from '../../../src/store/sqlite.ts';
 
 const SUBNET: Subnet6Config = {

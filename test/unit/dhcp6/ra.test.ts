@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ipv6ToBytes } from '../../../src/dhcp6/addr.ts';
+import { ipv6ToBytes } from '../../../src/net/ipv6.ts';
 import { bareRouterAdvertisement, routerAdvertisement } from '../../../src/net/ra.ts';
 import { CAPTURES_DIR } from '../dhcp/fixtures.ts';
 import { readIcmp6 } from './pcap6.ts';

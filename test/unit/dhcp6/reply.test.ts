@@ -1,8 +1,8 @@
 /** DHCPv6 replies and the boot file URL each boot decision gives (RFC 5970 option 59). */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { Subnet6Config } from '../../../src/config/dhcp6.ts';
 import { type Dhcp6Message, decodeMessage, encodeMessage, Msg, Status } from '../../../src/dhcp6/packet.ts';
-import type { Subnet6Config } from '../../../src/dhcp6/pool.ts';
 import { bootfileUrl, buildReply } from '../../../src/dhcp6/reply.ts';
 
 const SERVER_ID = Buffer.from('00030001aac853841161', 'hex');

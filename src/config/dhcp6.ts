@@ -14,9 +14,21 @@
  *     slaac: false                    # the prefix's A flag: hosts may also pick their own addresses
  */
 import { isIPv6 } from 'node:net';
-import type { Value } from '../config/reader.ts';
-import { inPrefix, ipv6ToBigint, parsePrefix } from './addr.ts';
-import type { Subnet6Config } from './pool.ts';
+import { inPrefix, ipv6ToBigint, parsePrefix } from '../net/ipv6.ts';
+import type { Value } from './reader.ts';
+
+export interface Subnet6Config {
+  /** The on-link prefix, e.g. `2001:db8::/64`. */
+  prefix: string;
+  /** First and last address handed out (inclusive). */
+  range: [string, string];
+  /** RFC 8415 §21.6 preferred and valid lifetimes of the addresses, seconds. */
+  preferredSeconds: number;
+  validSeconds: number;
+  dnsServers?: string[];
+  /** Interfaces whose clients are numbered from this subnet; empty: any served interface. */
+  interfaces?: string[];
+}
 
 export interface Dhcp6Config {
   mode: 'off' | 'full';
