@@ -28,14 +28,12 @@ import { type RenderContext, renderScript } from './render.ts';
 import { GRUB_GENERIC_CFG, grubConfigIp, grubConfigMac, renderGrub } from './render-grub.ts';
 import { secureBootFile } from './secure-boot.ts';
 import type { Signer } from './signing.ts';
+import { BootTimeline } from './timeline.ts';
 
 /** How long a signed install callback stays valid: long enough for a slow installer. */
 const CALLBACK_TTL_S = 7 * 24 * 3600;
 /** Profiles and groups change rarely; a short cache keeps per-request rendering cheap, writes here invalidate it. */
 const CATALOG_TTL_MS = 1000;
-/** Addresses remembered for attributing TFTP and asset requests; the oldest go first. Only addresses a client was
- * answered on (or fetched from) get here, so a flood of packets naming random addresses does not fill it. */
-const MAX_ADDRESSES = 65_536;
 /** Decisions waiting for their exchange's report live for milliseconds to a second, so a few thousand cover the
  * intake's queues (server.ts: 4,096 + 512); a flood of random MACs must not make the map keep tens of thousands of
  * entries (36 MB of heap with 65,536 random clients). */
@@ -76,12 +74,11 @@ export class BootService {
   private catalog?: { at: number; groups: Group[]; profiles: Map<string, Profile> };
   /** privateAssets() of the current catalog. */
   private privatePaths?: { of: object; paths: Set<string> };
-  private readonly now: () => Date;
   /** The decision made per MAC until its exchange is reported, so the event names the machine without a second
    * lookup. */
   private readonly dhcpClients = new Map<string, { machine?: Machine; decision: DhcpDecision }>();
-  /** Recent client addresses → who used them (insertion order = age), to place TFTP and asset fetches. */
-  private readonly byAddress = new Map<string, { mac: string; machineId?: string }>();
+  /** Boot events: the machines' timelines, and who last used each address. */
+  private readonly timeline: BootTimeline;
   /** Machines that just loaded one of our iPXE binaries: the chainload loop guard's evidence. */
   private readonly chains = new ChainMemory();
   /** DHCP's machine lookups from memory, where the store announces every writer's changes (machine-index.ts). */
@@ -90,8 +87,8 @@ export class BootService {
   readonly bootstrap: string;
 
   constructor(private readonly deps: ServiceDeps) {
-    this.now = deps.now ?? (() => new Date());
     this.bootstrap = bootstrapScript({ baseUrl: deps.boot.baseUrl });
+    this.timeline = new BootTimeline(deps.events, deps.metrics, deps.now ?? (() => new Date()));
     if (deps.store.changeFeed) this.machines = new MachineIndex(deps.store, deps.warn);
   }
 
@@ -170,7 +167,7 @@ export class BootService {
     const factsWithAddress = e.yiaddr && e.yiaddr !== '0.0.0.0' ? { ...facts, ip: e.yiaddr } : facts;
     // An ignored packet's ciaddr is only what it claims (garbage, in a flood): no TFTP fetch is attributed by it.
     const remember = e.outcome !== 'ignored';
-    this.record(
+    this.timeline.record(
       'dhcp',
       factsWithAddress,
       known?.machine,
@@ -203,7 +200,7 @@ export class BootService {
     // A BIOS machine set to PXELINUX: iPXE only hands over, and a one-shot is consumed when PXELINUX reads its config.
     const loader = format === 'ipxe' ? decideLoader(facts, inv, this.deps.boot, decision) : undefined;
     if (loader?.loader === 'pxelinux') {
-      this.record('http', facts, machine, { ...summarize(decision, false), loader: 'pxelinux' });
+      this.timeline.record('http', facts, machine, { ...summarize(decision, false), loader: 'pxelinux' });
       return { script: pxelinuxHandoffScript(this.deps.boot.baseUrl, facts.mac), decision, machine };
     }
     if (loader?.reason) this.deps.warn?.(`${machine?.id ?? facts.mac}: ${loader.reason}`);
@@ -225,7 +222,7 @@ export class BootService {
         script = render(decision);
       }
     }
-    this.record('http', facts, machine, {
+    this.timeline.record('http', facts, machine, {
       ...summarize(decision, consumed),
       ...(format !== 'ipxe' ? { format } : {}),
       ...(loader?.reason ? { loaderReason: loader.reason } : {}),
@@ -248,7 +245,7 @@ export class BootService {
       this.machines?.changed({ kind: 'machine', id: machineId });
       result = { action: 'local' };
     }
-    this.record('callback', { mac: machine.macs[0] ?? '' }, machine, { kind: 'callback', nextAction: result });
+    this.timeline.record('callback', { mac: machine.macs[0] ?? '' }, machine, { kind: 'callback', nextAction: result });
     return result;
   }
 
@@ -275,7 +272,7 @@ export class BootService {
    */
   async grubFile(name: string, clientIp: string): Promise<Buffer | undefined> {
     if (name === 'grub.cfg') return Buffer.from(GRUB_GENERIC_CFG);
-    const mac = grubConfigMac(name) ?? this.byAddress.get(grubConfigIp(name) ?? '')?.mac;
+    const mac = grubConfigMac(name) ?? this.timeline.who(grubConfigIp(name) ?? '')?.mac;
     if (!mac) return undefined;
     return Buffer.from((await this.script({ mac, ip: clientIp }, undefined, 'grub')).script);
   }
@@ -294,10 +291,10 @@ export class BootService {
 
   /** A finished TFTP transfer, as a boot event of the machine that fetched it (found by address when known). */
   tftpTransfer(clientIp: string, file: string, outcome: Record<string, unknown>): void {
-    const who = this.byAddress.get(clientIp);
+    const who = this.timeline.who(clientIp);
     if (who && outcome.outcome === 'done' && Object.values(this.deps.boot.bootFiles).includes(file.replace(/^\/+/, '')))
       this.chains.loadedBinary(who.mac, Date.now());
-    this.record('tftp', { mac: '', ip: clientIp }, undefined, { kind: 'tftp', file, ...outcome });
+    this.timeline.record('tftp', { mac: '', ip: clientIp }, undefined, { kind: 'tftp', file, ...outcome });
   }
 
   /**
@@ -330,7 +327,7 @@ export class BootService {
 
   /** A boot asset (kernel, initrd, ISO) was served: part of the machine's timeline, found by its address. */
   assetServed(clientIp: string, file: string, detail: Record<string, unknown>): void {
-    this.record('http', { mac: '', ip: clientIp }, undefined, { kind: 'asset', file, ...detail });
+    this.timeline.record('http', { mac: '', ip: clientIp }, undefined, { kind: 'asset', file, ...detail });
   }
 
   async pxelinux(rawFacts: ClientFacts): Promise<string> {
@@ -358,49 +355,9 @@ export class BootService {
     };
   }
 
-  private record(
-    stage: 'dhcp' | 'tftp' | 'http' | 'callback',
-    rawFacts: ClientFacts,
-    found: Machine | undefined,
-    decision: Record<string, unknown>,
-    remember = true,
-  ): void {
-    // An exchange report is the timeline's record of a decision already counted when it was made.
-    if (!decision.message)
-      this.deps.metrics.decision(
-        stage,
-        String(decision.kind),
-        typeof decision.source === 'string' ? decision.source : undefined,
-      );
-    const at = this.now().toISOString();
-    let facts = rawFacts;
-    let machineId = found?.id;
-    if (facts.ip && facts.mac) {
-      if (remember) this.rememberAddress(facts.ip, facts.mac, machineId);
-    } else if (facts.ip && !facts.mac) {
-      // TFTP and asset requests carry only an address: attribute them to whoever last booted from it.
-      const who = this.byAddress.get(facts.ip);
-      if (who) {
-        facts = { ...facts, mac: who.mac };
-        machineId ??= who.machineId;
-      }
-    }
-    const event = { at, ...(machineId ? { machineId } : {}), mac: facts.mac, stage, facts, decision };
-    // Facts from DHCP and HTTP complement each other (arch vs platform): merge onto what was seen before.
-    const seen =
-      found && stage !== 'callback' ? { machineId: found.id, facts: { ...found.lastSeen, ...facts, at } } : undefined;
-    this.deps.events.record(event, seen);
-  }
-
-  private rememberAddress(ip: string, mac: string, machineId: string | undefined): void {
-    this.byAddress.delete(ip);
-    this.byAddress.set(ip, { mac, ...(machineId ? { machineId } : {}) });
-    if (this.byAddress.size > MAX_ADDRESSES) this.byAddress.delete(this.byAddress.keys().next().value as string);
-  }
-
   /** Write boot events and last-seen facts still queued (before closing the store). */
   flush(): Promise<void> {
-    return this.deps.events.flush();
+    return this.timeline.flush();
   }
 }
 

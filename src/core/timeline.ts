@@ -1,0 +1,75 @@
+/**
+ * The machines' timelines: every decision and transfer becomes a boot event (batched to the store by the event bus),
+ * with the facts the machine told merged onto what it told before. TFTP and asset requests carry only an address:
+ * they are placed on the timeline of whoever was last answered on it.
+ */
+import type { EventBus } from '../events/bus.ts';
+import type { ClientFacts, Machine } from '../model/types.ts';
+import type { Metrics } from './metrics.ts';
+
+/** Addresses remembered for attributing TFTP and asset requests; the oldest go first. Only addresses a client was
+ * answered on (or fetched from) get here, so a flood of packets naming random addresses does not fill it. */
+const MAX_ADDRESSES = 65_536;
+
+export type Stage = 'dhcp' | 'tftp' | 'http' | 'callback';
+
+export class BootTimeline {
+  /** Recent client addresses → who used them (insertion order = age). */
+  private readonly byAddress = new Map<string, { mac: string; machineId?: string }>();
+
+  constructor(
+    private readonly events: EventBus,
+    private readonly metrics: Metrics,
+    private readonly now: () => Date,
+  ) {}
+
+  /** Who was last answered on (or fetched from) an address. */
+  who(ip: string): { mac: string; machineId?: string } | undefined {
+    return this.byAddress.get(ip);
+  }
+
+  record(
+    stage: Stage,
+    rawFacts: ClientFacts,
+    found: Machine | undefined,
+    decision: Record<string, unknown>,
+    remember = true,
+  ): void {
+    // An exchange report is the timeline's record of a decision already counted when it was made.
+    if (!decision.message)
+      this.metrics.decision(
+        stage,
+        String(decision.kind),
+        typeof decision.source === 'string' ? decision.source : undefined,
+      );
+    const at = this.now().toISOString();
+    let facts = rawFacts;
+    let machineId = found?.id;
+    if (facts.ip && facts.mac) {
+      if (remember) this.rememberAddress(facts.ip, facts.mac, machineId);
+    } else if (facts.ip && !facts.mac) {
+      // TFTP and asset requests carry only an address: attribute them to whoever last booted from it.
+      const who = this.byAddress.get(facts.ip);
+      if (who) {
+        facts = { ...facts, mac: who.mac };
+        machineId ??= who.machineId;
+      }
+    }
+    const event = { at, ...(machineId ? { machineId } : {}), mac: facts.mac, stage, facts, decision };
+    // Facts from DHCP and HTTP complement each other (arch vs platform): merge onto what was seen before.
+    const seen =
+      found && stage !== 'callback' ? { machineId: found.id, facts: { ...found.lastSeen, ...facts, at } } : undefined;
+    this.events.record(event, seen);
+  }
+
+  private rememberAddress(ip: string, mac: string, machineId: string | undefined): void {
+    this.byAddress.delete(ip);
+    this.byAddress.set(ip, { mac, ...(machineId ? { machineId } : {}) });
+    if (this.byAddress.size > MAX_ADDRESSES) this.byAddress.delete(this.byAddress.keys().next().value as string);
+  }
+
+  /** Write boot events and last-seen facts still queued (before closing the store). */
+  flush(): Promise<void> {
+    return this.events.flush();
+  }
+}
