@@ -225,6 +225,27 @@ dhcp:
       { cwd: ROOT, timeout: 60_000 },
     );
     assert.match(viaA.stdout, /web1/);
+    // The registry says who shares the DHCP clients, through A's API.
+    const listed = await run(
+      net.exec[0]!,
+      [
+        ...net.exec.slice(1),
+        process.execPath,
+        ...ENTRY,
+        'servers',
+        '--json',
+        '--server',
+        `https://${IPS.a}:8443`,
+        '--token',
+        token,
+        '--fingerprint',
+        fingerprint,
+      ],
+      { cwd: ROOT, timeout: 60_000 },
+    );
+    const registry = JSON.parse(listed.stdout) as { name: string; dhcpShare?: boolean }[];
+    assert.equal(registry.length, 3, listed.stdout);
+    for (const s of registry) assert.equal(s.dhcpShare, true, `${s.name} shares the DHCP clients`);
 
     const late = Promise.all(udhcpc.slice(2).map((exec) => udhcpcOnce(exec, script, ['-t', '40'])));
     const finished = await Promise.race([

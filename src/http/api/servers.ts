@@ -12,6 +12,9 @@ export const ServerSchema = Type.Object({
   heartbeatAt: Type.String({ format: 'date-time' }),
   stoppedAt: Type.Optional(Type.String({ format: 'date-time', description: 'set by a clean shutdown' })),
   urls: Type.Array(Type.String()),
+  dhcpShare: Type.Optional(
+    Type.Boolean({ description: 'takes a share of the DHCP clients (full mode with dhcp.load_balance)' }),
+  ),
   status: Type.Union([Type.Literal('alive'), Type.Literal('stale'), Type.Literal('stopped')], {
     description: `stale: no heartbeat for ${STALE_MS / 1000} s (killed, hung or cut off from the database)`,
   }),
