@@ -205,44 +205,26 @@ dhcp:
     // Meanwhile a one-shot install set through A's API, for a machine that boots after the kill.
     const fingerprint = /SHA-256 ([0-9A-Fa-f:]+)/.exec(servers.get('a')!.log())?.[1];
     assert.ok(fingerprint, 'A logged its certificate fingerprint');
-    const viaA = await run(
-      net.exec[0]!,
-      [
-        ...net.exec.slice(1),
-        process.execPath,
-        ...ENTRY,
-        'machines',
-        'next',
-        'web1',
-        'install',
-        '--server',
-        `https://${IPS.a}:8443`,
-        '--token',
-        token,
-        '--fingerprint',
-        fingerprint,
-      ],
-      { cwd: ROOT, timeout: 60_000 },
-    );
-    assert.match(viaA.stdout, /web1/);
+    const viaA = (args: string[]) =>
+      run(
+        net.exec[0]!,
+        [
+          ...net.exec.slice(1),
+          process.execPath,
+          ...ENTRY,
+          ...args,
+          '--server',
+          `https://${IPS.a}:8443`,
+          '--token',
+          token,
+          '--fingerprint',
+          fingerprint,
+        ],
+        { cwd: ROOT, timeout: 60_000 },
+      );
+    assert.match((await viaA(['machines', 'next', 'web1', 'install'])).stdout, /web1/);
     // The registry says who shares the DHCP clients, through A's API.
-    const listed = await run(
-      net.exec[0]!,
-      [
-        ...net.exec.slice(1),
-        process.execPath,
-        ...ENTRY,
-        'servers',
-        '--json',
-        '--server',
-        `https://${IPS.a}:8443`,
-        '--token',
-        token,
-        '--fingerprint',
-        fingerprint,
-      ],
-      { cwd: ROOT, timeout: 60_000 },
-    );
+    const listed = await viaA(['servers', '--json']);
     const registry = JSON.parse(listed.stdout) as { name: string; dhcpShare?: boolean }[];
     assert.equal(registry.length, 3, listed.stdout);
     for (const s of registry) assert.equal(s.dhcpShare, true, `${s.name} shares the DHCP clients`);
