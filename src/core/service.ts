@@ -338,14 +338,17 @@ export class BootService {
   private context(facts: ClientFacts, machine: Machine | undefined, decision: ScriptDecision): RenderContext {
     const baseUrl = this.deps.boot.baseUrl;
     const privatePaths = new Set(decision.kind === 'profile' ? (decision.profile.private ?? []) : []);
-    const callbackUrl = machine
-      ? `${baseUrl}${callbackPath(machine.id)}?${this.deps.signer.sign(callbackPath(machine.id), CALLBACK_TTL_S)}`
-      : undefined;
+    const signer = this.deps.signer;
+    let callbackUrl: string | undefined;
     return {
       baseUrl,
       facts,
       machine,
-      callbackUrl,
+      get callbackUrl() {
+        if (machine)
+          callbackUrl ??= `${baseUrl}${callbackPath(machine.id)}?${signer.sign(callbackPath(machine.id), CALLBACK_TTL_S)}`;
+        return callbackUrl;
+      },
       assetUrl: (ref: string) => {
         if (/^[a-z][a-z0-9+.-]*:\/\//i.test(ref)) return ref;
         const clean = ref.replace(/^\/+/, '');
