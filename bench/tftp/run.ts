@@ -7,8 +7,9 @@
  * - windowsize 16 at blksize 1468 and 8192 (RFC 7440): atftp's client at 1468; the Node client of client.ts at 8192,
  *   where atftpd stalls with atftp's client (the Node client at 1468, where it is itself the limit, is an unjudged
  *   row). Only bootherd and atftpd implement windowsize. Target ≥ 1.2× atftpd.
- * - 1,000 fetches of a 70 KiB file at once (Node client in BENCH_CLIENT_PROCS processes, default 4, blksize 1468):
- *   wall time and failures. Target 0 failed and wall ≤ dnsmasq's.
+ * - 1,000 fetches of a 70 KiB file at once (Node client in BENCH_CLIENT_PROCS processes, default 4, blksize 1468;
+ *   parallel.ts): wall time and failures, with notes per measurement (failure reasons, drops, CPU). Target 0 failed
+ *   and wall ≤ dnsmasq's.
  * Every cell is the median of BENCH_REPEAT runs (servers in a rotating order); the ratio is the median of the per-run
  * ratios, with their range. Bulk files: BENCH_BIG_MB (default 64; the blksize-512 rows use half).
  * BENCH_ONLY=<text> keeps the rows whose name contains it; BENCH_CPU_PROF=<dir> runs bootherd under --cpu-prof and
@@ -17,8 +18,7 @@
  * Run as root: `npm run bench:tftp` (needs tftp-hpa, curl, atftp, dnsmasq-base, apt-get, dpkg, cc).
  */
 import { spawn } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { once } from 'node:events';
+import { createHash, randomFillSync } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
@@ -27,17 +27,17 @@ import {
   mkdtempSync,
   openSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   writeSync,
 } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { printSelfTimes } from '../api/cpuprofile-top.ts';
 import { fetchTftp, HOST } from './client.ts';
+import { type ParallelSetup, parallelChild, parallelRunner, SMALL_BYTES } from './parallel.ts';
 import { killChildren, MAX_BLKSIZE, type Server, startServers, stopGracefully } from './peers.ts';
 
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 64);
@@ -45,11 +45,9 @@ const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const ONLY = process.env.BENCH_ONLY;
 const CPU_PROF = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
 const BASELINE = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : undefined;
-const SMALL_BYTES = 70 * 1024;
 const PARALLEL = 1000;
 const CLIENT_PROCS = Number(process.env.BENCH_CLIENT_PROCS ?? 4);
 const BULK_DEADLINE_MS = 300_000;
-const SMALL_DEADLINE_MS = 60_000;
 const SELF = fileURLToPath(import.meta.url);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -86,6 +84,8 @@ interface Outcome {
   ms: number;
   failures: number;
   error?: string;
+  /** The parallel row: why fetches failed, retransmissions, drops and the clients' own load. */
+  detail?: string;
 }
 
 let outDir = '';
@@ -165,55 +165,6 @@ const nodeClient =
     });
     return { ms: r.ms, failures: r.ok ? 0 : 1, ...(r.error ? { error: r.error } : {}) };
   };
-/** Client mode: `n` fetches of small.bin at once, started when the parent writes a line; prints the outcome. */
-async function parallelChild(port: number, n: number): Promise<void> {
-  process.stdout.write('ready\n');
-  await once(createInterface({ input: process.stdin }), 'line');
-  const results = await Promise.all(
-    Array.from({ length: n }, () =>
-      fetchTftp({
-        port,
-        file: 'small.bin',
-        size: SMALL_BYTES,
-        blksize: 1468,
-        windowsize: 1,
-        deadlineMs: SMALL_DEADLINE_MS,
-      }),
-    ),
-  );
-  const failed = results.filter((r) => !r.ok);
-  process.stdout.write(`${JSON.stringify({ failures: failed.length, error: failed[0]?.error })}\n`);
-}
-
-/**
- * The 1,000 fetches come from CLIENT_PROCS processes, started first and then told to go at once: one Node process
- * driving 1,000 sockets on a loaded 2-core machine falls behind and its fetches time out against every server.
- */
-const parallel =
-  (n: number): Runner =>
-  async (port) => {
-    const kids = Array.from({ length: CLIENT_PROCS }, (_, i) => {
-      const share = Math.floor(n / CLIENT_PROCS) + (i < n % CLIENT_PROCS ? 1 : 0);
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', SELF, '--parallel-client', String(port), String(share)],
-        {
-          stdio: ['pipe', 'pipe', 'inherit'],
-        },
-      );
-      return { child, lines: createInterface({ input: child.stdout }) };
-    });
-    await Promise.all(kids.map((k) => once(k.lines, 'line')));
-    const t0 = performance.now();
-    const outcomes = kids.map((k) => once(k.lines, 'line'));
-    for (const k of kids) k.child.stdin.write('go\n');
-    const outs = (await Promise.all(outcomes)).map(([line]) => JSON.parse(String(line)) as Omit<Outcome, 'ms'>);
-    const ms = performance.now() - t0;
-    await sleep(500); // let the server wind down its last transfers before the next measurement
-    const error = outs.find((o) => o.error)?.error;
-    return { ms, failures: outs.reduce((a, o) => a + o.failures, 0), ...(error ? { error } : {}) };
-  };
-
 // ---------------------------------------------------------------------------------------------------------------
 // The rows.
 
@@ -229,7 +180,7 @@ interface Row {
   run: Runner;
 }
 
-function rows(): Row[] {
+function rows(parallel: ParallelSetup): Row[] {
   const big = BIG_MB * 2 ** 20;
   const half = big / 2;
   const extra = BASELINE ? ['baseline'] : [];
@@ -271,7 +222,7 @@ function rows(): Row[] {
       servers: all,
       peer: 'dnsmasq',
       target: 1.0,
-      run: parallel(PARALLEL),
+      run: parallelRunner(PARALLEL, parallel),
     },
   ];
   return list.filter((r) => !ONLY || `${r.name} ${r.client}`.includes(ONLY));
@@ -366,6 +317,10 @@ function report(results: Measured[]): void {
     }),
   );
   if (errors.length > 0) console.log(`\nfirst error per failing cell:\n${errors.join('\n')}`);
+  const details = results.flatMap(({ runs }) =>
+    [...runs].flatMap(([s, os]) => os.flatMap((o, i) => (o.detail ? [`  ${s} run ${i + 1}: ${o.detail}`] : []))),
+  );
+  if (details.length > 0) console.log(`\nparallel row, each measurement:\n${details.join('\n')}`);
 }
 
 async function main(): Promise<void> {
@@ -381,6 +336,9 @@ async function main(): Promise<void> {
   writeRandom(join(dir, 'big.bin'), BIG_MB * 2 ** 20);
   writeRandom(join(dir, 'half.bin'), (BIG_MB / 2) * 2 ** 20);
   writeRandom(join(dir, 'small.bin'), SMALL_BYTES);
+  const sha256 = createHash('sha256')
+    .update(readFileSync(join(dir, 'small.bin')))
+    .digest('hex');
   if (CPU_PROF) mkdirSync(CPU_PROF, { recursive: true });
   const profilesBefore = CPU_PROF ? new Set(readdirSync(CPU_PROF)) : new Set<string>();
 
@@ -394,7 +352,7 @@ async function main(): Promise<void> {
   });
   const started = performance.now();
   const results: Measured[] = [];
-  for (const row of rows()) {
+  for (const row of rows({ script: SELF, procs: CLIENT_PROCS, sha256, servers })) {
     results.push(await measure(row, servers));
     console.error(`bench/tftp: ${row.name} (${row.client}) ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
@@ -407,7 +365,8 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--parallel-client') {
-  void parallelChild(Number(process.argv[3]), Number(process.argv[4])).then(() => process.exit(0));
+  const [port, n, local, sha256] = process.argv.slice(3);
+  void parallelChild(Number(port), Number(n), local ?? HOST, sha256 ?? '').then(() => process.exit(0));
 } else if (process.argv[2] === '--bootherd-child') {
   const port = Number(process.argv[3]);
   const root = process.argv[4] ?? '';

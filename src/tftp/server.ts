@@ -109,6 +109,8 @@ export interface TftpServer {
   stats(): TftpStats;
 }
 
+const LISTEN_BUFFER = 4 * 1024 * 1024;
+
 const silent: TftpLogger = { debug() {}, info() {}, warn() {} };
 
 interface Pending {
@@ -151,7 +153,10 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const queuedKeys = new Set<string>();
   let closed = false;
 
-  const socket: Socket = createSocket({ type: isIPv6(opts.host) ? 'udp6' : 'udp4' });
+  // Room for a burst of RRQs (a rack powering on): the default 208 KiB holds 256 of them (832 bytes of kernel memory
+  // each on loopback); the rest were dropped and waited for the client's timeout. Linux caps SO_RCVBUF at
+  // net.core.rmem_max (itself 208 KiB by default).
+  const socket: Socket = createSocket({ type: isIPv6(opts.host) ? 'udp6' : 'udp4', recvBufferSize: LISTEN_BUFFER });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind({ address: opts.host, port: opts.port }, () => {
