@@ -10,11 +10,11 @@ import { createSocket, type Socket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { loadLibc, SO_BINDTODEVICE, SOL_SOCKET } from './libc.ts';
+import { forceReceiveBuffer } from './udp-libc.ts';
 
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
 const SO_BROADCAST = 6;
-const SO_RCVBUFFORCE = 33;
 /** Room for a burst of requests while the loop waits on a lease commit's fsync. */
 const RECEIVE_BUFFER = 4 * 1024 * 1024;
 
@@ -47,10 +47,7 @@ async function boundToDevice(iface: string, port: number): Promise<Socket | Erro
     ['SO_BINDTODEVICE', () => c.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, dev.length)],
     [`bind(0.0.0.0:${port})`, () => c.bind(fd, sockaddrIn(port), 16)],
   ];
-  const size = Buffer.alloc(4);
-  size.writeInt32LE(RECEIVE_BUFFER);
-  // Best effort: SO_RCVBUFFORCE passes net.core.rmem_max but needs CAP_NET_ADMIN; the default buffer still works.
-  c.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, size, 4);
+  forceReceiveBuffer(c, fd, RECEIVE_BUFFER);
   for (const [what, step] of steps) {
     if (step() !== 0) {
       const errno = c.errno();

@@ -4,6 +4,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { bindThroughLibc, forceReceiveBuffer } from '../net/udp-libc.ts';
 import { FileStore, type GeneratedFiles, type TftpClient } from './files.ts';
 import { decodePacket, encodeError, Opcode, type RequestPacket, TftpErrorCode } from './packet.ts';
 import { ReadTransfer, type TransferOutcome } from './transfer.ts';
@@ -155,15 +156,19 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
 
   // Room for a burst of RRQs (a rack powering on): the default 208 KiB holds 256 of them (832 bytes of kernel memory
   // each on loopback); the rest were dropped and waited for the client's timeout. Linux caps SO_RCVBUF at
-  // net.core.rmem_max (itself 208 KiB by default).
-  const socket: Socket = createSocket({ type: isIPv6(opts.host) ? 'udp6' : 'udp4', recvBufferSize: LISTEN_BUFFER });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind({ address: opts.host, port: opts.port }, () => {
-      socket.off('error', reject);
-      resolve();
+  // net.core.rmem_max (208 KiB by default): as root, SO_RCVBUFFORCE through libc passes it; else dgram asks what it
+  // may (and a bind error is dgram's, with its usual code).
+  const forced = await bindThroughLibc(opts.host, opts.port, (c, fd) => forceReceiveBuffer(c, fd, LISTEN_BUFFER));
+  const socket: Socket =
+    forced?.socket ?? createSocket({ type: isIPv6(opts.host) ? 'udp6' : 'udp4', recvBufferSize: LISTEN_BUFFER });
+  if (!forced)
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ address: opts.host, port: opts.port }, () => {
+        socket.off('error', reject);
+        resolve();
+      });
     });
-  });
   socket.on('error', (e) => log.warn({ err: e.message }, 'tftp: listener socket error'));
 
   const emit = (e: TftpEvent): void => {
