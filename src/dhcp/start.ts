@@ -66,6 +66,7 @@ export async function startDhcp(core: DhcpDeps, serverId: string): Promise<{ clo
   // Every lease the DHCP server decides is claimed: the store writes it only if no other client holds the address.
   const claimLeases = (changes: Lease[]) => store.claimLeases(changes, { server: serverId, now: Date.now() });
   if (config.dhcp.mode === 'full') {
+    await store.warmWriters?.();
     const p = new LeasePool({ subnets: config.dhcp.subnets, reservations: await reservationsOf(core) });
     p.restore(await store.loadLeases());
     pool = p;

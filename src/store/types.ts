@@ -90,6 +90,8 @@ export interface Store {
    * promise resolves. The DHCP server claims instead (claimLeases).
    */
   commitLeases(changes: StoredLease[]): Promise<void>;
+  /** A server about to answer: start what the first write would otherwise start then (SQLite's writer threads). */
+  warmWriters?(): Promise<void>;
   /**
    * Claim leases for `server`, in one transaction, each with one conditional upsert the database arbitrates (its row
    * lock, never a read-then-write): a change is written only when the stored row for its address is absent, ended
