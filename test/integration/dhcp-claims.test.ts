@@ -18,7 +18,8 @@ import { MemoryStore } from '../../src/store/memory.ts';
 
 const SERVER = '127.0.0.1';
 const RELAY = '127.0.0.43';
-const PORT = 16977;
+// Not 16967/16977 (dhcp-exchange.test.ts binds those on 0.0.0.0 when the two files run side by side).
+const PORT = 16987;
 const ME = 'srv-a';
 const OTHER = 'srv-b';
 const HELD = '52:54:00:bb:00:01';
