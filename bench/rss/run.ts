@@ -6,7 +6,8 @@
  * Everything runs in a test namespace (192.0.2.0/24): bootherd on its bridge, the clients in a second namespace
  * joined to it, sending from 90 addresses (192.0.2.2–91) so TFTP's per-client limit (16) does not queue them.
  * Run as root after `npm run build`: `node --import tsx bench/rss/run.ts`. Env BENCH_FUZZ (datagrams a server a run,
- * default 200000), BENCH_FUZZ_ONLY (dhcp or tftp), BENCH_SERVER_LOG (a file for bootherd's output).
+ * default 200000), BENCH_FUZZ_ONLY (dhcp or tftp), BENCH_SERVER_LOG (a file for bootherd's output), BENCH_NODE_FLAGS
+ * (more Node/V8 flags for bootherd; `serve` adds its own heap flags, src/cli/serve-flags.ts, unless given here).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -43,6 +44,8 @@ const SNAPSHOTS = process.env.BENCH_SNAPSHOTS;
 const SMAPS = process.env.BENCH_SMAPS === '1';
 /** BENCH_TRIM=1: at the end, glibc's malloc_trim(0) in bootherd (through gdb): what RSS is freed heap not given back. */
 const TRIM = process.env.BENCH_TRIM === '1';
+/** BENCH_NODE_FLAGS: more Node/V8 flags for bootherd (space-separated), e.g. to try a heap setting. */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const SNAPSHOT_FLAGS = SNAPSHOTS ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOTS}`] : [];
 /** BENCH_FUZZ_ONLY=dhcp or tftp fuzzes one server alone: to see which one grows. */
 const FUZZ_PORTS = { dhcp: [67], tftp: [69] }[process.env.BENCH_FUZZ_ONLY ?? ''] ?? [67, 69];
@@ -246,6 +249,7 @@ dhcp:
     process.execPath,
     ...GC_FLAGS,
     ...SNAPSHOT_FLAGS,
+    ...NODE_FLAGS,
     bin,
     'serve',
     '--config',
@@ -312,6 +316,11 @@ async function main(): Promise<void> {
     rows.push(['after the load (3 s later)', rssMb(node)]);
     await snapshot(server);
     const loadedMaps = SMAPS ? mappings(node) : undefined;
+    // The highest RSS while the fuzz runs go on: what the "after" rows, taken 3 s later, can miss.
+    let fuzzPeak = 0;
+    const fuzzSampler = setInterval(() => {
+      fuzzPeak = Math.max(fuzzPeak, rssMb(node));
+    }, 50);
     for (const run of [1, 2, 3]) {
       await runClient(exec, ['--fuzz', String(FUZZ), FUZZ_PORTS.join(',')]);
       await sleep(3000);
@@ -323,6 +332,8 @@ async function main(): Promise<void> {
       }
       await snapshot(server);
     }
+    clearInterval(fuzzSampler);
+    rows.push(['highest during the three fuzz runs', fuzzPeak]);
     const checked = await runClient(exec, ['--after']);
     if (TRIM) {
       execFileSync('gdb', ['-p', String(node), '-batch', '-ex', 'call (int) malloc_trim(0)'], { stdio: 'ignore' });

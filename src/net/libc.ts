@@ -1,5 +1,6 @@
 /**
- * The few socket calls Node's dgram cannot make (SO_BINDTODEVICE, raw ICMPv6, UDP_SEGMENT), from libc through koffi.
+ * The few socket calls Node's dgram cannot make (SO_BINDTODEVICE, raw ICMPv6, UDP_SEGMENT), and the exec `serve` uses to
+ * restart itself with its heap flags (Node 20 has no process.execve), from libc through koffi.
  * Loaded once; undefined where libc or koffi is not available (or not Linux), so callers can fall back.
  */
 export interface Libc {
@@ -9,11 +10,15 @@ export interface Libc {
   sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
   inet_pton(af: number, src: string, dst: Buffer): number;
   close(fd: number): number;
+  fcntl(fd: number, cmd: number, arg: number): number;
+  /** argv and envp end with null, as execve(2) wants; returns only on failure. */
+  execve(path: string, argv: (string | null)[], envp: (string | null)[]): number;
   errno(): number;
 }
 
 export const SOL_SOCKET = 1;
 export const SO_BINDTODEVICE = 25;
+export const F_SETFD = 2;
 
 let loaded: Promise<Libc | undefined> | undefined;
 
@@ -30,6 +35,8 @@ export function loadLibc(): Promise<Libc | undefined> {
         sendto: lib.func('long sendto(int, const void *, size_t, int, const void *, uint32_t)') as Libc['sendto'],
         inet_pton: lib.func('int inet_pton(int, const char *, void *)') as Libc['inet_pton'],
         close: lib.func('int close(int)') as Libc['close'],
+        fcntl: lib.func('int fcntl(int, int, int)') as Libc['fcntl'],
+        execve: lib.func('int execve(const char *, const char **, const char **)') as Libc['execve'],
         errno: () => koffi.errno(),
       };
     } catch {
