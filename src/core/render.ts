@@ -37,27 +37,33 @@ export function variables(ctx: RenderContext, extra: Record<string, string>): Re
     ),
     ...extra,
   };
-  // Always defined so one profile serves machines with and without a pending callback; signed only when a template
-  // reads it (an HMAC per script was ~4 % of a script request in bench/http's profile).
-  Object.defineProperty(vars, 'callback_url', { get: () => ctx.callbackUrl ?? '', enumerable: true });
+  // Always defined so one profile serves machines with and without a pending callback; signed only for a template
+  // that names it (templateVars): an HMAC per script was ~4 % of a script request in bench/http's profile. A plain
+  // value here, not a getter: an accessor added to the object made every template's lookups slower than the HMAC.
+  vars.callback_url = '';
+  CALLBACK_URL.set(vars, () => ctx.callbackUrl ?? '');
   return vars;
 }
 
+/** Per variables object, how to make its signed callback URL. */
+const CALLBACK_URL = new WeakMap<object, () => string>();
+
 /**
- * Templates are strict (a misspelt variable is an error), but labels are per machine: a `{{label_x}}` this machine
- * lacks renders empty, so one profile can serve machines with different labels.
+ * The variables a template sees. Templates are strict (a misspelt variable is an error), but labels are per machine:
+ * a `{{label_x}}` this machine lacks renders empty, so one profile can serve machines with different labels.
  */
-function withLabelDefaults(text: string, vars: Record<string, string>): Record<string, string> {
+function templateVars(text: string, vars: Record<string, string>): Record<string, string> {
   const missing = [...text.matchAll(/\blabel_[A-Za-z0-9_]+/g)].map((m) => m[0]).filter((name) => !(name in vars));
-  if (!missing.length) return vars;
-  // A copy by descriptors: a spread would call the callback URL's getter (and sign it) for every template.
-  const out = Object.defineProperties({}, Object.getOwnPropertyDescriptors(vars)) as Record<string, string>;
+  const callback = text.includes('callback_url') ? CALLBACK_URL.get(vars) : undefined;
+  if (!missing.length && !callback) return vars;
+  const out = { ...vars };
   for (const name of missing) out[name] = '';
+  if (callback) out.callback_url = callback();
   return out;
 }
 
 export function expand(text: string, vars: Record<string, string>): string {
-  return text.includes('{{') ? renderTemplate(text, withLabelDefaults(text, vars)) : text;
+  return text.includes('{{') ? renderTemplate(text, templateVars(text, vars)) : text;
 }
 
 export function renderScript(d: ScriptDecision, ctx: RenderContext): string {
@@ -105,7 +111,7 @@ export function renderScript(d: ScriptDecision, ctx: RenderContext): string {
         case 'chain':
           return chainScript({ url: ctx.assetUrl(expand(boot.url, vars)) });
         case 'template':
-          return renderTemplate(boot.template, withLabelDefaults(boot.template, vars));
+          return renderTemplate(boot.template, templateVars(boot.template, vars));
         case 'local':
         case 'menu':
           throw new Error(`unreachable: ${boot.kind} profiles are resolved by the policy`);
