@@ -9,12 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { loadLibc, SO_BINDTODEVICE, SOL_SOCKET } from './libc.ts';
-import { forceReceiveBuffer } from './udp-libc.ts';
+import { bindThroughLibc, bindToDevice, broadcast, isBound, receiveBuffer } from './udp-libc.ts';
 
-const AF_INET = 2;
-const SOCK_DGRAM = 2;
-const SO_BROADCAST = 6;
 /** Room for a burst of requests while the loop waits on a lease commit's fsync. */
 const RECEIVE_BUFFER = 4 * 1024 * 1024;
 
@@ -24,49 +20,23 @@ export interface DhcpSocket {
   socket: Socket;
 }
 
-function sockaddrIn(port: number): Buffer {
-  const sa = Buffer.alloc(16);
-  sa.writeUInt16LE(AF_INET, 0); // sa_family in host order (little-endian on the platforms we run on)
-  sa.writeUInt16BE(port, 2); // sin_port in network order; sin_addr 0.0.0.0: broadcasts reach only a wildcard bind
-  return sa;
-}
-
-/** A socket bound to `iface` and `port` on 0.0.0.0, or an Error saying why not. */
+/**
+ * A socket bound to `iface` and `port` on 0.0.0.0 (broadcasts reach only a wildcard bind), or an Error saying why
+ * not. No SO_REUSEADDR: sockets on different devices do not conflict, and without it a second bootherd (or another
+ * DHCP server) on the same interface fails to start instead of silently sharing the port and the pool.
+ */
 async function boundToDevice(iface: string, port: number): Promise<Socket | Error> {
-  const c = await loadLibc();
-  if (!c) return new Error('libc is not reachable through koffi');
-  const fd = c.socket(AF_INET, SOCK_DGRAM, 0);
-  if (fd < 0) return new Error(`socket(): errno ${c.errno()}`);
-  const one = Buffer.alloc(4);
-  one.writeInt32LE(1);
-  const dev = Buffer.from(`${iface}\0`);
-  // No SO_REUSEADDR: sockets on different devices do not conflict, and without it a second bootherd (or another
-  // DHCP server) on the same interface fails to start instead of silently sharing the port and the pool.
-  const steps: [string, () => number][] = [
-    ['SO_BROADCAST', () => c.setsockopt(fd, SOL_SOCKET, SO_BROADCAST, one, 4)],
-    ['SO_BINDTODEVICE', () => c.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, dev.length)],
-    [`bind(0.0.0.0:${port})`, () => c.bind(fd, sockaddrIn(port), 16)],
-  ];
-  forceReceiveBuffer(c, fd, RECEIVE_BUFFER);
-  for (const [what, step] of steps) {
-    if (step() !== 0) {
-      const errno = c.errno();
-      c.close(fd);
-      // EACCES/EPERM: ports below 1024 and SO_BINDTODEVICE need root or CAP_NET_BIND_SERVICE/CAP_NET_RAW.
-      return Object.assign(new Error(`${what} on ${iface}: errno ${errno}`), {
-        code: errno === 13 || errno === 1 ? 'EACCES' : errno === 98 ? 'EADDRINUSE' : 'EOTHER',
-      });
-    }
-  }
-  const socket = createSocket({ type: 'udp4' });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind({ fd }, () => {
-      socket.off('error', reject);
-      resolve();
-    });
+  const made = await bindThroughLibc('0.0.0.0', port, [
+    broadcast(),
+    bindToDevice(iface),
+    receiveBuffer(RECEIVE_BUFFER),
+  ]);
+  if (isBound(made)) return made.socket;
+  const { failed, errno } = made;
+  // EACCES/EPERM: ports below 1024 and SO_BINDTODEVICE need root or CAP_NET_BIND_SERVICE/CAP_NET_RAW.
+  return Object.assign(new Error(`${failed} on ${iface}${errno ? `: errno ${errno}` : ''}`), {
+    code: errno === 13 || errno === 1 ? 'EACCES' : errno === 98 ? 'EADDRINUSE' : 'EOTHER',
   });
-  return socket;
 }
 
 /**

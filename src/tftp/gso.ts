@@ -6,7 +6,7 @@
  * a scoped address), `openGsoSocket` answers undefined and the transfer sends block by block.
  */
 import type { Socket, SocketOptions } from 'node:dgram';
-import { bindThroughLibc } from '../net/udp-libc.ts';
+import { bindThroughLibc, isBound } from '../net/udp-libc.ts';
 
 const SOL_UDP = 17;
 const UDP_SEGMENT = 103;
@@ -26,10 +26,10 @@ export async function openGsoSocket(host: string, lookup: SocketOptions['lookup'
   const made = await bindThroughLibc(
     host,
     0,
-    (c, fd) => c.setsockopt(fd, SOL_UDP, UDP_SEGMENT, probe, 4) === 0,
+    [{ name: 'UDP_SEGMENT', level: SOL_UDP, option: UDP_SEGMENT, value: probe }],
     lookup,
   );
-  if (!made) return undefined;
+  if (!isBound(made)) return undefined;
   const { socket, fd, libc } = made;
   return {
     socket,

@@ -4,7 +4,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { bindThroughLibc, forceReceiveBuffer } from '../net/udp-libc.ts';
+import { bindThroughLibc, isBound, receiveBuffer } from '../net/udp-libc.ts';
 import { FileStore, type GeneratedFiles, type TftpClient } from './files.ts';
 import { decodePacket, encodeError, Opcode, type RequestPacket, TftpErrorCode } from './packet.ts';
 import { ReadTransfer, type TransferOutcome } from './transfer.ts';
@@ -158,9 +158,10 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   // each on loopback); the rest were dropped and waited for the client's timeout. Linux caps SO_RCVBUF at
   // net.core.rmem_max (208 KiB by default): as root, SO_RCVBUFFORCE through libc passes it; else dgram asks what it
   // may (and a bind error is dgram's, with its usual code).
-  const forced = await bindThroughLibc(opts.host, opts.port, (c, fd) => forceReceiveBuffer(c, fd, LISTEN_BUFFER));
+  const made = await bindThroughLibc(opts.host, opts.port, [receiveBuffer(LISTEN_BUFFER)]);
+  const forced = isBound(made) ? made.socket : undefined;
   const socket: Socket =
-    forced?.socket ?? createSocket({ type: isIPv6(opts.host) ? 'udp6' : 'udp4', recvBufferSize: LISTEN_BUFFER });
+    forced ?? createSocket({ type: isIPv6(opts.host) ? 'udp6' : 'udp4', recvBufferSize: LISTEN_BUFFER });
   if (!forced)
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
