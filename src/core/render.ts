@@ -5,15 +5,23 @@
  */
 import type { ScriptDecision } from '../boot/decide.ts';
 import { BootherdError } from '../errors.ts';
-import { chainScript, kernelScript, localScript, menuScript, renderTemplate, sanbootScript } from '../ipxe/scripts.ts';
+import {
+  chainScript,
+  kernelScript,
+  localScript,
+  menuScript,
+  renderTemplate,
+  sanbootScript,
+  templateNames,
+} from '../ipxe/scripts.ts';
 import type { ClientFacts, Machine } from '../model/types.ts';
 
 export interface RenderContext {
   baseUrl: string;
   facts: ClientFacts;
   machine?: Machine;
-  /** The machine's signed install callback (a getter: signed when a template reads `{{callback_url}}`). */
-  readonly callbackUrl?: string;
+  /** The machine's signed install callback; asked only by a template that reads `{{callback_url}}`. */
+  callbackUrl?(): string | undefined;
   /** An asset reference (relative path or absolute URL) → the URL the client fetches, signed when private. */
   assetUrl(ref: string): string;
 }
@@ -37,28 +45,27 @@ export function variables(ctx: RenderContext, extra: Record<string, string>): Re
     ),
     ...extra,
   };
-  // Always defined so one profile serves machines with and without a pending callback; signed only for a template
-  // that names it (templateVars): an HMAC per script was ~4 % of a script request in bench/http's profile. A plain
-  // value here, not a getter: an accessor added to the object made every template's lookups slower than the HMAC.
-  vars.callback_url = '';
-  CALLBACK_URL.set(vars, () => ctx.callbackUrl ?? '');
+  CONTEXT.set(vars, ctx);
   return vars;
 }
 
-/** Per variables object, how to make its signed callback URL. */
-const CALLBACK_URL = new WeakMap<object, () => string>();
+/** The context a variables object was made from: its callback URL is signed only for a template that names it. */
+const CONTEXT = new WeakMap<object, RenderContext>();
 
 /**
  * The variables a template sees. Templates are strict (a misspelt variable is an error), but labels are per machine:
- * a `{{label_x}}` this machine lacks renders empty, so one profile can serve machines with different labels.
+ * a `{{label_x}}` this machine lacks renders empty, so one profile can serve machines with different labels. The
+ * callback URL is always defined, so one profile serves machines with and without a pending callback, and HMAC-signed
+ * only when named (signing it for every script was ~4 % of a script request in bench/http).
  */
 function templateVars(text: string, vars: Record<string, string>): Record<string, string> {
-  const missing = [...text.matchAll(/\blabel_[A-Za-z0-9_]+/g)].map((m) => m[0]).filter((name) => !(name in vars));
-  const callback = text.includes('callback_url') ? CALLBACK_URL.get(vars) : undefined;
-  if (!missing.length && !callback) return vars;
-  const out = { ...vars };
-  for (const name of missing) out[name] = '';
-  if (callback) out.callback_url = callback();
+  const names = templateNames(text);
+  let out = vars;
+  for (const name of names) {
+    if (Object.hasOwn(vars, name) || !(name.startsWith('label_') || name === 'callback_url')) continue;
+    if (out === vars) out = { ...vars };
+    out[name] = name === 'callback_url' ? (CONTEXT.get(vars)?.callbackUrl?.() ?? '') : '';
+  }
   return out;
 }
 

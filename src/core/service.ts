@@ -344,7 +344,7 @@ export class BootService {
       baseUrl,
       facts,
       machine,
-      get callbackUrl() {
+      callbackUrl: () => {
         if (machine)
           callbackUrl ??= `${baseUrl}${callbackPath(machine.id)}?${signer.sign(callbackPath(machine.id), CALLBACK_TTL_S)}`;
         return callbackUrl;

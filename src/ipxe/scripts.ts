@@ -52,9 +52,23 @@ export interface KernelScript {
   platform?: string;
 }
 
+/** The decoded last path segment of each initrd URL seen: the same few profile URLs serve every machine, and
+ * parsing one was a tenth of a kernel script's rendering. */
+const fileNames = new Map<string, string>();
+
+function fileName(u: string): string {
+  let name = fileNames.get(u);
+  if (name === undefined) {
+    name = decodeURIComponent(new URL(u).pathname.split('/').pop() ?? '');
+    if (fileNames.size >= 1024) fileNames.clear();
+    fileNames.set(u, name);
+  }
+  return name;
+}
+
 /** Name each initrd after its file when that is a plain, unique name (what `initrd=` users expect), else `initrdN`. */
 function initrdNames(urls: string[]): string[] {
-  const base = urls.map((u) => decodeURIComponent(new URL(u).pathname.split('/').pop() ?? ''));
+  const base = urls.map(fileName);
   return base.map((b, i) =>
     /^[A-Za-z0-9._-]{1,64}$/.test(b) && base.indexOf(b) === base.lastIndexOf(b) ? b : `initrd${i}`,
   );
@@ -268,26 +282,86 @@ export function staticScript(o: StaticScript): string {
 const templates = Handlebars.create();
 /** `{{uri x}}`: a value for a URL query; percent-encoding also removes any meaning `$` and `{` had for iPXE. */
 templates.registerHelper('uri', (v: unknown) => encodeURIComponent(String(v ?? '').replaceAll('${}', '')));
-const compiled = new Map<string, HandlebarsTemplateDelegate>();
+
+interface Template {
+  /** Every name a mustache of the template mentions (variables, helpers): only these values need quoting. */
+  names: ReadonlySet<string>;
+  /** Literal, variable, literal, … when every mustache is a plain `{{name}}`: rendered by concatenation. */
+  parts?: string[];
+  fn?: HandlebarsTemplateDelegate;
+}
+const compiled = new Map<string, Template>();
+const MUSTACHE = /\{\{([^}]*)\}\}/g;
+const PLAIN = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$/;
+/** Names handlebars reads as literals or keywords, not as variables. */
+const RESERVED = new Set(['this', 'true', 'false', 'null', 'undefined', 'else']);
+
+function compileTemplate(template: string): Template {
+  let t = compiled.get(template);
+  if (t) return t;
+  const names = new Set<string>();
+  for (const m of template.matchAll(MUSTACHE))
+    for (const w of m[1]!.matchAll(/[A-Za-z_][A-Za-z0-9_]*/g)) names.add(w[0]);
+  // The common profile string (`hostname={{hostname}}`) needs none of handlebars' machinery; anything else it gets
+  // (helpers, blocks, triple or whitespace-controlled mustaches, escapes, a stray `{{`).
+  const parts: string[] = [];
+  let at = 0;
+  let plain = !template.includes('\\') && !template.includes('{{{');
+  for (const m of template.matchAll(MUSTACHE)) {
+    const name = PLAIN.exec(m[1]!)?.[1];
+    if (!plain || name === undefined || RESERVED.has(name)) {
+      plain = false;
+      break;
+    }
+    parts.push(template.slice(at, m.index), name);
+    at = m.index + m[0].length;
+  }
+  if (plain) parts.push(template.slice(at));
+  // Handlebars' lexer reads a brace touching a mustache (`{{x}}}`) as part of it.
+  for (let i = 0; plain && i < parts.length; i += 2)
+    if (
+      parts[i]!.includes('{{') ||
+      (i > 0 && parts[i]!.startsWith('}')) ||
+      (i < parts.length - 1 && parts[i]!.endsWith('{'))
+    )
+      plain = false;
+  t = plain ? { names, parts } : { names };
+  if (compiled.size > 256) compiled.clear();
+  compiled.set(template, t);
+  return t;
+}
+
+/** The names a template's mustaches mention (a superset of the variables it reads). */
+export function templateNames(template: string): ReadonlySet<string> {
+  return compileTemplate(template).names;
+}
 
 /**
- * A user template (handlebars, strict: a missing variable is an error, no HTML escaping). Every variable is made
- * script-safe before the template sees it: a line break is rejected, terminators and comments are defused.
+ * A user template (handlebars, strict: a missing variable is an error, no HTML escaping). Every variable the
+ * template names is made script-safe before the template sees it: a line break is rejected, terminators and comments
+ * are defused (a value it never reads cannot reach the script and is not looked at).
  */
 export function renderTemplate(template: string, vars: Record<string, string>): string {
+  const t = compileTemplate(template);
   const safe: Record<string, string> = {};
-  for (const [k, v] of Object.entries(vars)) {
+  let complete = true;
+  for (const k of t.names) {
+    const v = vars[k];
+    if (v === undefined || !Object.hasOwn(vars, k)) {
+      complete = false;
+      continue;
+    }
     assertNoLineBreak(`variable ${k}`, v);
     safe[k] = text(`variable ${k}`, v);
   }
+  if (t.parts && complete) {
+    let out = t.parts[0]!;
+    for (let i = 1; i < t.parts.length; i += 2) out += safe[t.parts[i]!]! + t.parts[i + 1]!;
+    return out;
+  }
   try {
-    let fn = compiled.get(template);
-    if (!fn) {
-      fn = templates.compile(template, { strict: true, noEscape: true });
-      if (compiled.size > 256) compiled.clear();
-      compiled.set(template, fn);
-    }
-    return fn(safe);
+    t.fn ??= templates.compile(template, { strict: true, noEscape: true });
+    return t.fn(safe);
   } catch (err) {
     if (err instanceof BootherdError) throw err;
     throw new BootherdError(
