@@ -5,7 +5,12 @@
 import { label, lit, type Safe, text } from './quote.ts';
 
 export class IpxeScript {
-  readonly #lines: string[] = ['#!ipxe'];
+  readonly #lines: string[];
+
+  /** A script starts with its `#!ipxe` line; a fragment (lines built once, appended to scripts) does not. */
+  constructor(kind: 'script' | 'fragment' = 'script') {
+    this.#lines = kind === 'script' ? ['#!ipxe'] : [];
+  }
 
   /** A comment line; the text is ours or defused so it cannot end the comment early. */
   comment(value: string): this {
@@ -34,9 +39,9 @@ export class IpxeScript {
     return this.cmd('echo', lit('--'), text('echo', value));
   }
 
-  /** Apply a shared fragment (a failure tail, a local-boot block). */
-  pipe(fn: (s: this) => unknown): this {
-    fn(this);
+  /** The lines of a fragment built once (a failure tail): quoted when it was built, not again per script. */
+  append(fragment: IpxeScript): this {
+    this.#lines.push(...fragment.#lines);
     return this;
   }
 

@@ -9,14 +9,12 @@ import { IpxeScript } from './builder.ts';
 import { assertNoLineBreak, int, lit, type Safe, text, url, word } from './quote.ts';
 
 /** After a failed boot step: say why, give the operator time to read it, then let the firmware try the next device. */
-function failureTail(s: IpxeScript): IpxeScript {
-  return s
-    .blank()
-    .label('failed')
-    .echo('bootherd: boot failed, error ${errno}; returning to the firmware in 10 seconds')
-    .cmd('sleep', int('sleep', 10))
-    .cmd('exit', int('exit', 1));
-}
+const failureTail = new IpxeScript('fragment')
+  .blank()
+  .label('failed')
+  .echo('bootherd: boot failed, error ${errno}; returning to the firmware in 10 seconds')
+  .cmd('sleep', int('sleep', 10))
+  .cmd('exit', int('exit', 1));
 
 /**
  * The script every iPXE first fetches: it reports who it is and chains to its own script. `netX` is the device iPXE
@@ -41,7 +39,7 @@ export function bootstrapScript(opts: { baseUrl: string }): string {
     .cmd('sleep', int('sleep', 5))
     .orGoto('failed', 'chain', lit('--autofree'), target)
     .cmd('exit', int('exit', 0))
-    .pipe(failureTail)
+    .append(failureTail)
     .toString();
 }
 
@@ -86,7 +84,7 @@ export function kernelScript(k: KernelScript): string {
   k.initrds.forEach((i, n) => {
     s.orGoto('failed', 'initrd', lit('--name'), word('initrd name', names[n] ?? ''), url('initrd', i));
   });
-  return s.orGoto('failed', 'boot').pipe(failureTail).toString();
+  return s.orGoto('failed', 'boot').append(failureTail).toString();
 }
 
 /** An ISO or disk image over HTTP; `--no-describe` keeps the SAN device out of the iBFT so the OS does not hang on it. */
@@ -94,7 +92,7 @@ export function sanbootScript(opts: { url: string }): string {
   return new IpxeScript()
     .comment('bootherd: sanboot an image')
     .orGoto('failed', 'sanboot', lit('--no-describe'), url('sanboot', opts.url))
-    .pipe(failureTail)
+    .append(failureTail)
     .toString();
 }
 
@@ -102,7 +100,7 @@ export function chainScript(opts: { url: string }): string {
   return new IpxeScript()
     .comment('bootherd: chain')
     .orGoto('failed', 'chain', lit('--autofree'), url('chain', opts.url))
-    .pipe(failureTail)
+    .append(failureTail)
     .toString();
 }
 
@@ -201,7 +199,7 @@ export function menuScript(m: MenuScript): string {
   // Escape at the menu: boot the local disk, the least surprising thing for a machine nobody is watching.
   s.blank().label('cancel');
   appendLocal(s, m.platform);
-  return s.pipe(failureTail).toString();
+  return s.append(failureTail).toString();
 }
 
 /**
@@ -275,7 +273,7 @@ export function staticScript(o: StaticScript): string {
     .orGoto('failed', 'ifopen', lit(nic))
     .cmd('set', lit('bootherd-nic'), lit(nic))
     .orGoto('failed', 'chain', lit('--autofree'), url('bootUrl', o.bootUrl))
-    .pipe(failureTail)
+    .append(failureTail)
     .toString();
 }
 
