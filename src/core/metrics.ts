@@ -97,6 +97,11 @@ export class Metrics {
     // Counted at scrape time, so a busy DHCP loop pays nothing for it.
     collect: () => this.#collectPools(),
   });
+  readonly dhcpAdmission = new Gauge({
+    name: 'bootherd_dhcp_discover_admission_ratio',
+    help: 'Share of new DHCPv4 DISCOVERs the kernel lets through to bootherd: 1, or less while it is overloaded (the rest are held back before they are read; REQUESTs always pass)',
+    registers: [this.registry],
+  });
   readonly storeSeconds = new Histogram({
     name: 'bootherd_store_seconds',
     help: 'Store call duration by method (findMachine, commitLeases, writeBootLog ...), failed calls included',

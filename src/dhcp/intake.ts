@@ -74,14 +74,24 @@ export class Intake<D extends { at: number }> {
   private readonly discover = new Fifo<D>();
   private scheduled = false;
   private closed = false;
+  /** DISCOVERs (the `discover` class) read, handled and shed so far: what admission control (admission.ts) steers
+   * by. */
+  discoversReceived = 0;
+  discoversServed = 0;
+  discoversShed = 0;
+  get discoversQueued(): number {
+    return this.discover.size;
+  }
 
   constructor(private readonly o: IntakeOptions<D>) {}
 
   push(d: D): void {
     if (this.closed) return;
     const urgent = this.o.classify(d) === 'urgent';
+    if (!urgent) this.discoversReceived++;
     const queue = urgent ? this.urgent : this.discover;
     if (queue.size >= (urgent ? this.o.urgentMax : this.o.discoverMax)) {
+      if (!urgent) this.discoversShed++;
       this.o.shed(urgent ? 'shed-request' : 'shed-discover', d);
       return;
     }
@@ -96,7 +106,11 @@ export class Intake<D extends { at: number }> {
   private freshDiscover(): D | undefined {
     const oldest = performance.now() - this.o.discoverMaxWaitMs;
     for (let d = this.discover.shift(); d; d = this.discover.shift()) {
-      if (d.at >= oldest) return d;
+      if (d.at >= oldest) {
+        this.discoversServed++;
+        return d;
+      }
+      this.discoversShed++;
       this.o.shed('shed-discover', d);
     }
     return undefined;

@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import type { DhcpDecision } from '../boot/decide.ts';
 import type { ClientFacts } from '../model/types.ts';
 import { type DhcpSocket, interfaceAddress, openDhcpSockets } from '../net/udp4.ts';
+import { DiscoverAdmission, discoverFilter } from './admission.ts';
 import type { HandlerContext } from './context.ts';
 import {
   type DhcpDropReason,
@@ -57,6 +58,8 @@ export interface DhcpServerOptions {
   onExchange?(e: DhcpExchange): void;
   /** Once per datagram that got no reply (after its exchange, if it had one). */
   onDrop?(reason: DhcpDropReason, detail: string): void;
+  /** The share of new DISCOVERs the kernel now lets through (admission.ts): below 1 under overload. */
+  onAdmission?(fraction: number): void;
   warn(message: string): void;
   debug?(message: string): void;
   now?: () => number;
@@ -68,6 +71,8 @@ export interface DhcpServer {
 
 const ZERO = '0.0.0.0';
 const EXPIRY_SWEEP_MS = 30_000;
+/** How often the admitted share of DISCOVERs follows the intake: a few steps a second, to catch a flood early. */
+const ADMISSION_TICK_MS = 250;
 
 /** A datagram as the intake queues it. */
 export interface Datagram {
@@ -225,6 +230,28 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
   listen(sockets, false);
   listen(proxySockets, true);
 
+  // Under overload, new DISCOVERs are held back in the kernel before they cost a read (admission.ts); the portable
+  // fallback socket cannot take a filter and sheds in the intake alone.
+  const filtered = sockets.filter((s) => s.filter);
+  const admission = new DiscoverAdmission();
+  let last = { received: 0, served: 0, shed: 0 };
+  const governor = setInterval(() => {
+    const now = { received: intake.discoversReceived, served: intake.discoversServed, shed: intake.discoversShed };
+    const next = admission.step({
+      received: now.received - last.received,
+      served: now.served - last.served,
+      shed: now.shed - last.shed,
+      queued: intake.discoversQueued,
+    });
+    last = now;
+    if (next === undefined) return;
+    const program = next >= 1 ? [] : discoverFilter(next);
+    for (const s of filtered) if (!s.filter?.(program)) o.warn(`DHCP: socket filter on ${s.iface} refused`);
+    o.onAdmission?.(next);
+  }, ADMISSION_TICK_MS);
+  governor.unref();
+  if (!filtered.length) clearInterval(governor);
+
   const sweeper = setInterval(() => {
     if (o.pool) sender.commitThenSend(o.pool.expire(now()));
   }, EXPIRY_SWEEP_MS);
@@ -233,6 +260,7 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
   return {
     async close() {
       clearInterval(sweeper);
+      clearInterval(governor);
       intake.close();
       await sender.close();
       for (const { socket } of [...sockets, ...proxySockets]) {

@@ -116,6 +116,8 @@ export async function startDhcp(core: DhcpDeps, serverId: string): Promise<{ clo
   }, DROP_LOG_WINDOW_MS);
   dropFlusher.unref();
   const loopWarned = new Map<string, number>();
+  let admitted = 1;
+  metrics.dhcpAdmission.set(admitted);
   let server: Awaited<ReturnType<typeof startDhcpServer>>;
   try {
     server = await startDhcpServer({
@@ -151,6 +153,16 @@ export async function startDhcp(core: DhcpDeps, serverId: string): Promise<{ clo
       onExchange: (e) => {
         metrics.dhcpExchange(e);
         service.dhcpExchange(e);
+      },
+      onAdmission: (fraction) => {
+        const pct = `${(fraction * 100).toFixed(1)} %`;
+        // Said when overload starts and ends; the steps between are in the gauge (and at debug).
+        if (admitted >= 1 && fraction < 1)
+          log.warn(`DHCP: overloaded: the kernel now lets ${pct} of new DISCOVERs through (every REQUEST)`);
+        else if (fraction >= 1) log.info('DHCP: no longer overloaded: every DISCOVER is let through again');
+        else log.debug(`DHCP: ${pct} of new DISCOVERs let through`);
+        admitted = fraction;
+        metrics.dhcpAdmission.set(fraction);
       },
       warn: (m) => log.warn(m),
       debug: (m) => log.debug(m),

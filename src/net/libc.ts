@@ -1,5 +1,5 @@
 /**
- * The few socket calls Node's dgram cannot make (SO_BINDTODEVICE, raw ICMPv6, UDP_SEGMENT), and the exec `serve` uses to
+ * The few socket calls Node's dgram cannot make (SO_BINDTODEVICE, raw ICMPv6, UDP_SEGMENT, socket filters), and the exec `serve` uses to
  * restart itself with its heap flags (Node 20 has no process.execve), from libc through koffi.
  * Loaded once; undefined where libc or koffi is not available (or not Linux), so callers can fall back.
  */
@@ -13,12 +13,24 @@ export interface Libc {
   fcntl(fd: number, cmd: number, arg: number): number;
   /** argv and envp end with null, as execve(2) wants; returns only on failure. */
   execve(path: string, argv: (string | null)[], envp: (string | null)[]): number;
+  /** SO_ATTACH_FILTER with a classic BPF program (socket(7)); SO_DETACH_FILTER when `program` is empty. */
+  socketFilter(fd: number, program: readonly BpfInsn[]): number;
   errno(): number;
+}
+
+/** One classic BPF instruction (struct sock_filter, linux/filter.h). */
+export interface BpfInsn {
+  code: number;
+  jt: number;
+  jf: number;
+  k: number;
 }
 
 export const SOL_SOCKET = 1;
 export const SO_BINDTODEVICE = 25;
 export const F_SETFD = 2;
+const SO_ATTACH_FILTER = 26;
+const SO_DETACH_FILTER = 27;
 
 let loaded: Promise<Libc | undefined> | undefined;
 
@@ -28,15 +40,23 @@ export function loadLibc(): Promise<Libc | undefined> {
     try {
       const koffi = (await import('koffi')).default;
       const lib = koffi.load('libc.so.6');
+      const setsockopt = lib.func('int setsockopt(int, int, int, const void *, uint32_t)') as Libc['setsockopt'];
+      const insn = koffi.struct('sock_filter', { code: 'uint16', jt: 'uint8', jf: 'uint8', k: 'uint32' });
+      koffi.struct('sock_fprog', { len: 'uint16', filter: koffi.pointer(insn) });
+      const attachFilter = lib.func('int setsockopt(int, int, int, const sock_fprog *, uint32_t)');
       return {
         socket: lib.func('int socket(int, int, int)') as Libc['socket'],
-        setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)') as Libc['setsockopt'],
+        setsockopt,
         bind: lib.func('int bind(int, const void *, uint32_t)') as Libc['bind'],
         sendto: lib.func('long sendto(int, const void *, size_t, int, const void *, uint32_t)') as Libc['sendto'],
         inet_pton: lib.func('int inet_pton(int, const char *, void *)') as Libc['inet_pton'],
         close: lib.func('int close(int)') as Libc['close'],
         fcntl: lib.func('int fcntl(int, int, int)') as Libc['fcntl'],
         execve: lib.func('int execve(const char *, const char **, const char **)') as Libc['execve'],
+        socketFilter: (fd, program) =>
+          program.length
+            ? (attachFilter(fd, SOL_SOCKET, SO_ATTACH_FILTER, { len: program.length, filter: program }, 16) as number)
+            : setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, Buffer.alloc(4), 4),
         errno: () => koffi.errno(),
       };
     } catch {

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
+import type { BpfInsn } from './libc.ts';
 import { bindThroughLibc, bindToDevice, broadcast, isBound, receiveBuffer } from './udp-libc.ts';
 
 /** Room for a burst of requests while the loop waits on a lease commit's fsync. */
@@ -18,6 +19,9 @@ export interface DhcpSocket {
   /** The interface this socket is bound to, or undefined for the portable fallback. */
   iface?: string;
   socket: Socket;
+  /** Attaches a classic BPF socket filter, or detaches it when `program` is empty; false if the kernel refused.
+   * Absent on the portable fallback. */
+  filter?(program: readonly BpfInsn[]): boolean;
 }
 
 /**
@@ -25,13 +29,16 @@ export interface DhcpSocket {
  * not. No SO_REUSEADDR: sockets on different devices do not conflict, and without it a second bootherd (or another
  * DHCP server) on the same interface fails to start instead of silently sharing the port and the pool.
  */
-async function boundToDevice(iface: string, port: number): Promise<Socket | Error> {
+async function boundToDevice(iface: string, port: number): Promise<DhcpSocket | Error> {
   const made = await bindThroughLibc('0.0.0.0', port, [
     broadcast(),
     bindToDevice(iface),
     receiveBuffer(RECEIVE_BUFFER),
   ]);
-  if (isBound(made)) return made.socket;
+  if (isBound(made)) {
+    const { socket, fd, libc } = made;
+    return { iface, socket, filter: (program) => libc.socketFilter(fd, program) === 0 };
+  }
   const { failed, errno } = made;
   // EACCES/EPERM: ports below 1024 and SO_BINDTODEVICE need root or CAP_NET_BIND_SERVICE/CAP_NET_RAW.
   return Object.assign(new Error(`${failed} on ${iface}${errno ? `: errno ${errno}` : ''}`), {
@@ -66,7 +73,7 @@ export async function openDhcpSockets(
         out.length = 0;
         break;
       }
-      out.push({ iface, socket: s });
+      out.push(s);
     }
     if (out.length) return out;
   }
