@@ -9,39 +9,20 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DhcpDecision } from '../../src/boot/decide.ts';
 import { discoverFilter } from '../../src/dhcp/admission.ts';
-import { type DhcpOptions, MessageType } from '../../src/dhcp/option-types.ts';
-import { encodePacket, macToChaddr, peekMessageType } from '../../src/dhcp/packet.ts';
+import { MessageType } from '../../src/dhcp/option-types.ts';
+import { peekMessageType } from '../../src/dhcp/packet.ts';
 import { LeasePool } from '../../src/dhcp/pool.ts';
 import { startDhcpServer } from '../../src/dhcp/server.ts';
 import { openDhcpSockets } from '../../src/net/udp4.ts';
+import { v4Datagram } from '../lib/dhcp-datagram.ts';
 
-const ZERO = '0.0.0.0';
 /** A relay address nobody listens on: replies to it go nowhere. */
 const RELAY = '127.0.0.43';
 
 function message(type: (typeof MessageType)[keyof typeof MessageType], n: number): Buffer {
-  const options: DhcpOptions = { messageType: type, vendorClassIdentifier: 'PXEClient:Arch:00000:UNDI:002001' };
-  const e = encodePacket({
-    op: 1,
-    htype: 1,
-    hlen: 6,
-    hops: 1,
-    xid: n,
-    secs: 0,
-    flags: 0,
-    ciaddr: ZERO,
-    yiaddr: ZERO,
-    siaddr: ZERO,
-    giaddr: RELAY,
-    chaddr: macToChaddr(
-      `52:54:00:00:${((n >> 8) & 0xff).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`,
-    )!,
-    sname: '',
-    file: '',
-    options,
-  });
-  assert.ok(e.ok);
-  return e.buffer;
+  const mac = `52:54:00:00:${((n >> 8) & 0xff).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`;
+  const options = { messageType: type, vendorClassIdentifier: 'PXEClient:Arch:00000:UNDI:002001' };
+  return v4Datagram(options, { giaddr: RELAY, xid: n, mac }).msg;
 }
 
 async function sendAll(to: number, datagrams: Buffer[]): Promise<void> {

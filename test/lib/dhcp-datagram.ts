@@ -9,21 +9,21 @@ const ZERO = '0.0.0.0';
 
 export function v4Datagram(
   options: DhcpOptions,
-  o: { from?: string; onProxyPort?: boolean; at?: number } = {},
+  o: { from?: string; onProxyPort?: boolean; at?: number; giaddr?: string; xid?: number; mac?: string } = {},
 ): Datagram {
   const e = encodePacket({
     op: 1,
     htype: 1,
     hlen: 6,
     hops: 0,
-    xid: 1,
+    xid: o.xid ?? 1,
     secs: 0,
     flags: 0,
     ciaddr: ZERO,
     yiaddr: ZERO,
     siaddr: ZERO,
-    giaddr: ZERO,
-    chaddr: macToChaddr('52:54:00:00:00:01')!,
+    giaddr: o.giaddr ?? ZERO,
+    chaddr: macToChaddr(o.mac ?? '52:54:00:00:00:01')!,
     sname: '',
     file: '',
     options,
