@@ -1,7 +1,8 @@
 /**
  * The inventory's identities in memory, for DHCP: a DISCOVER's machine is found without asking the store (a round
  * trip on PostgreSQL, the largest part of a decision there). Kept by the same change announcements every other cache
- * follows (InventoryService.changes, the store's feed for other servers' writes), and exact by construction: while
+ * follows (InventoryService.changes, the store's feed for other servers' writes) plus, on engines where another
+ * process writes unannounced (SQLite), the store's othersChanges read before each lookup; exact by construction: while
  * anything is being (re)loaded, or when a key names several machines, the lookup asks the store, with the store's
  * order (MAC, then UUID, then serial, then hostname); and while the store's feed is down (it hears nothing then),
  * until the `apply` of its reconnect has been read in full.
@@ -9,7 +10,7 @@
  */
 import { normalizeMac } from '../model/identity.ts';
 import type { Machine } from '../model/types.ts';
-import type { MachineLookup, Store } from '../store/types.ts';
+import type { MachineLookup, Store, StoreChange } from '../store/types.ts';
 import type { Change } from './change.ts';
 
 /** Past this many machines the index is not built (about 1 KB each in memory): every lookup asks the store. */
@@ -38,14 +39,21 @@ export class MachineIndex {
   private readonly dirty = new Map<string, number>();
   private generation = 0;
   private seq = 0;
+  /** The store's reader of writes nobody announces (othersChanges), where the engine has one. */
+  private readonly unannounced?: () => StoreChange[];
 
   constructor(
-    private readonly store: Pick<Store, 'listMachines' | 'getMachine' | 'findMachine'>,
+    private readonly store: Pick<Store, 'listMachines' | 'getMachine' | 'findMachine' | 'othersChanges'>,
     private readonly warn: (message: string) => void = () => {},
-  ) {}
+  ) {
+    this.unannounced = store.othersChanges?.();
+  }
 
   /** The store's findMachine, answered from memory when the index is complete and the answer unambiguous. */
   async findMachine(q: MachineLookup): Promise<Machine | undefined> {
+    // Writes nobody announced (the CLI on the server's SQLite file), heard before answering: a machine changed
+    // there is dirty now, so this very lookup asks the store.
+    for (const c of this.unannounced?.() ?? []) this.changed(c);
     if (this.state === 'empty') this.reload();
     if (this.state !== 'ready' || this.dirty.size > 0) return this.store.findMachine(q);
     const asked: Record<Key, string | undefined> = {

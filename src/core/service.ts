@@ -81,7 +81,8 @@ export class BootService {
   private readonly timeline: BootTimeline;
   /** Machines that just loaded one of our iPXE binaries: the chainload loop guard's evidence. */
   private readonly chains = new ChainMemory();
-  /** DHCP's machine lookups from memory, where the store announces every writer's changes (machine-index.ts). */
+  /** Machine lookups from memory, where the store hears every writer's changes: announced (PostgreSQL's feed) or
+   * read before each lookup (SQLite's change log; machine-index.ts). */
   private readonly machines?: MachineIndex;
   /** The bootstrap script is the same for every client: rendered once, served over HTTP and TFTP. */
   readonly bootstrap: string;
@@ -89,7 +90,7 @@ export class BootService {
   constructor(private readonly deps: ServiceDeps) {
     this.bootstrap = bootstrapScript({ baseUrl: deps.boot.baseUrl });
     this.timeline = new BootTimeline(deps.events, deps.metrics, deps.now ?? (() => new Date()));
-    if (deps.store.changeFeed) this.machines = new MachineIndex(deps.store, deps.warn);
+    if (deps.store.changeFeed || deps.store.othersChanges) this.machines = new MachineIndex(deps.store, deps.warn);
   }
 
   get boot(): BootPolicyConfig {
@@ -192,7 +193,7 @@ export class BootService {
     format: 'ipxe' | 'grub' | 'pxelinux' = 'ipxe',
   ): Promise<ScriptResult> {
     const facts = BootService.cleanFacts(rawFacts);
-    // From memory where the index is exact (every writer announced, see machine-index.ts): a one-shot is still
+    // From memory where the index is exact (every writer heard, see machine-index.ts): a one-shot is still
     // consumed by the store's compare-and-swap, and a lost swap reads the store again below.
     const inv = await this.view(facts, this.machines);
     let decision = decideScript(facts, inv, this.deps.boot, choice);

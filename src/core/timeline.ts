@@ -4,18 +4,23 @@
  * they are placed on the timeline of whoever was last answered on it.
  */
 import type { EventBus } from '../events/bus.ts';
-import type { ClientFacts, Machine } from '../model/types.ts';
+import type { ClientFacts, Machine, SeenFacts } from '../model/types.ts';
 import type { Metrics } from './metrics.ts';
 
 /** Addresses remembered for attributing TFTP and asset requests; the oldest go first. Only addresses a client was
  * answered on (or fetched from) get here, so a flood of packets naming random addresses does not fill it. */
 const MAX_ADDRESSES = 65_536;
+/** Machines whose last-seen facts this process wrote, remembered; the oldest go first (only inventory machines). */
+const MAX_SEEN = 16_384;
 
 export type Stage = 'dhcp' | 'tftp' | 'http' | 'callback';
 
 export class BootTimeline {
   /** Recent client addresses → who used them (insertion order = age). */
   private readonly byAddress = new Map<string, { mac: string; machineId?: string }>();
+  /** The last-seen facts recorded per machine: the machine a lookup returns may be a copy older than them (the
+   * in-memory index is not told of boot telemetry), and a merge onto it would lose what the last step learned. */
+  private readonly seen = new Map<string, SeenFacts>();
 
   constructor(
     private readonly events: EventBus,
@@ -57,8 +62,16 @@ export class BootTimeline {
     }
     const event = { at, ...(machineId ? { machineId } : {}), mac: facts.mac, stage, facts, decision };
     // Facts from DHCP and HTTP complement each other (arch vs platform): merge onto what was seen before.
-    const seen =
-      found && stage !== 'callback' ? { machineId: found.id, facts: { ...found.lastSeen, ...facts, at } } : undefined;
+    let seen: { machineId: string; facts: SeenFacts } | undefined;
+    if (found && stage !== 'callback') {
+      const mine = this.seen.get(found.id);
+      // ISO times compare as strings; the store's copy wins when another server saw the machine since.
+      const before = mine && (!found.lastSeen || mine.at >= found.lastSeen.at) ? mine : found.lastSeen;
+      seen = { machineId: found.id, facts: { ...before, ...facts, at } };
+      this.seen.delete(found.id);
+      this.seen.set(found.id, seen.facts);
+      if (this.seen.size > MAX_SEEN) this.seen.delete(this.seen.keys().next().value as string);
+    }
     this.events.record(event, seen);
   }
 

@@ -139,6 +139,47 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('servers').addColumn('dhcp_share', 'integer').execute();
       },
     },
+    '0009_inventory_changes': {
+      async up(db: Kysely<unknown>) {
+        // SQLite: the CLI writes the server's file from another process and tells nobody. Triggers log every committed
+        // inventory change, whoever wrote it, so the server's in-memory caches can follow (sqlite.ts, othersChanges).
+        // PostgreSQL announces writes through LISTEN/NOTIFY (pg-feed.ts): nothing to create there.
+        if (dialect !== 'sqlite') return;
+        await db.schema
+          .createTable('inventory_changes')
+          .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('id', 'text')
+          .execute();
+        // One row per changed record: after an update, its key before and (when the update changed it) after.
+        const logged = async (table: string, kind: string, key: string, updateOf = '') => {
+          const add = (row: string, where = '') =>
+            `insert into inventory_changes (kind, id) select '${kind}', ${row}.${key}${where}; `;
+          const triggers: [name: string, event: string, body: string][] = [
+            ['insert', 'insert', add('new')],
+            ['update', `update${updateOf}`, add('new') + add('old', ` where old.${key} is not new.${key}`)],
+            ['delete', 'delete', add('old')],
+          ];
+          for (const [name, event, body] of triggers) {
+            await sql
+              .raw(`create trigger ${table}_changes_${name} after ${event} on ${table} begin ${body}end`)
+              .execute(db);
+          }
+        };
+        // Every column but last_seen, which the boot log rewrites on every boot: telemetry, not an inventory change.
+        // A migration that adds a column to machines must recreate this trigger with it.
+        await logged(
+          'machines',
+          'machine',
+          'id',
+          ' of id, doc, uuid, serial, hostname, next_action, applied_next, version',
+        );
+        // A machine's MACs are rows of their own (looked up by): written with the machine today, logged regardless.
+        await logged('machine_macs', 'machine', 'machine_id');
+        await logged('profiles', 'profile', 'name');
+        await logged('groups', 'group', 'name');
+      },
+    },
   };
 }
 

@@ -24,13 +24,21 @@ import type { Database } from './sql-schema.ts';
 import { SqlStore } from './sql-store.ts';
 import { toToken } from './sql-tokens.ts';
 import { type LeaseBatch, type LogBatch, WriterThread, writerStatements } from './sqlite-writer.ts';
-import type { LeaseClaim, MachineLookup, StoredLease } from './types.ts';
+import type { LeaseClaim, MachineLookup, StoreChange, StoredLease } from './types.ts';
+
+/** Past this many unread changes, one whole-inventory change: cheaper than re-reading the machines one by one. */
+const CHANGES_BATCH = 1000;
+/** Rows of inventory_changes kept behind the newest a reader read, or at open the newest written (the table is a
+ * feed, not a history); pruned at most every few seconds. */
+const CHANGES_KEEP = 10_000;
+const PRUNE_EVERY_MS = 5000;
 
 class SqliteStore extends SqlStore {
   private readonly appendLog: (batch: LogBatch) => void;
   private readonly writeLeases: (batch: LeaseBatch) => StoredLease[];
   private readonly touch: SQLite.Statement<[string, string, string]>;
   private readonly reads: ReturnType<typeof hotReads>;
+  private readonly changes: () => () => StoreChange[];
 
   constructor(
     db: Kysely<Database>,
@@ -54,6 +62,17 @@ class SqliteStore extends SqlStore {
     // await, so it cannot block the main connection.
     this.writeLeases = writerStatements(main, 'leases');
     this.appendLog = writerStatements(log, 'log');
+    this.changes = changeLog(log, log === main);
+  }
+
+  /**
+   * Read on the log connection, which never holds a transaction across an await: on the main one, an open apply
+   * would read from its own snapshot (missing a commit made since) and see its own uncommitted rows. Its data_version
+   * moves with every commit of another connection — the CLI, the writer threads, and this store's main connection,
+   * whose (already announced) writes are therefore reported too: harmless, a cache re-reads that record.
+   */
+  othersChanges(): () => StoreChange[] {
+    return this.changes();
   }
 
   /**
@@ -203,6 +222,65 @@ function hotReads(db: SQLite.Database) {
       "SELECT e.id, e.at, e.machine_id, e.mac, e.stage, '{}' AS facts, e.decision FROM json_each(?) j " +
         'JOIN boot_events e ON e.id = (SELECT max(b.id) FROM boot_events b WHERE b.machine_id = j.value)',
     ),
+  };
+}
+
+/**
+ * Readers of the changes the migrations' triggers log in inventory_changes. `PRAGMA data_version` (SQLite: "will be
+ * different if changes were committed to the database by any other connection in the interim") makes the usual read
+ * one cheap statement; only then are the new rows read. An in-memory database has no other connection: there the
+ * probe is the connection's own count of changed rows. Seqs are given under SQLite's one write lock, so in commit
+ * order: `seq > last` misses nothing committed. A gap (rows pruned before a reader saw them) or a burst past
+ * CHANGES_BATCH is reported as one whole-inventory change.
+ */
+function changeLog(db: SQLite.Database, alone: boolean): () => () => StoreChange[] {
+  const probe = db.prepare(alone ? 'SELECT total_changes()' : 'PRAGMA data_version').pluck();
+  const since = db
+    .prepare<[number, number]>('SELECT seq, kind, id FROM inventory_changes WHERE seq > ? ORDER BY seq LIMIT ?')
+    .raw(true);
+  // The newest seq ever given, even when pruning emptied the table.
+  const newest = db
+    .prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'inventory_changes'), 0)")
+    .pluck();
+  const prune = db.prepare<[number]>('DELETE FROM inventory_changes WHERE seq <= ?');
+  let prunedTo = 0;
+  let prunedAt = 0;
+  const pruneBehind = (last: number) => {
+    const upTo = last - CHANGES_KEEP;
+    if (upTo <= prunedTo || Date.now() - prunedAt < PRUNE_EVERY_MS) return;
+    prunedAt = Date.now();
+    try {
+      prune.run(upTo);
+      prunedTo = upTo;
+    } catch (err) {
+      // Another connection holds the write lock (busy_timeout 0 here): the next prune will do.
+      if (!(err as { code?: string }).code?.startsWith('SQLITE_BUSY')) throw err;
+    }
+  };
+  // At every open too (each CLI command), so the table stays bounded where no server reads it.
+  pruneBehind(newest.get() as number);
+  return () => {
+    // The probe before the seq: a commit in between moves the next probe.
+    let version = probe.get();
+    let last = newest.get() as number;
+    return () => {
+      // Only an in-memory database reads on the main connection, whose open transaction would show uncommitted rows.
+      if (db.inTransaction) return [];
+      const now = probe.get();
+      if (now === version) return [];
+      const rows = since.all(last, CHANGES_BATCH + 1) as [number, string, string | null][];
+      version = now;
+      if (!rows.length) return [];
+      const whole = rows.length > CHANGES_BATCH || rows[0]?.[0] !== last + 1;
+      last = whole ? (newest.get() as number) : (rows.at(-1)?.[0] ?? last);
+      pruneBehind(last);
+      if (whole) return [{ kind: 'inventory', op: 'apply' }];
+      return rows.map(([, kind, id]) => ({
+        kind: kind as StoreChange['kind'],
+        ...(id === null ? {} : { id }),
+        op: 'put',
+      }));
+    };
   };
 }
 

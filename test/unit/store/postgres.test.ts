@@ -62,6 +62,7 @@ test('postgres: servers starting together on an empty database migrate it once, 
       '0006_servers',
       '0007_versions',
       '0008_dhcp_fleet',
+      '0009_inventory_changes',
     ],
   );
 });
@@ -209,8 +210,8 @@ test('postgres: `bootherd migrate --store` applies the schema once and says so, 
   const url = await fresh();
   const first = await cli(['migrate', '--store', url]);
   assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stdout, /^applied 0001_inventory\n(.*\n){6}applied 0008_dhcp_fleet\n/);
-  assert.match(first.stdout, new RegExp(`postgres 127\\.0\\.0\\.1:${c.port}/${dbName(url)}: 8 migrations applied`));
+  assert.match(first.stdout, /^applied 0001_inventory\n(.*\n){7}applied 0009_inventory_changes\n/);
+  assert.match(first.stdout, new RegExp(`postgres 127\\.0\\.0\\.1:${c.port}/${dbName(url)}: 9 migrations applied`));
   const again = await cli(['migrate', '--store', url]);
   assert.match(again.stdout, /schema already current/);
   for (const r of [first, again]) assert.ok(!`${r.stdout}${r.stderr}`.includes(c.password));

@@ -198,7 +198,7 @@ test('sqlite: `bootherd migrate` brings a database to the current schema once an
   assert.equal(
     first.stdout,
     'applied 0004_tokens\napplied 0005_boot_events_stage\napplied 0006_servers\napplied 0007_versions\n' +
-      `applied 0008_dhcp_fleet\nsqlite:${file}: 5 migrations applied\n`,
+      `applied 0008_dhcp_fleet\napplied 0009_inventory_changes\nsqlite:${file}: 6 migrations applied\n`,
   );
   const again = await cli(['migrate', '--store', `sqlite:${file}`]);
   assert.equal(again.stdout, `sqlite:${file}: schema already current\n`);

@@ -1,0 +1,122 @@
+/**
+ * The boot service on a SQLite file answers machine lookups from memory, and still sees at once what another
+ * process (the CLI, played by a second store on the same file) commits without telling the server.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setImmediate as tick } from 'node:timers/promises';
+import { Metrics } from '../../../src/core/metrics.ts';
+import { BootService } from '../../../src/core/service.ts';
+import { Signer } from '../../../src/core/signing.ts';
+import { EventBus } from '../../../src/events/bus.ts';
+import type { Machine } from '../../../src/model/types.ts';
+import { openSqliteStore } from '../../../src/store/sqlite.ts';
+import type { MachineLookup, Store } from '../../../src/store/types.ts';
+import { policy } from '../../lib/core.ts';
+
+const MAC = '52:54:00:00:07:01';
+const machine = (id: string, extra: Partial<Machine> = {}): Machine => ({ id, macs: [], labels: {}, ...extra });
+
+/** The store, counting the lookups that reach it. */
+function counted(store: Store): { store: Store; finds: () => number } {
+  let n = 0;
+  const wrapped = Object.create(store) as Store;
+  wrapped.findMachine = (q: MachineLookup) => {
+    n++;
+    return store.findMachine(q);
+  };
+  return { store: wrapped, finds: () => n };
+}
+
+/** The index's load and refreshes are a few store reads away: SQLite answers them within a few turns. */
+async function settled(): Promise<void> {
+  for (let i = 0; i < 50; i++) await tick();
+}
+
+async function setup() {
+  const file = join(mkdtempSync(join(tmpdir(), 'bh-index-')), 'bootherd.db');
+  const server = await openSqliteStore(file);
+  await server.putProfile({ name: 'inst', boot: { kind: 'kernel', kernel: 'inst/linux', initrds: [] } });
+  await server.putMachine(machine('m1', { macs: [MAC] }));
+  const { store, finds } = counted(server);
+  const service = new BootService({
+    store,
+    boot: { ...policy, unknown: { action: 'ignore' } },
+    signer: new Signer(Buffer.alloc(32, 7)),
+    events: new EventBus(store, (err) => {
+      throw err;
+    }),
+    metrics: new Metrics(),
+  });
+  const cli = await openSqliteStore(file);
+  const close = async () => {
+    await service.flush();
+    await Promise.all([server.close(), cli.close()]);
+  };
+  return { cli, service, finds, close };
+}
+
+test('sqlite: a one-shot the CLI arms is served by the very next script, lookups otherwise from memory', async () => {
+  const { cli, service, finds, close } = await setup();
+  try {
+    const facts = { mac: MAC, platform: 'pcbios' };
+    assert.notEqual((await service.script(facts)).decision.kind, 'profile');
+    await settled();
+    const before = finds();
+    assert.notEqual((await service.script(facts)).decision.kind, 'profile');
+    assert.equal(finds(), before, 'steady state: answered from memory');
+
+    assert.ok(await cli.setNextAction('m1', { action: 'install', profile: 'inst' }));
+    const armed = (await service.script(facts)).decision;
+    assert.equal(armed.kind, 'profile');
+    assert.equal(armed.kind === 'profile' && armed.profile.name, 'inst');
+    assert.equal(finds(), before + 1, 'the changed machine was read from the store');
+    assert.equal((await cli.getMachine('m1'))?.nextAction?.action, 'local', 'consumed');
+    assert.notEqual((await service.script(facts)).decision.kind, 'profile', 'served once');
+  } finally {
+    await close();
+  }
+});
+
+test('sqlite: a machine the CLI adds or removes counts for the very next DHCP decision', async () => {
+  const { cli, service, close } = await setup();
+  try {
+    const pxe = { mac: '52:54:00:00:07:42', arch: 0 };
+    assert.equal((await service.dhcp(pxe)).kind, 'ignore');
+    await settled();
+    assert.equal((await service.dhcp(pxe)).kind, 'ignore');
+    await cli.putMachine(machine('new', { macs: [pxe.mac] }));
+    assert.equal((await service.dhcp(pxe)).kind, 'ipxe-binary');
+    await settled();
+    assert.ok(await cli.deleteMachine('new'));
+    assert.equal((await service.dhcp(pxe)).kind, 'ignore');
+  } finally {
+    await close();
+  }
+});
+
+test('sqlite: a boot step merges its facts onto what the step before learned, not onto the index copy', async () => {
+  const { cli, service, close } = await setup();
+  try {
+    // The index holds m1 as it was loaded: no last-seen facts.
+    await service.script({ mac: MAC, platform: 'pcbios' });
+    await settled();
+    await service.flush();
+    // DHCP learns the architecture and the vendor class …
+    const dhcp = { mac: MAC, arch: 7, vendorClass: 'PXEClient:Arch:00007:UNDI:003016' };
+    await service.dhcp(dhcp);
+    service.dhcpExchange({ facts: dhcp, message: 'DISCOVER', port: 67, outcome: 'offered' });
+    // … then the script request brings iPXE's platform: the machine's last-seen facts hold both.
+    await service.script({ mac: MAC, platform: 'efi', buildarch: 'x86_64' });
+    await service.flush();
+    const seen = (await cli.getMachine('m1'))?.lastSeen;
+    assert.equal(seen?.arch, 7);
+    assert.equal(seen?.vendorClass, dhcp.vendorClass);
+    assert.equal(seen?.platform, 'efi');
+  } finally {
+    await close();
+  }
+});
