@@ -9,7 +9,7 @@
  * cut can lose the last moments of the log, never inventory or leases. DHCP lease commits have a writer thread of
  * their own (synchronous=FULL: durable before the ACK) so their fsync does not stop the DHCP loop either.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import SQLite from 'better-sqlite3';
@@ -17,6 +17,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { BootherdError } from '../errors.ts';
 import { normalizeMac } from '../model/identity.ts';
 import type { BootEvent, Machine, SeenFacts } from '../model/types.ts';
+import { type Libc, loadLibc } from '../net/libc.ts';
 import { toEvent } from './sql-events.ts';
 import { toMachine } from './sql-machines.ts';
 import { migrateSql } from './sql-migrate.ts';
@@ -38,18 +39,20 @@ class SqliteStore extends SqlStore {
   private readonly writeLeases: (batch: LeaseBatch) => StoredLease[];
   private readonly touch: SQLite.Statement<[string, string, string]>;
   private readonly reads: ReturnType<typeof hotReads>;
-  private readonly changes: () => () => StoreChange[];
+  private readonly changes: ReturnType<typeof changeLog>;
 
   constructor(
     db: Kysely<Database>,
     private readonly main: SQLite.Database,
     log: SQLite.Database,
     private readonly writers?: { log: WriterThread<'log'>; leases: WriterThread<'leases'> },
+    libc?: Libc,
   ) {
     super(db, async () => {
       await writers?.log.close();
       await writers?.leases.close();
       await db.destroy();
+      this.changes.close();
       if (log !== main) log.close();
     });
     this.reads = hotReads(main);
@@ -62,7 +65,7 @@ class SqliteStore extends SqlStore {
     // await, so it cannot block the main connection.
     this.writeLeases = writerStatements(main, 'leases');
     this.appendLog = writerStatements(log, 'log');
-    this.changes = changeLog(log, log === main);
+    this.changes = changeLog(log, log === main, libc);
   }
 
   /**
@@ -72,7 +75,7 @@ class SqliteStore extends SqlStore {
    * whose (already announced) writes are therefore reported too: harmless, a cache re-reads that record.
    */
   othersChanges(): () => StoreChange[] {
-    return this.changes();
+    return this.changes.follow();
   }
 
   /**
@@ -233,8 +236,18 @@ function hotReads(db: SQLite.Database) {
  * order: `seq > last` misses nothing committed. A gap (rows pruned before a reader saw them) or a burst past
  * CHANGES_BATCH is reported as one whole-inventory change.
  */
-function changeLog(db: SQLite.Database, alone: boolean): () => () => StoreChange[] {
-  const probe = db.prepare(alone ? 'SELECT total_changes()' : 'PRAGMA data_version').pluck();
+function changeLog(
+  db: SQLite.Database,
+  alone: boolean,
+  libc: Libc | undefined,
+): { follow(): () => StoreChange[]; close(): void } {
+  // Mapped at the first reader: the CLI's stores never follow.
+  let header: WalHeader | undefined;
+  const probe = (): Probe => {
+    if (alone) return db.prepare('SELECT total_changes()').pluck();
+    header ??= libc && walHeader(db.name, libc);
+    return header ?? db.prepare('PRAGMA data_version').pluck();
+  };
   const since = db
     .prepare<[number, number]>('SELECT seq, kind, id FROM inventory_changes WHERE seq > ? ORDER BY seq LIMIT ?')
     .raw(true);
@@ -259,14 +272,15 @@ function changeLog(db: SQLite.Database, alone: boolean): () => () => StoreChange
   };
   // At every open too (each CLI command), so the table stays bounded where no server reads it.
   pruneBehind(newest.get() as number);
-  return () => {
+  const follow = (): (() => StoreChange[]) => {
+    const changed = probe();
     // The probe before the seq: a commit in between moves the next probe.
-    let version = probe.get();
+    let version = changed.get();
     let last = newest.get() as number;
-    return () => {
+    return (): StoreChange[] => {
       // Only an in-memory database reads on the main connection, whose open transaction would show uncommitted rows.
       if (db.inTransaction) return [];
-      const now = probe.get();
+      const now = changed.get();
       if (now === version) return [];
       const rows = since.all(last, CHANGES_BATCH + 1) as [number, string, string | null][];
       version = now;
@@ -281,6 +295,61 @@ function changeLog(db: SQLite.Database, alone: boolean): () => () => StoreChange
         op: 'put',
       }));
     };
+  };
+  return { follow, close: () => header?.close() };
+}
+
+type Probe = { get(): unknown };
+type WalHeader = Probe & { close(): void };
+
+/**
+ * The WAL-index header in the `-shm` file, mapped as SQLite's own connections map it: every commit rewrites it
+ * ("iChange: counter incremented each transaction", SQLite's WAL file format, §2.2.1), so an unchanged header means
+ * no commit by anyone since. A read of mapped memory, no system call: `PRAGMA data_version` (which takes the WAL read
+ * lock) and a pread of the header each cost ~6 µs a script request under bench/http's load, the whole gain of
+ * answering lookups from memory. A checkpoint changes it too: the reader then finds no new rows. Undefined where the
+ * file cannot be mapped (the caller falls back to data_version).
+ */
+function walHeader(file: string, libc: Libc): WalHeader | undefined {
+  // Both copies of the 48-byte header, which a writer updates one after the other.
+  const BYTES = 96;
+  let fd: number;
+  try {
+    fd = openSync(`${file}-shm`, 'r');
+    // SQLite's connections hold it open and sized (32 KiB a region) for as long as this store's are open.
+    if (fstatSync(fd).size < BYTES) {
+      closeSync(fd);
+      return undefined;
+    }
+  } catch {
+    return undefined;
+  }
+  const mapped = libc.mapShared(fd, BYTES);
+  closeSync(fd);
+  if (!mapped) return undefined;
+  const live = new Uint32Array(mapped.view);
+  const seen = new Uint32Array(BYTES / 4);
+  let version = 0;
+  let open = true;
+  return {
+    get() {
+      // Never touch the mapping once unmapped: a lookup during shutdown just reads the rows.
+      if (!open) return Number.NaN;
+      let same = true;
+      for (let i = 0; i < seen.length; i++) {
+        if (live[i] !== seen[i]) {
+          seen[i] = live[i]!;
+          same = false;
+        }
+      }
+      if (!same) version++;
+      return version;
+    },
+    close() {
+      if (!open) return;
+      open = false;
+      mapped.unmap();
+    },
   };
 }
 
@@ -344,7 +413,7 @@ export async function openSqliteStore(file: string): Promise<SqlStore> {
   // An in-memory database exists only on its own connection.
   const log = memory ? main : connect(file, 'NORMAL', 0);
   const writers = memory ? undefined : { log: new WriterThread(file, 'log'), leases: new WriterThread(file, 'leases') };
-  return new SqliteStore(db, main, log, writers);
+  return new SqliteStore(db, main, log, writers, memory ? undefined : await loadLibc());
 }
 
 /** `bootherd migrate`: bring the file to the current schema without opening a store; returns the migrations applied. */
