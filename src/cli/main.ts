@@ -15,6 +15,7 @@ import { tryEveryNicScript } from '../ipxe/scripts.ts';
 import { createLogger, openCore, startServer } from '../main.ts';
 import { normalizeMac } from '../model/identity.ts';
 import type { TokenScope } from '../model/types.ts';
+import { loadLibc } from '../net/libc.ts';
 import { type FleetClient, localClient, remoteClient } from './client.ts';
 import { registerImages } from './images.ts';
 import { registerIpxe } from './ipxe.ts';
@@ -23,6 +24,7 @@ import { registerMigrate } from './migrate.ts';
 import { type ConfigFlags, config, withConfig } from './options.ts';
 import { formatPower, POWER_EXIT_CODES } from './power.ts';
 import { formatServers } from './servers.ts';
+import { settleWhenIdle } from './settle.ts';
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 
@@ -81,9 +83,15 @@ export function program(): Command {
       const cfg = config(opts);
       const log = createLogger(cfg.log.level);
       const running = await startServer(cfg, log);
+      const stopSettling = settleWhenIdle(await loadLibc(), (s) =>
+        log.debug(
+          `memory given back after a busy spell: RSS ${(s.before / 2 ** 20).toFixed(1)} → ${(s.after / 2 ** 20).toFixed(1)} MB in ${s.ms.toFixed(0)} ms`,
+        ),
+      );
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
           log.info(`${sig}: shutting down`);
+          stopSettling();
           running.close().then(resolve, resolve);
         };
         process.once('SIGINT', () => stop('SIGINT'));

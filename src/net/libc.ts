@@ -17,6 +17,8 @@ export interface Libc {
   /** The first `len` bytes of a file, mapped shared and read-only: reads see other processes' writes as they land.
    * undefined if mmap failed; the view must not be touched after `unmap`. */
   mapShared(fd: number, len: number): { view: ArrayBuffer; unmap(): void } | undefined;
+  /** malloc_trim(3): gives the C heap's free memory back to the system; 1 if some was released. */
+  mallocTrim(pad: number): number;
   /** SO_ATTACH_FILTER with a classic BPF program (socket(7)); SO_DETACH_FILTER when `program` is empty. */
   socketFilter(fd: number, program: readonly BpfInsn[]): number;
   errno(): number;
@@ -61,6 +63,7 @@ export function loadLibc(): Promise<Libc | undefined> {
         close: lib.func('int close(int)') as Libc['close'],
         fcntl: lib.func('int fcntl(int, int, int)') as Libc['fcntl'],
         execve: lib.func('int execve(const char *, const char **, const char **)') as Libc['execve'],
+        mallocTrim: lib.func('int malloc_trim(size_t)') as Libc['mallocTrim'],
         mapShared: (fd, len) => {
           const ptr = mmap(null, len, PROT_READ, MAP_SHARED, fd, 0);
           // MAP_FAILED is (void *) -1.
