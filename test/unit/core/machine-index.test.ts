@@ -5,34 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { setImmediate as tick } from 'node:timers/promises';
 import { MachineIndex } from '../../../src/core/machine-index.ts';
 import { Metrics } from '../../../src/core/metrics.ts';
 import { BootService } from '../../../src/core/service.ts';
 import { Signer } from '../../../src/core/signing.ts';
 import { EventBus } from '../../../src/events/bus.ts';
-import type { Machine, Profile } from '../../../src/model/types.ts';
+import type { Profile } from '../../../src/model/types.ts';
 import { MemoryStore } from '../../../src/store/memory.ts';
 import type { MachineLookup, Store } from '../../../src/store/types.ts';
 import { policy } from '../../lib/core.ts';
-
-const machine = (id: string, extra: Partial<Machine> = {}): Machine => ({ id, macs: [], labels: {}, ...extra });
-
-/** The store, counting the lookups that reach it. */
-function counted(store: Store): { store: Store; finds: () => number } {
-  let n = 0;
-  const wrapped = Object.create(store) as Store;
-  wrapped.findMachine = (q: MachineLookup) => {
-    n++;
-    return store.findMachine(q);
-  };
-  return { store: wrapped, finds: () => n };
-}
-
-/** Loads and refreshes are a few store reads away: the memory store answers within a few turns. */
-async function settled(): Promise<void> {
-  for (let i = 0; i < 50; i++) await tick();
-}
+import { counted, machine, settled } from '../../lib/counted-store.ts';
 
 async function fleet(): Promise<Store> {
   const store = new MemoryStore();

@@ -7,35 +7,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setImmediate as tick } from 'node:timers/promises';
 import { Metrics } from '../../../src/core/metrics.ts';
 import { BootService } from '../../../src/core/service.ts';
 import { Signer } from '../../../src/core/signing.ts';
 import { EventBus } from '../../../src/events/bus.ts';
-import type { Machine } from '../../../src/model/types.ts';
 import { openSqliteStore } from '../../../src/store/sqlite.ts';
-import type { MachineLookup, Store } from '../../../src/store/types.ts';
 import { policy } from '../../lib/core.ts';
+import { counted, machine, settled } from '../../lib/counted-store.ts';
 
 const MAC = '52:54:00:00:07:01';
-const machine = (id: string, extra: Partial<Machine> = {}): Machine => ({ id, macs: [], labels: {}, ...extra });
-
-/** The store, counting the lookups that reach it. */
-function counted(store: Store): { store: Store; finds: () => number } {
-  let n = 0;
-  const wrapped = Object.create(store) as Store;
-  wrapped.findMachine = (q: MachineLookup) => {
-    n++;
-    return store.findMachine(q);
-  };
-  return { store: wrapped, finds: () => n };
-}
-
-/** The index's load and refreshes are a few store reads away: SQLite answers them within a few turns. */
-async function settled(): Promise<void> {
-  for (let i = 0; i < 50; i++) await tick();
-}
-
 async function setup() {
   const file = join(mkdtempSync(join(tmpdir(), 'bh-index-')), 'bootherd.db');
   const server = await openSqliteStore(file);
