@@ -1,0 +1,140 @@
+/**
+ * The SQLite engine's change log: what the migrations' triggers record in inventory_changes, read back by the server
+ * so its in-memory caches follow writes nobody announced (the CLI on the same file; Store.othersChanges).
+ */
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import type SQLite from 'better-sqlite3';
+import type { Libc } from '../net/libc.ts';
+import type { StoreChange } from './types.ts';
+
+/** Past this many unread changes, one whole-inventory change: cheaper than re-reading the machines one by one. */
+const CHANGES_BATCH = 1000;
+/** Rows of inventory_changes kept behind the newest a reader read, or at open the newest written (the table is a
+ * feed, not a history); pruned at most every few seconds. */
+const CHANGES_KEEP = 10_000;
+const PRUNE_EVERY_MS = 5000;
+
+/**
+ * Readers of the changes the migrations' triggers log in inventory_changes. A probe says cheaply whether anyone
+ * committed since the last read — the WAL-index header (walHeader), else `PRAGMA data_version` (SQLite: "will be
+ * different if changes were committed to the database by any other connection in the interim"), and on an in-memory
+ * database, which has no other connection, the connection's own count of changed rows; only then are the new rows
+ * read. Seqs are given under SQLite's one write lock, so in commit order: `seq > last` misses nothing committed. A gap
+ * (rows pruned before a reader saw them) or a burst past CHANGES_BATCH is reported as one whole-inventory change.
+ */
+export function changeLog(
+  db: SQLite.Database,
+  alone: boolean,
+  libc: Libc | undefined,
+): { follow(): () => StoreChange[]; close(): void } {
+  // Mapped at the first reader: the CLI's stores never follow.
+  let header: WalHeader | undefined;
+  const probe = (): Probe => {
+    if (alone) return db.prepare('SELECT total_changes()').pluck();
+    header ??= libc && walHeader(db.name, libc);
+    return header ?? db.prepare('PRAGMA data_version').pluck();
+  };
+  const since = db
+    .prepare<[number, number]>('SELECT seq, kind, id FROM inventory_changes WHERE seq > ? ORDER BY seq LIMIT ?')
+    .raw(true);
+  // The newest seq ever given, even when pruning emptied the table.
+  const newest = db
+    .prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'inventory_changes'), 0)")
+    .pluck();
+  const prune = db.prepare<[number]>('DELETE FROM inventory_changes WHERE seq <= ?');
+  let prunedTo = 0;
+  let prunedAt = 0;
+  const pruneBehind = (last: number) => {
+    const upTo = last - CHANGES_KEEP;
+    if (upTo <= prunedTo || Date.now() - prunedAt < PRUNE_EVERY_MS) return;
+    prunedAt = Date.now();
+    try {
+      prune.run(upTo);
+      prunedTo = upTo;
+    } catch (err) {
+      // Another connection holds the write lock (busy_timeout 0 here): the next prune will do.
+      if (!(err as { code?: string }).code?.startsWith('SQLITE_BUSY')) throw err;
+    }
+  };
+  // At every open too (each CLI command), so the table stays bounded where no server reads it.
+  pruneBehind(newest.get() as number);
+  const follow = (): (() => StoreChange[]) => {
+    const changed = probe();
+    // The probe before the seq: a commit in between moves the next probe.
+    let version = changed.get();
+    let last = newest.get() as number;
+    return (): StoreChange[] => {
+      // Only an in-memory database reads on the main connection, whose open transaction would show uncommitted rows.
+      if (db.inTransaction) return [];
+      const now = changed.get();
+      if (now === version) return [];
+      const rows = since.all(last, CHANGES_BATCH + 1) as [number, string, string | null][];
+      version = now;
+      if (!rows.length) return [];
+      const whole = rows.length > CHANGES_BATCH || rows[0]?.[0] !== last + 1;
+      last = whole ? (newest.get() as number) : (rows.at(-1)?.[0] ?? last);
+      pruneBehind(last);
+      if (whole) return [{ kind: 'inventory', op: 'apply' }];
+      return rows.map(([, kind, id]) => ({
+        kind: kind as StoreChange['kind'],
+        ...(id === null ? {} : { id }),
+        op: 'put',
+      }));
+    };
+  };
+  return { follow, close: () => header?.close() };
+}
+
+type Probe = { get(): unknown };
+type WalHeader = Probe & { close(): void };
+
+/**
+ * The WAL-index header in the `-shm` file, mapped as SQLite's own connections map it: every commit rewrites it
+ * ("iChange: counter incremented each transaction", SQLite's WAL file format, §2.2.1), so an unchanged header means
+ * no commit by anyone since. A read of mapped memory, no system call: `PRAGMA data_version` (which takes the WAL read
+ * lock) and a pread of the header each cost ~6 µs a script request under bench/http's load, the whole gain of
+ * answering lookups from memory. A checkpoint changes it too: the reader then finds no new rows. Undefined where the
+ * file cannot be mapped (the caller falls back to data_version).
+ */
+function walHeader(file: string, libc: Libc): WalHeader | undefined {
+  // Both copies of the 48-byte header, which a writer updates one after the other.
+  const BYTES = 96;
+  let fd: number;
+  try {
+    fd = openSync(`${file}-shm`, 'r');
+    // SQLite's connections hold it open and sized (32 KiB a region) for as long as this store's are open.
+    if (fstatSync(fd).size < BYTES) {
+      closeSync(fd);
+      return undefined;
+    }
+  } catch {
+    return undefined;
+  }
+  const mapped = libc.mapShared(fd, BYTES);
+  closeSync(fd);
+  if (!mapped) return undefined;
+  const live = new Uint32Array(mapped.view);
+  const seen = new Uint32Array(BYTES / 4);
+  let version = 0;
+  let open = true;
+  return {
+    get() {
+      // Never touch the mapping once unmapped: a lookup during shutdown just reads the rows.
+      if (!open) return Number.NaN;
+      let same = true;
+      for (let i = 0; i < seen.length; i++) {
+        if (live[i] !== seen[i]) {
+          seen[i] = live[i]!;
+          same = false;
+        }
+      }
+      if (!same) version++;
+      return version;
+    },
+    close() {
+      if (!open) return;
+      open = false;
+      mapped.unmap();
+    },
+  };
+}
