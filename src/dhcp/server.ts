@@ -235,22 +235,23 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
   const filtered = sockets.filter((s) => s.filter);
   const admission = new DiscoverAdmission();
   let last = { received: 0, served: 0, shed: 0 };
-  const governor = setInterval(() => {
-    const now = { received: intake.discoversReceived, served: intake.discoversServed, shed: intake.discoversShed };
-    const next = admission.step({
-      received: now.received - last.received,
-      served: now.served - last.served,
-      shed: now.shed - last.shed,
-      queued: intake.discoversQueued,
-    });
-    last = now;
-    if (next === undefined) return;
-    const program = next >= 1 ? [] : discoverFilter(next);
-    for (const s of filtered) if (!s.filter?.(program)) o.warn(`DHCP: socket filter on ${s.iface} refused`);
-    o.onAdmission?.(next);
-  }, ADMISSION_TICK_MS);
-  governor.unref();
-  if (!filtered.length) clearInterval(governor);
+  const governor = filtered.length
+    ? setInterval(() => {
+        const now = { received: intake.discoversReceived, served: intake.discoversServed, shed: intake.discoversShed };
+        const next = admission.step({
+          received: now.received - last.received,
+          served: now.served - last.served,
+          shed: now.shed - last.shed,
+          queued: intake.discoversQueued,
+        });
+        last = now;
+        if (next === undefined) return;
+        const program = next >= 1 ? [] : discoverFilter(next);
+        for (const s of filtered) if (!s.filter?.(program)) o.warn(`DHCP: socket filter on ${s.iface} refused`);
+        o.onAdmission?.(next);
+      }, ADMISSION_TICK_MS)
+    : undefined;
+  governor?.unref();
 
   const sweeper = setInterval(() => {
     if (o.pool) sender.commitThenSend(o.pool.expire(now()));
