@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BootherdError } from '../../../src/errors.ts';
 import { openStore } from '../../../src/store/index.ts';
 import { openPostgresStore } from '../../../src/store/postgres.ts';
+import { ackedBeforeKill } from '../../lib/acked-writes.ts';
 import { cli, freePort } from '../../lib/cli.ts';
 import { type PgCluster, startCluster } from '../../lib/postgres.ts';
 import { storeConformance } from './conformance.ts';
@@ -109,36 +109,14 @@ test('postgres: an acknowledged write survives SIGKILL of the writer and a crash
   const url = await fresh();
   await (await openPostgresStore(url)).close();
   // The child acknowledges each write on stdout only after the store's promise resolved; we kill it mid-stream.
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '-e',
-      `import('${new URL('../../../src/store/postgres.ts', import.meta.url).pathname}').then(async ({ openPostgresStore }) => {
-        const s = await openPostgresStore(${JSON.stringify(url)});
-        for (let i = 0; ; i++) {
-          await s.putMachine({ id: 'm' + i, macs: [], labels: {} });
-          await s.commitLeases([{ ip: '192.0.2.' + (i % 250), mac: '52:54:00:00:00:01', state: 'bound', expiresAt: i }]);
-          process.stdout.write('ack m' + i + '\\n');
-        }
-      });`,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const acked: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('child acknowledged nothing within 20 s')), 20_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) if (line.startsWith('ack ')) acked.push(line.slice(4));
-      if (acked.length >= 20) {
-        clearTimeout(timer);
-        child.kill('SIGKILL');
-        resolve();
-      }
-    });
-  });
-  await new Promise((r) => child.once('exit', r));
+  const acked = await ackedBeforeKill(`
+    const { openPostgresStore } = await import('${new URL('../../../src/store/postgres.ts', import.meta.url).pathname}');
+    const s = await openPostgresStore(${JSON.stringify(url)});
+    for (let i = 0; ; i++) {
+      await s.putMachine({ id: 'm' + i, macs: [], labels: {} });
+      await s.commitLeases([{ ip: '192.0.2.' + (i % 250), mac: '52:54:00:00:00:01', state: 'bound', expiresAt: i }]);
+      ack('m' + i);
+    }`);
   // The server too: what it acknowledged must come back from its WAL.
   await (await cluster()).crashAndRestart();
   const s = await openPostgresStore(url);

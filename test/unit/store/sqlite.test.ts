@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { migrationProvider } from '../../../src/store/migrations.ts';
 import { eventsQuery, latestEventsQuery } from '../../../src/store/sql-events.ts';
 import type { Database } from '../../../src/store/sql-schema.ts';
 import { openSqliteStore } from '../../../src/store/sqlite.ts';
+import { ackedBeforeKill } from '../../lib/acked-writes.ts';
 import { cli } from '../../lib/cli.ts';
 import { storeConformance } from './conformance.ts';
 import { token } from './conformance-tokens.ts';
@@ -26,35 +26,13 @@ storeConformance('sqlite (:memory:)', async () => openSqliteStore(':memory:'));
 test('sqlite: an acknowledged write survives SIGKILL of the writer', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'bh-durable-')), 'bootherd.db');
   // The child acknowledges each write on stdout only after the store's promise resolved; we kill it mid-stream.
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '-e',
-      `import('${new URL('../../../src/store/sqlite.ts', import.meta.url).pathname}').then(async ({ openSqliteStore }) => {
-        const s = await openSqliteStore(${JSON.stringify(file)});
-        for (let i = 0; ; i++) {
-          await s.putMachine({ id: 'm' + i, macs: [], labels: {} });
-          process.stdout.write('ack m' + i + '\\n');
-        }
-      });`,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const acked: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('child acknowledged nothing within 20 s')), 20_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) if (line.startsWith('ack ')) acked.push(line.slice(4));
-      if (acked.length >= 20) {
-        clearTimeout(timer);
-        child.kill('SIGKILL');
-        resolve();
-      }
-    });
-  });
-  await new Promise((r) => child.once('exit', r));
+  const acked = await ackedBeforeKill(`
+    const { openSqliteStore } = await import('${new URL('../../../src/store/sqlite.ts', import.meta.url).pathname}');
+    const s = await openSqliteStore(${JSON.stringify(file)});
+    for (let i = 0; ; i++) {
+      await s.putMachine({ id: 'm' + i, macs: [], labels: {} });
+      ack('m' + i);
+    }`);
   const s = await openSqliteStore(file);
   try {
     for (const id of acked) assert.ok(await s.getMachine(id), `acknowledged machine ${id} is in the database`);
