@@ -235,6 +235,7 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
   const filtered = sockets.filter((s) => s.filter);
   const admission = new DiscoverAdmission();
   let last = { received: 0, served: 0, shed: 0 };
+  const refused = new Set<DhcpSocket>();
   const governor = filtered.length
     ? setInterval(() => {
         const now = { received: intake.discoversReceived, served: intake.discoversServed, shed: intake.discoversShed };
@@ -247,7 +248,11 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
         last = now;
         if (next === undefined) return;
         const program = next >= 1 ? [] : discoverFilter(next);
-        for (const s of filtered) if (!s.filter?.(program)) o.warn(`DHCP: socket filter on ${s.iface} refused`);
+        for (const s of filtered) {
+          if (s.filter?.(program) || refused.has(s)) continue;
+          refused.add(s);
+          o.warn(`DHCP: the kernel refused a socket filter on ${s.iface}: overload is shed after reading only`);
+        }
         o.onAdmission?.(next);
       }, ADMISSION_TICK_MS)
     : undefined;
