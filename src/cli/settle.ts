@@ -5,7 +5,7 @@
  * rest is old space a full GC would empty. V8 only shrinks by itself when its memory reducer notices idleness, which
  * a server that answers the odd packet may never show. So once `serve` has been busy and then goes quiet for a
  * second, it runs one full GC and `malloc_trim(0)` (10–30 ms, on an idle event loop), and not again until it has been
- * busy and grown since.
+ * busy and grown since. bench/rss after it: +5.8–6.7 MB after the first fuzz run, the rest in glibc's main heap.
  */
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
@@ -28,7 +28,7 @@ export interface Settled {
 
 /** Starts watching; returns the stop. `onSettled` hears each settling (for a debug line). */
 export function settleWhenIdle(libc: Libc | undefined, onSettled: (s: Settled) => void, tickMs = TICK_MS): () => void {
-  // The documented way to reach a full GC from a running process: expose it, then take it from a fresh context.
+  // How test runners reach a full GC in a running process: expose it, then take it from a fresh context.
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as (() => void) | undefined;
   if (typeof gc !== 'function') return () => {};
