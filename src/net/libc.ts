@@ -1,7 +1,7 @@
 /**
  * The few socket calls Node's dgram cannot make (SO_BINDTODEVICE, raw ICMPv6, UDP_SEGMENT, socket filters), the exec
- * `serve` uses to restart itself with its heap flags (Node 20 has no process.execve) and a shared read-only mapping
- * (SQLite's WAL index, store/sqlite.ts), from libc through koffi.
+ * `serve` uses to restart itself with its heap flags (Node 20 has no process.execve) and malloc_trim, from libc through
+ * koffi.
  * Loaded once; undefined where libc or koffi is not available (or not Linux), so callers can fall back.
  */
 export interface Libc {
@@ -14,9 +14,6 @@ export interface Libc {
   fcntl(fd: number, cmd: number, arg: number): number;
   /** argv and envp end with null, as execve(2) wants; returns only on failure. */
   execve(path: string, argv: (string | null)[], envp: (string | null)[]): number;
-  /** The first `len` bytes of a file, mapped shared and read-only: reads see other processes' writes as they land.
-   * undefined if mmap failed; the view must not be touched after `unmap`. */
-  mapShared(fd: number, len: number): { view: ArrayBuffer; unmap(): void } | undefined;
   /** malloc_trim(3): gives the C heap's free memory back to the system; 1 if some was released. */
   mallocTrim(pad: number): number;
   /** SO_ATTACH_FILTER with a classic BPF program (socket(7)); SO_DETACH_FILTER when `program` is empty. */
@@ -37,8 +34,6 @@ export const SO_BINDTODEVICE = 25;
 export const F_SETFD = 2;
 const SO_ATTACH_FILTER = 26;
 const SO_DETACH_FILTER = 27;
-const PROT_READ = 1;
-const MAP_SHARED = 1;
 
 let loaded: Promise<Libc | undefined> | undefined;
 
@@ -52,8 +47,6 @@ export function loadLibc(): Promise<Libc | undefined> {
       const insn = koffi.struct('sock_filter', { code: 'uint16', jt: 'uint8', jf: 'uint8', k: 'uint32' });
       koffi.struct('sock_fprog', { len: 'uint16', filter: koffi.pointer(insn) });
       const attachFilter = lib.func('int setsockopt(int, int, int, const sock_fprog *, uint32_t)');
-      const mmap = lib.func('void *mmap(void *, size_t, int, int, int, long)');
-      const munmap = lib.func('int munmap(void *, size_t)');
       return {
         socket: lib.func('int socket(int, int, int)') as Libc['socket'],
         setsockopt,
@@ -64,12 +57,6 @@ export function loadLibc(): Promise<Libc | undefined> {
         fcntl: lib.func('int fcntl(int, int, int)') as Libc['fcntl'],
         execve: lib.func('int execve(const char *, const char **, const char **)') as Libc['execve'],
         mallocTrim: lib.func('int malloc_trim(size_t)') as Libc['mallocTrim'],
-        mapShared: (fd, len) => {
-          const ptr = mmap(null, len, PROT_READ, MAP_SHARED, fd, 0);
-          // MAP_FAILED is (void *) -1.
-          if (!ptr || koffi.address(ptr) === 2n ** 64n - 1n) return undefined;
-          return { view: koffi.view(ptr, len), unmap: () => munmap(ptr, len) };
-        },
         socketFilter: (fd, program) =>
           program.length
             ? (attachFilter(fd, SOL_SOCKET, SO_ATTACH_FILTER, { len: program.length, filter: program }, 16) as number)

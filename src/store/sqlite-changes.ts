@@ -2,9 +2,7 @@
  * The SQLite engine's change log: what the migrations' triggers record in inventory_changes, read back by the server
  * so its in-memory caches follow writes nobody announced (the CLI on the same file; Store.othersChanges).
  */
-import { closeSync, fstatSync, openSync } from 'node:fs';
 import type SQLite from 'better-sqlite3';
-import type { Libc } from '../net/libc.ts';
 import type { StoreChange } from './types.ts';
 
 /** Past this many unread changes, one whole-inventory change: cheaper than re-reading the machines one by one. */
@@ -16,24 +14,16 @@ const PRUNE_EVERY_MS = 5000;
 
 /**
  * Readers of the changes the migrations' triggers log in inventory_changes. A probe says cheaply whether anyone
- * committed since the last read — the WAL-index header (walHeader), else `PRAGMA data_version` (SQLite: "will be
- * different if changes were committed to the database by any other connection in the interim"), and on an in-memory
- * database, which has no other connection, the connection's own count of changed rows; only then are the new rows
- * read. Seqs are given under SQLite's one write lock, so in commit order: `seq > last` misses nothing committed. A gap
+ * committed since the last read — `PRAGMA data_version` (SQLite: "will be different if changes were committed to the
+ * database by any other connection in the interim"; ~2 µs idle, ~6 µs a script request under bench/http's load, where
+ * it takes the WAL read lock), and on an in-memory database, which has no other connection, the connection's own
+ * count of changed rows; only then are the new rows read. (A read-only mapping of the WAL-index header in the `-shm`
+ * file, a memory read, was tried and taken out: bootherd stopped answering in some e2e runs, the mapping being the
+ * likely cause.) Seqs are given under SQLite's one write lock, so in commit order: `seq > last` misses nothing committed. A gap
  * (rows pruned before a reader saw them) or a burst past CHANGES_BATCH is reported as one whole-inventory change.
  */
-export function changeLog(
-  db: SQLite.Database,
-  alone: boolean,
-  libc: Libc | undefined,
-): { follow(): () => StoreChange[]; close(): void } {
-  // Mapped at the first reader: the CLI's stores never follow.
-  let header: WalHeader | undefined;
-  const probe = (): Probe => {
-    if (alone) return db.prepare('SELECT total_changes()').pluck();
-    header ??= libc && walHeader(db.name, libc);
-    return header ?? db.prepare('PRAGMA data_version').pluck();
-  };
+export function changeLog(db: SQLite.Database, alone: boolean): { follow(): () => StoreChange[]; close(): void } {
+  const probe = (): { get(): unknown } => db.prepare(alone ? 'SELECT total_changes()' : 'PRAGMA data_version').pluck();
   const since = db
     .prepare<[number, number]>('SELECT seq, kind, id FROM inventory_changes WHERE seq > ? ORDER BY seq LIMIT ?')
     .raw(true);
@@ -82,59 +72,5 @@ export function changeLog(
       }));
     };
   };
-  return { follow, close: () => header?.close() };
-}
-
-type Probe = { get(): unknown };
-type WalHeader = Probe & { close(): void };
-
-/**
- * The WAL-index header in the `-shm` file, mapped as SQLite's own connections map it: every commit rewrites it
- * ("iChange: counter incremented each transaction", SQLite's WAL file format, §2.2.1), so an unchanged header means
- * no commit by anyone since. A read of mapped memory, no system call: `PRAGMA data_version` (which takes the WAL read
- * lock) and a pread of the header each cost ~6 µs a script request under bench/http's load, the whole gain of
- * answering lookups from memory. A checkpoint changes it too: the reader then finds no new rows. Undefined where the
- * file cannot be mapped (the caller falls back to data_version).
- */
-function walHeader(file: string, libc: Libc): WalHeader | undefined {
-  // Both copies of the 48-byte header, which a writer updates one after the other.
-  const BYTES = 96;
-  let fd: number;
-  try {
-    fd = openSync(`${file}-shm`, 'r');
-    // SQLite's connections hold it open and sized (32 KiB a region) for as long as this store's are open.
-    if (fstatSync(fd).size < BYTES) {
-      closeSync(fd);
-      return undefined;
-    }
-  } catch {
-    return undefined;
-  }
-  const mapped = libc.mapShared(fd, BYTES);
-  closeSync(fd);
-  if (!mapped) return undefined;
-  const live = new Uint32Array(mapped.view);
-  const seen = new Uint32Array(BYTES / 4);
-  let version = 0;
-  let open = true;
-  return {
-    get() {
-      // Never touch the mapping once unmapped: a lookup during shutdown just reads the rows.
-      if (!open) return Number.NaN;
-      let same = true;
-      for (let i = 0; i < seen.length; i++) {
-        if (live[i] !== seen[i]) {
-          seen[i] = live[i]!;
-          same = false;
-        }
-      }
-      if (!same) version++;
-      return version;
-    },
-    close() {
-      if (!open) return;
-      open = false;
-      mapped.unmap();
-    },
-  };
+  return { follow, close: () => {} };
 }

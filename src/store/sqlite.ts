@@ -17,7 +17,6 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { BootherdError } from '../errors.ts';
 import { normalizeMac } from '../model/identity.ts';
 import type { BootEvent, Machine, SeenFacts } from '../model/types.ts';
-import { type Libc, loadLibc } from '../net/libc.ts';
 import { toEvent } from './sql-events.ts';
 import { toMachine } from './sql-machines.ts';
 import { migrateSql } from './sql-migrate.ts';
@@ -40,7 +39,6 @@ class SqliteStore extends SqlStore {
     private readonly main: SQLite.Database,
     log: SQLite.Database,
     private readonly writers?: { log: WriterThread<'log'>; leases: WriterThread<'leases'> },
-    libc?: Libc,
   ) {
     super(db, async () => {
       await writers?.log.close();
@@ -59,7 +57,7 @@ class SqliteStore extends SqlStore {
     // await, so it cannot block the main connection.
     this.writeLeases = writerStatements(main, 'leases');
     this.appendLog = writerStatements(log, 'log');
-    this.changes = changeLog(log, log === main, libc);
+    this.changes = changeLog(log, log === main);
   }
 
   /**
@@ -282,7 +280,7 @@ export async function openSqliteStore(file: string): Promise<SqlStore> {
   // An in-memory database exists only on its own connection.
   const log = memory ? main : connect(file, 'NORMAL', 0);
   const writers = memory ? undefined : { log: new WriterThread(file, 'log'), leases: new WriterThread(file, 'leases') };
-  return new SqliteStore(db, main, log, writers, memory ? undefined : await loadLibc());
+  return new SqliteStore(db, main, log, writers);
 }
 
 /** `bootherd migrate`: bring the file to the current schema without opening a store; returns the migrations applied. */
