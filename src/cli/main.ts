@@ -82,8 +82,11 @@ export function program(): Command {
     async (opts: ConfigOpts) => {
       const cfg = config(opts);
       const log = createLogger(cfg.log.level);
+      // libc is loaded before the server starts: an await between "listening" and the signal handlers below would let
+      // a SIGINT sent right after readiness kill the process instead of stopping it.
+      const libc = await loadLibc();
       const running = await startServer(cfg, log);
-      const stopSettling = settleWhenIdle(await loadLibc(), (s) =>
+      const stopSettling = settleWhenIdle(libc, (s) =>
         log.debug(
           `memory given back after a busy spell: RSS ${(s.before / 2 ** 20).toFixed(1)} → ${(s.after / 2 ** 20).toFixed(1)} MB in ${s.ms.toFixed(0)} ms`,
         ),
