@@ -14,16 +14,15 @@ const PRUNE_EVERY_MS = 5000;
 
 /**
  * Readers of the changes the migrations' triggers log in inventory_changes. A probe says cheaply whether anyone
- * committed since the last read — `PRAGMA data_version` (SQLite: "will be different if changes were committed to the
+ * committed since the last read: `PRAGMA data_version` (SQLite: "will be different if changes were committed to the
  * database by any other connection in the interim"; ~2 µs idle, ~6 µs a script request under bench/http's load, where
  * it takes the WAL read lock), and on an in-memory database, which has no other connection, the connection's own
- * count of changed rows; only then are the new rows read. (A read-only mapping of the WAL-index header in the `-shm`
- * file, a memory read, was tried and taken out: bootherd stopped answering in some e2e runs, the mapping being the
- * likely cause.) Seqs are given under SQLite's one write lock, so in commit order: `seq > last` misses nothing committed. A gap
- * (rows pruned before a reader saw them) or a burst past CHANGES_BATCH is reported as one whole-inventory change.
+ * count of changed rows; only then are the new rows read. Seqs are given under SQLite's one write lock, so in commit
+ * order: `seq > last` misses nothing committed. A gap (rows pruned before a reader saw them) or a burst past
+ * CHANGES_BATCH is reported as one whole-inventory change. Returns the reader factory (Store.othersChanges).
  */
-export function changeLog(db: SQLite.Database, alone: boolean): { follow(): () => StoreChange[]; close(): void } {
-  const probe = (): { get(): unknown } => db.prepare(alone ? 'SELECT total_changes()' : 'PRAGMA data_version').pluck();
+export function changeLog(db: SQLite.Database, alone: boolean): () => () => StoreChange[] {
+  const probe = db.prepare(alone ? 'SELECT total_changes()' : 'PRAGMA data_version').pluck();
   const since = db
     .prepare<[number, number]>('SELECT seq, kind, id FROM inventory_changes WHERE seq > ? ORDER BY seq LIMIT ?')
     .raw(true);
@@ -48,15 +47,14 @@ export function changeLog(db: SQLite.Database, alone: boolean): { follow(): () =
   };
   // At every open too (each CLI command), so the table stays bounded where no server reads it.
   pruneBehind(newest.get() as number);
-  const follow = (): (() => StoreChange[]) => {
-    const changed = probe();
+  return () => {
     // The probe before the seq: a commit in between moves the next probe.
-    let version = changed.get();
+    let version = probe.get();
     let last = newest.get() as number;
     return (): StoreChange[] => {
       // Only an in-memory database reads on the main connection, whose open transaction would show uncommitted rows.
       if (db.inTransaction) return [];
-      const now = changed.get();
+      const now = probe.get();
       if (now === version) return [];
       const rows = since.all(last, CHANGES_BATCH + 1) as [number, string, string | null][];
       version = now;
@@ -72,5 +70,4 @@ export function changeLog(db: SQLite.Database, alone: boolean): { follow(): () =
       }));
     };
   };
-  return { follow, close: () => {} };
 }

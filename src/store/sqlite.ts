@@ -44,7 +44,6 @@ class SqliteStore extends SqlStore {
       await writers?.log.close();
       await writers?.leases.close();
       await db.destroy();
-      this.changes.close();
       if (log !== main) log.close();
     });
     this.reads = hotReads(main);
@@ -67,7 +66,7 @@ class SqliteStore extends SqlStore {
    * whose (already announced) writes are therefore reported too: harmless, a cache re-reads that record.
    */
   othersChanges(): () => StoreChange[] {
-    return this.changes.follow();
+    return this.changes();
   }
 
   /**

@@ -127,9 +127,10 @@ export interface Store {
   /**
    * Starts following the inventory changes other connections (a CLI on the same SQLite file) commit, and returns
    * their reader: each call returns what was committed since the previous one (or since the reader was made),
-   * synchronously and cheaply, since a cache asks it before every lookup it answers from memory. Each change is a `put` of the record
-   * named (re-read it: it may be gone) or a whole-inventory `apply`; this store's own writes may appear too. Every
-   * reader has its own position. Engines whose other writers announce themselves (changeFeed) do not need it.
+   * synchronously and cheaply, since a cache asks it before every lookup it answers from memory. Each change is a
+   * `put` of the record named (re-read it: it may be gone) or a whole-inventory `apply`; this store's own writes may
+   * appear too. Every reader has its own position. Engines whose other writers announce themselves (changeFeed) do
+   * not need it.
    */
   othersChanges?(): () => StoreChange[];
 
