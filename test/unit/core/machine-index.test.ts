@@ -14,7 +14,7 @@ import type { Profile } from '../../../src/model/types.ts';
 import { MemoryStore } from '../../../src/store/memory.ts';
 import type { MachineLookup, Store } from '../../../src/store/types.ts';
 import { policy } from '../../lib/core.ts';
-import { counted, machine, settled } from '../../lib/counted-store.ts';
+import { bootService, counted, machine, settled } from '../../lib/counted-store.ts';
 
 async function fleet(): Promise<Store> {
   const store = new MemoryStore();
@@ -120,19 +120,9 @@ describe('machine index', () => {
 
   test("the boot service uses it only where the store announces every writer's changes", async () => {
     const pxe = { mac: '52:54:00:00:00:42', arch: 0 };
-    const service = (store: Store) =>
-      new BootService({
-        store,
-        boot: { ...policy, unknown: { action: 'ignore' } },
-        signer: new Signer(Buffer.alloc(32, 7)),
-        events: new EventBus(store, (err) => {
-          throw err;
-        }),
-        metrics: new Metrics(),
-      });
-    // No feed (SQLite, the CLI writing the server's file from another process): every decision reads the store.
+    // No feed and no change log (the in-memory store): every decision reads the store.
     const plain = await fleet();
-    const direct = service(plain);
+    const direct = bootService(plain);
     assert.equal((await direct.dhcp(pxe)).kind, 'ignore');
     await plain.putMachine(machine('new', { macs: [pxe.mac] }));
     assert.equal((await direct.dhcp(pxe)).kind, 'ipxe-binary');
@@ -140,7 +130,7 @@ describe('machine index', () => {
     // With a feed: from memory, so only announced writes count (control: the same unannounced write is not seen).
     const fed = await fleet();
     const withFeed = Object.create(fed, { changeFeed: { value: true } }) as Store;
-    const indexed = service(withFeed);
+    const indexed = bootService(withFeed);
     assert.equal((await indexed.dhcp(pxe)).kind, 'ignore');
     await settled();
     await fed.putMachine(machine('new', { macs: [pxe.mac] }));

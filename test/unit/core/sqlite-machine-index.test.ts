@@ -7,13 +7,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Metrics } from '../../../src/core/metrics.ts';
-import { BootService } from '../../../src/core/service.ts';
-import { Signer } from '../../../src/core/signing.ts';
-import { EventBus } from '../../../src/events/bus.ts';
 import { openSqliteStore } from '../../../src/store/sqlite.ts';
-import { policy } from '../../lib/core.ts';
-import { counted, machine, settled } from '../../lib/counted-store.ts';
+import { bootService, counted, machine, settled } from '../../lib/counted-store.ts';
 
 const MAC = '52:54:00:00:07:01';
 async function setup() {
@@ -22,15 +17,7 @@ async function setup() {
   await server.putProfile({ name: 'inst', boot: { kind: 'kernel', kernel: 'inst/linux', initrds: [] } });
   await server.putMachine(machine('m1', { macs: [MAC] }));
   const { store, finds } = counted(server);
-  const service = new BootService({
-    store,
-    boot: { ...policy, unknown: { action: 'ignore' } },
-    signer: new Signer(Buffer.alloc(32, 7)),
-    events: new EventBus(store, (err) => {
-      throw err;
-    }),
-    metrics: new Metrics(),
-  });
+  const service = bootService(store);
   const cli = await openSqliteStore(file);
   const close = async () => {
     await service.flush();
