@@ -4,8 +4,10 @@
  * bench/rss measured +15–19 MB after the first fuzz run, of which `malloc_trim(0)` alone gave back 7–10 MB and the
  * rest is old space a full GC would empty. V8 only shrinks by itself when its memory reducer notices idleness, which
  * a server that answers the odd packet may never show. So once `serve` has been busy and then goes quiet for a
- * second, it runs one full GC and `malloc_trim(0)` (10–30 ms, on an idle event loop), and not again until it has been
- * busy and grown since. bench/rss after it: +5.8–6.7 MB after the first fuzz run, the rest in glibc's main heap.
+ * second, it runs one full GC and, a quarter second later, `malloc_trim(0)` (10–30 ms in all, on an idle event loop), and not
+ * again until it has been busy and grown since. The trim waits because V8 frees dead ArrayBuffers' memory (every
+ * datagram's Buffer) on a background thread after the GC returns: a trim right after the GC found most of it still
+ * allocated (bench/rss: +5.8–6.7 MB after the first fuzz run with it, README "Memory").
  */
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
@@ -17,6 +19,8 @@ const TICK_MS = 1000;
 /** Event-loop utilization over a tick: above BUSY the process worked, below IDLE it rests. */
 const BUSY = 0.25;
 const IDLE = 0.05;
+/** The trim follows the GC after this share of a tick: long enough for V8's background thread to free. */
+const TRIM_DELAY = 0.25;
 /** Less growth than this since the last settling is not worth a full GC. */
 const GROWN_BYTES = 4 * 1024 * 1024;
 
@@ -35,6 +39,7 @@ export function settleWhenIdle(libc: Libc | undefined, onSettled: (s: Settled) =
   let last = performance.eventLoopUtilization();
   let busy = false;
   let settledAt = process.memoryUsage.rss();
+  let trim: NodeJS.Timeout | undefined;
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
     const elu = performance.eventLoopUtilization(now, last).utilization;
@@ -43,14 +48,25 @@ export function settleWhenIdle(libc: Libc | undefined, onSettled: (s: Settled) =
     const rss = process.memoryUsage.rss();
     // Shrinking on its own (V8's memory reducer) counts as settled.
     if (rss < settledAt) settledAt = rss;
-    if (!busy || elu > IDLE || rss < settledAt + GROWN_BYTES) return;
+    if (trim || !busy || elu > IDLE || rss < settledAt + GROWN_BYTES) return;
     const t0 = performance.now();
+    // A second collection frees the pages the first one emptied (measured: the first alone left V8's old space grown).
     gc();
-    libc?.mallocTrim(0);
+    gc();
     busy = false;
-    settledAt = process.memoryUsage.rss();
-    onSettled({ before: rss, after: settledAt, ms: performance.now() - t0 });
+    const gcMs = performance.now() - t0;
+    trim = setTimeout(() => {
+      const t1 = performance.now();
+      libc?.mallocTrim(0);
+      trim = undefined;
+      settledAt = process.memoryUsage.rss();
+      onSettled({ before: rss, after: settledAt, ms: gcMs + performance.now() - t1 });
+    }, tickMs * TRIM_DELAY);
+    trim.unref();
   }, tickMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    clearTimeout(trim);
+  };
 }

@@ -19,8 +19,13 @@ test('after a busy spell that grew the heap, one full GC and malloc_trim when th
   const settled: Settled[] = [];
   const stop = settleWhenIdle(await loadLibc(), (s) => settled.push(s), TICK);
   try {
-    // Control: growth without a busy spell is not acted on.
-    let garbage: Buffer[] | undefined = Array.from({ length: 4000 }, () => Buffer.allocUnsafeSlow(8192).fill(1));
+    // Control: growth without a busy spell is not acted on. The 32 MB come in small slices with pauses, so the loop
+    // stays below busy (one slice took 100 ms on a fresh VM: page faults).
+    let garbage: Buffer[] | undefined = [];
+    for (let i = 0; i < 40; i++) {
+      for (let j = 0; j < 100; j++) garbage.push(Buffer.allocUnsafeSlow(8192).fill(1));
+      await sleep(TICK / 4);
+    }
     garbage = undefined;
     await sleep(3 * TICK);
     assert.equal(settled.length, 0, 'idle all along: nothing to settle');
