@@ -186,26 +186,39 @@ function newest(dir: string): number {
   return t;
 }
 
-/** Resident kB per mapping (start address and name), from /proc/<pid>/smaps. */
+/**
+ * Resident kB per mapping, from /proc/<pid>/smaps: named ones ([heap], files) by name, anonymous ones by start
+ * address (V8's pages, thread stacks and arenas come and go).
+ */
 function mappings(pid: number): Map<string, number> {
   const out = new Map<string, number>();
   let key = '';
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
     const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (head) {
-      const mb = (Number.parseInt(head[2]!, 16) - Number.parseInt(head[1]!, 16)) / 2 ** 20;
-      key = `${head[1]} ${mb.toFixed(1)}M ${head[3] || '[anon]'}`;
+      key = head[3] || `[anon] ${head[1]}`;
       continue;
     }
     const rss = /^Rss:\s+(\d+) kB/.exec(line);
-    if (rss) out.set(key, Number(rss[1]));
+    if (rss) out.set(key, (out.get(key) ?? 0) + Number(rss[1]));
   }
   return out;
 }
 
+/** Resident MB by kind before → after (every anonymous mapping summed), then the mappings that grew most. */
 function printGrowth(from: Map<string, number>, to: Map<string, number>): void {
-  const grown = [...to].map(([k, kb]) => [k, kb - (from.get(k) ?? 0)] as const).sort((a, b) => b[1] - a[1]);
-  for (const [k, kb] of grown.slice(0, 8)) console.error(`  ${(kb / 1024).toFixed(1)} MB more in ${k}`);
+  const kind = (k: string) => (k.startsWith('[anon]') ? '[anon]' : k.startsWith('/') ? 'files' : k);
+  const byKind = (m: Map<string, number>) => {
+    const sums = new Map<string, number>();
+    for (const [k, kb] of m) sums.set(kind(k), (sums.get(kind(k)) ?? 0) + kb);
+    return sums;
+  };
+  const [a, b] = [byKind(from), byKind(to)];
+  const mb = (kb = 0) => (kb / 1024).toFixed(1);
+  const kinds = [...new Set([...a.keys(), ...b.keys()])].filter((k) => (a.get(k) ?? 0) + (b.get(k) ?? 0) >= 1024);
+  console.error(`  by kind, MB: ${kinds.map((k) => `${k} ${mb(a.get(k))} → ${mb(b.get(k))}`).join(', ')}`);
+  const grown = [...to].map(([k, kb]) => [k, kb - (from.get(k) ?? 0)] as const).sort((x, y) => y[1] - x[1]);
+  for (const [k, kb] of grown.slice(0, 5)) console.error(`  ${mb(kb)} MB more in ${k}`);
 }
 
 /** Has bootherd write a heap snapshot (BENCH_SNAPSHOTS) and waits until the file stops growing. */
