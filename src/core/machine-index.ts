@@ -41,6 +41,8 @@ export class MachineIndex {
   private seq = 0;
   /** The store's reader of writes nobody announces (othersChanges), where the engine has one. */
   private readonly unannounced?: () => StoreChange[];
+  /** performance.now() taken just before that reader last ran. */
+  private heardAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly store: Pick<Store, 'listMachines' | 'getMachine' | 'findMachine' | 'othersChanges'>,
@@ -49,11 +51,21 @@ export class MachineIndex {
     this.unannounced = store.othersChanges?.();
   }
 
-  /** The store's findMachine, answered from memory when the index is complete and the answer unambiguous. */
-  async findMachine(q: MachineLookup): Promise<Machine | undefined> {
+  /**
+   * The store's findMachine, answered from memory when the index is complete and the answer unambiguous.
+   * `receivedAt` (performance.now() when the request was read, where the caller knows it) spares the read of
+   * unannounced writes for a request read before that read last ran: a write the client could have followed (the
+   * operator arms a one-shot, then boots the machine) was committed before the request reached us, so that read saw it.
+   * A DHCP slice's packets were all read before its first lookup; one read serves them all.
+   */
+  async findMachine(q: MachineLookup, receivedAt?: number): Promise<Machine | undefined> {
     // Writes nobody announced (the CLI on the server's SQLite file), heard before answering: a machine changed
     // there is dirty now, so this very lookup asks the store.
-    for (const c of this.unannounced?.() ?? []) this.changed(c);
+    if (this.unannounced && !(receivedAt !== undefined && receivedAt < this.heardAt)) {
+      const at = performance.now();
+      for (const c of this.unannounced()) this.changed(c);
+      this.heardAt = at;
+    }
     if (this.state === 'empty') this.reload();
     if (this.state !== 'ready' || this.dirty.size > 0) return this.store.findMachine(q);
     const asked: Record<Key, string | undefined> = {

@@ -139,18 +139,27 @@ export class BootService {
     return this.privatePaths.paths;
   }
 
-  /** The machine and catalog a decision needs; `from` answers the lookup (the store unless told). */
-  async view(facts: ClientFacts, from: Pick<Store, 'findMachine'> = this.deps.store): Promise<InventoryView> {
+  /** The machine and catalog a decision needs; `from` answers the lookup (the store unless told); `receivedAt` as
+   * MachineIndex.findMachine takes it. */
+  async view(
+    facts: ClientFacts,
+    from: Pick<MachineIndex, 'findMachine'> = this.deps.store,
+    receivedAt?: number,
+  ): Promise<InventoryView> {
     const [machine, catalog] = await Promise.all([
-      from.findMachine({ mac: facts.mac, uuid: facts.uuid, serial: facts.serial, hostname: facts.hostname }),
+      from.findMachine(
+        { mac: facts.mac, uuid: facts.uuid, serial: facts.serial, hostname: facts.hostname },
+        receivedAt,
+      ),
       this.loadCatalog(),
     ]);
     return { machine, ...catalog };
   }
 
-  async dhcp(rawFacts: ClientFacts): Promise<DhcpDecision> {
+  /** `receivedAt`: performance.now() when the packet was read (MachineIndex.findMachine). */
+  async dhcp(rawFacts: ClientFacts, receivedAt?: number): Promise<DhcpDecision> {
     const facts = BootService.cleanFacts(rawFacts);
-    const inv = await this.view(facts, this.machines);
+    const inv = await this.view(facts, this.machines, receivedAt);
     const loadedOurBinary = this.chains.loadedRecently(facts.mac, Date.now());
     const decision = decideDhcp(facts, inv, this.deps.boot, { loadedOurBinary });
     // The event is recorded when the exchange ends (dhcpExchange), with what was replied; keep who this was.

@@ -51,8 +51,9 @@ export interface DhcpServerOptions {
   storeOffers?: () => boolean;
   /** Load balancing (balance.ts): false for a client another live server answers; dropped as `not-our-share`. */
   share?(packet: DhcpPacket): boolean;
-  /** The boot policy (records the boot event and the decision metric). */
-  decide(facts: ClientFacts): Promise<DhcpDecision>;
+  /** The boot policy (records the boot event and the decision metric); `receivedAt` is performance.now() when the
+   * packet was read. */
+  decide(facts: ClientFacts, receivedAt: number): Promise<DhcpDecision>;
   onPacket?(kind: 'received' | 'malformed' | 'replied', detail?: string): void;
   /** Once per client packet, after its reply was sent (an ACK: after its lease was durable and it was sent). */
   onExchange?(e: DhcpExchange): void;
@@ -166,7 +167,7 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
       }
     };
     try {
-      await exchange(p, facts, socket, iface, from, onProxyPort, finish);
+      await exchange(p, facts, socket, iface, from, onProxyPort, at, finish);
     } catch (err) {
       finish({ outcome: 'ignored', reason: 'error', detail: (err as Error).message });
       throw err;
@@ -181,6 +182,7 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
     iface: string | undefined,
     from: { address: string; port: number },
     onProxyPort: boolean,
+    at: number,
     finish: (r: ExchangeResult) => void,
   ): Promise<void> {
     const ignore = (reason: DhcpIgnoreReason, detail?: string): void =>
@@ -196,7 +198,7 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
       socket,
       from,
       serverIp,
-      decide: (f) => o.decide(f),
+      decide: (f) => o.decide(f, at),
       sender,
       finish,
       ignore,

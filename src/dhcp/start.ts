@@ -134,8 +134,8 @@ export async function startDhcp(core: DhcpDeps, serverId: string): Promise<{ clo
       // claim still arbitrates if a server joins in between. Without the balance, any server may be answering too.
       storeOffers: sharing(balance, store),
       ...(balance ? { share: balance.answers.bind(balance) } : {}),
-      decide: async (facts) => {
-        const decision = await service.dhcp(facts);
+      decide: async (facts, receivedAt) => {
+        const decision = await service.dhcp(facts, receivedAt);
         // Said once a machine and window: both the DISCOVER and the REQUEST of a boot take this turn.
         const t = Date.now();
         if (decision.reason.startsWith('loop guard') && t - (loopWarned.get(facts.mac) ?? 0) > 60_000) {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openSqliteStore } from '../../../src/store/sqlite.ts';
+import type { Store } from '../../../src/store/types.ts';
 import { bootService, counted, machine, settled } from '../../lib/counted-store.ts';
 
 const MAC = '52:54:00:00:07:01';
@@ -62,6 +63,50 @@ test('sqlite: a machine the CLI adds or removes counts for the very next DHCP de
     assert.equal((await service.dhcp(pxe)).kind, 'ignore');
   } finally {
     await close();
+  }
+});
+
+/** The store, counting the reads of its change log (othersChanges' reader). */
+function countedReads(store: Store): { store: Store; reads: () => number } {
+  let n = 0;
+  const wrapped = Object.create(store) as Store;
+  wrapped.othersChanges = () => {
+    const read = store.othersChanges?.();
+    return () => {
+      n++;
+      return read?.() ?? [];
+    };
+  };
+  return { store: wrapped, reads: () => n };
+}
+
+test('sqlite: DHCP packets read before the change log was last read share that read; a later packet sees the CLI', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'bh-index-')), 'bootherd.db');
+  const server = await openSqliteStore(file);
+  const cli = await openSqliteStore(file);
+  const { store, reads } = countedReads(server);
+  const service = bootService(store);
+  try {
+    const pxe = { mac: '52:54:00:00:07:43', arch: 0 };
+    assert.equal((await service.dhcp(pxe)).kind, 'ignore');
+    await settled();
+    // Control: a lookup that does not say when its request was read reads the change log every time.
+    let before = reads();
+    await service.dhcp(pxe);
+    await service.dhcp(pxe);
+    assert.equal(reads(), before + 2);
+    // A slice of packets, all read before its first lookup: that lookup reads the log, the others need not.
+    const read = performance.now();
+    before = reads();
+    for (let i = 0; i < 5; i++) assert.equal((await service.dhcp(pxe, read)).kind, 'ignore');
+    assert.equal(reads(), before + 1, 'one read for the five packets');
+    // The operator adds the machine, then it boots: its packet is read after the commit, and the lookup sees it.
+    await cli.putMachine(machine('late', { macs: [pxe.mac] }));
+    assert.equal((await service.dhcp(pxe, performance.now())).kind, 'ipxe-binary');
+    assert.equal(reads(), before + 2);
+  } finally {
+    await service.flush();
+    await Promise.all([server.close(), cli.close()]);
   }
 });
 
