@@ -7,7 +7,7 @@
  * per-transfer cap below the bench's 1,000 parallel fetches, the largest blksize allowed.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fetchTftp, HOST } from './client.ts';
@@ -78,7 +78,9 @@ function unpack(packages: string[]): void {
 function ensurePeers(): { tftpd: string; atftpd: string } {
   const tftpd = join(PEER_ROOT, 'usr/sbin/in.tftpd');
   const atftpd = join(PEER_ROOT, 'usr/sbin/atftpd');
-  const want = [...(existsSync(tftpd) ? [] : ['tftpd-hpa']), ...(existsSync(atftpd) ? [] : ['atftpd'])];
+  // atftpd's package ships in.tftpd too, as a symlink to atftpd: it is unpacked first, and tftpd-hpa's binary over it.
+  const tftpdHpa = existsSync(tftpd) && !lstatSync(tftpd).isSymbolicLink();
+  const want = [...(existsSync(atftpd) ? [] : ['atftpd']), ...(tftpdHpa ? [] : ['tftpd-hpa'])];
   if (want.length > 0) {
     console.error(`bench/tftp: fetching ${want.join(' ')} into ${PEER_ROOT}`);
     unpack(want);
