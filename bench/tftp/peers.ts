@@ -175,6 +175,8 @@ export interface StartOptions {
   nodeFlags: string[];
   /** Another build's src/tftp/server.ts, run as 'baseline' on port 16905 to compare before and after a change. */
   baseline?: string;
+  /** More Node servers: the arguments after `node --import tsx`, e.g. floor.ts's bare servers. */
+  extra?: { name: string; port: number; args: string[] }[];
 }
 
 /**
@@ -234,6 +236,8 @@ export async function startServers(o: StartOptions): Promise<Server[]> {
         ...['--import', 'tsx', o.childScript, '--bootherd-child', '16905', o.dir, o.baseline],
       ]),
     );
+  for (const x of o.extra ?? [])
+    servers.push(spawnServer(x.name, x.port, process.execPath, ['--import', 'tsx', ...x.args]));
   for (const s of servers) await waitReady(s, o.probe, o.probeSize);
   return servers;
 }

@@ -13,7 +13,8 @@
  * Every cell is the median of BENCH_REPEAT runs (servers in a rotating order); the ratio is the median of the per-run
  * ratios, with their range. Bulk files: BENCH_BIG_MB (default 64; the blksize-512 rows use half).
  * BENCH_ONLY=<text> keeps the rows whose name contains it; BENCH_CPU_PROF=<dir> runs bootherd under --cpu-prof and
- * prints its heaviest functions at the end; BENCH_BASELINE=<another checkout's src/tftp/server.ts> adds a column
+ * prints its heaviest functions at the end; BENCH_FLOOR=1 adds floor.ts's two bare lock-step servers (Node's event
+ * loop, blocking libc calls) to the lock-step rows; BENCH_BASELINE=<another checkout's src/tftp/server.ts> adds a column
  * for that build, to measure a change against what it replaces in the same run.
  * Run as root: `npm run bench:tftp` (needs tftp-hpa, curl, atftp, dnsmasq-base, apt-get, dpkg, cc).
  */
@@ -37,6 +38,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { printSelfTimes } from '../api/cpuprofile-top.ts';
 import { fetchTftp, HOST } from './client.ts';
+import { floorChild } from './floor.ts';
 import { type ParallelSetup, parallelChild, parallelRunner, SMALL_BYTES } from './parallel.ts';
 import { killChildren, MAX_BLKSIZE, type Server, startServers, stopGracefully } from './peers.ts';
 
@@ -45,6 +47,8 @@ const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const ONLY = process.env.BENCH_ONLY;
 const CPU_PROF = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
 const BASELINE = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : undefined;
+/** BENCH_FLOOR=1: floor.ts's two bare lock-step servers as columns of the lock-step rows (ports 16906, 16907). */
+const FLOORS = process.env.BENCH_FLOOR === '1' ? ['node-loop', 'node-blocking'] : [];
 const PARALLEL = 1000;
 const CLIENT_PROCS = Number(process.env.BENCH_CLIENT_PROCS ?? 4);
 const BULK_DEADLINE_MS = 300_000;
@@ -190,7 +194,7 @@ function rows(parallel: ParallelSetup): Row[] {
     name,
     client,
     bytes,
-    servers: all,
+    servers: [...all, ...FLOORS],
     peer: 'tftpd-hpa',
     target: 1.0,
     run,
@@ -267,7 +271,7 @@ function writeRandom(path: string, bytes: number): void {
 }
 
 function report(results: Measured[]): void {
-  const names = ['bootherd', 'tftpd-hpa', 'atftpd', 'dnsmasq', ...(BASELINE ? ['baseline'] : [])];
+  const names = ['bootherd', 'tftpd-hpa', 'atftpd', 'dnsmasq', ...(BASELINE ? ['baseline'] : []), ...FLOORS];
   const mbps = (row: Row, ms: number) => (row.bytes ?? 0) / 2 ** 20 / (ms / 1000);
   const cell = (row: Row, os: Outcome[] | undefined): string => {
     if (!os) return '–';
@@ -349,6 +353,11 @@ async function main(): Promise<void> {
     childScript: SELF,
     nodeFlags: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [],
     ...(BASELINE ? { baseline: BASELINE } : {}),
+    extra: FLOORS.map((name, i) => ({
+      name,
+      port: 16906 + i,
+      args: [SELF, '--floor-child', name, String(16906 + i), dir],
+    })),
   });
   const started = performance.now();
   const results: Measured[] = [];
@@ -367,6 +376,8 @@ async function main(): Promise<void> {
 if (process.argv[2] === '--parallel-client') {
   const [port, n, local, sha256] = process.argv.slice(3);
   void parallelChild(Number(port), Number(n), local ?? HOST, sha256 ?? '').then(() => process.exit(0));
+} else if (process.argv[2] === '--floor-child') {
+  floorChild(process.argv[3] ?? '', Number(process.argv[4]), process.argv[5] ?? '');
 } else if (process.argv[2] === '--bootherd-child') {
   const port = Number(process.argv[3]);
   const root = process.argv[4] ?? '';
