@@ -7,6 +7,7 @@
  * asked, the SHA-256) of what it got.
  */
 import { createHash } from 'node:crypto';
+import { loadUdpLibc } from './libc-udp.ts';
 
 export interface FastResult {
   ok: boolean;
@@ -26,29 +27,9 @@ export async function fastFetch(
   windowsize: number,
   sha256?: string,
 ): Promise<FastResult> {
-  const koffi = (await import('koffi')).default;
-  const c = koffi.load('libc.so.6');
-  const socket = c.func('int socket(int, int, int)');
-  const setsockopt = c.func('int setsockopt(int, int, int, const void *, uint32_t)');
-  const bind = c.func('int bind(int, const void *, uint32_t)');
-  const recvmmsg = c.func('int recvmmsg(int, void *, unsigned int, int, void *)');
-  const sendto = c.func('long sendto(int, const void *, size_t, int, const void *, uint32_t)');
-  const close = c.func('int close(int)');
-  const sockaddr = (p: number) => {
-    const a = Buffer.alloc(16);
-    a.writeUInt16LE(2, 0); // AF_INET, host order
-    a.writeUInt16BE(p, 2);
-    a.set([127, 0, 0, 1], 4);
-    return a;
-  };
-  const fd = socket(2, 2, 0) as number;
-  const timeval = Buffer.alloc(16);
-  timeval.writeBigInt64LE(1n, 0);
-  setsockopt(fd, 1, 20, timeval, 16); // SO_RCVTIMEO: 1 s
-  const rcvbuf = Buffer.alloc(4);
-  rcvbuf.writeInt32LE(4 << 20);
-  setsockopt(fd, 1, 33, rcvbuf, 4); // SO_RCVBUFFORCE (root), as the Node client's recvBuffer
-  bind(fd, sockaddr(0), 16);
+  const { koffi, recvmmsg, sendto, close, loopback, open } = await loadUdpLibc();
+  // A 1 s receive timeout; a 4 MiB receive buffer, as the Node client's recvBuffer.
+  const fd = open(0, 1, 4 << 20);
   const hash = sha256 ? createHash('sha256') : undefined;
   // recvmmsg(2) with MSG_WAITFORONE: wait (up to SO_RCVTIMEO) for one datagram, then take whatever else is queued,
   // up to BATCH, in the same call: a client reading a NIC ring, not woken once per datagram.
@@ -82,7 +63,7 @@ export async function fastFetch(
   ack.writeUInt16BE(4, 0);
   const fields = [file, 'octet', 'blksize', String(blksize), 'windowsize', String(windowsize), 'tsize', '0'];
   const rrq = Buffer.concat([Buffer.from([0, 1]), Buffer.from(`${fields.join('\u0000')}\u0000`, 'latin1')]);
-  let server = sockaddr(port);
+  let server = loopback(port);
   let last: Buffer = rrq;
   const send = (p: Buffer) => {
     last = p;

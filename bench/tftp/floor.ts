@@ -10,6 +10,7 @@
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadUdpLibc } from './libc-udp.ts';
 
 interface Request {
   file: string;
@@ -79,38 +80,16 @@ function loopServer(port: number, root: string): void {
 }
 
 async function blockingServer(port: number, root: string): Promise<void> {
-  const koffi = (await import('koffi')).default;
-  const c = koffi.load('libc.so.6');
-  const socket = c.func('int socket(int, int, int)');
-  const bind = c.func('int bind(int, const void *, uint32_t)');
-  const recvfrom = c.func('long recvfrom(int, void *, size_t, int, void *, void *)');
-  const sendto = c.func('long sendto(int, const void *, size_t, int, const void *, uint32_t)');
-  const setsockopt = c.func('int setsockopt(int, int, int, const void *, uint32_t)');
-  const close = c.func('int close(int)');
-  const sockaddr = (p: number) => {
-    const a = Buffer.alloc(16);
-    a.writeUInt16LE(2, 0); // AF_INET, host order
-    a.writeUInt16BE(p, 2);
-    a.set([127, 0, 0, 1], 4);
-    return a;
-  };
+  const { recvfrom, sendto, close, open } = await loadUdpLibc();
   const buf = Buffer.alloc(65536);
   const from = Buffer.alloc(16);
   const fromLen = Buffer.alloc(4);
-  // SO_RCVTIMEO of 5 s (struct timeval): a receive blocks until a datagram comes or the client is gone.
-  const timeval = Buffer.alloc(16);
-  timeval.writeBigInt64LE(5n, 0);
-  const open = (p: number) => {
-    const fd = socket(2, 2, 0) as number;
-    setsockopt(fd, 1, 20, timeval, 16); // SOL_SOCKET, SO_RCVTIMEO
-    if (bind(fd, sockaddr(p), 16) !== 0) throw new Error(`bind 127.0.0.1:${p} failed`);
-    return fd;
-  };
   const receive = (fd: number) => {
     fromLen.writeUInt32LE(16);
     return recvfrom(fd, buf, buf.length, 0, from, fromLen) as number;
   };
-  const listener = open(port);
+  // A receive blocks until a datagram comes or 5 s pass (the client is gone).
+  const listener = open(port, 5);
   for (;;) {
     const k = receive(listener);
     const rq = k > 0 ? parseRrq(buf.subarray(0, k)) : undefined;
@@ -119,7 +98,7 @@ async function blockingServer(port: number, root: string): Promise<void> {
     const file = readFileSync(join(root, rq.file));
     const blocks = Math.floor(file.length / rq.blksize) + 1;
     const out = Buffer.alloc(4 + rq.blksize);
-    const s = open(0);
+    const s = open(0, 5);
     const first = rq.options.length ? 0 : 1;
     for (let n = first; n <= blocks; n++) {
       const o = n === 0 ? oack(rq.options, file.length) : out;
