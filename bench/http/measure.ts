@@ -1,6 +1,6 @@
 /** The load generators of bench/http and how a row is printed: wrk for request rates, curl --parallel for many pulls. */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Measure {
   /** MB/s (asset rows) or requests/s (script row). */
@@ -26,6 +26,34 @@ function cpuOf(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU seconds of each thread of a process: `main` (the event loop) and the others by thread id (Node names every
+ * thread `node`: the writer threads, V8's GC helpers and libuv's pool are told apart by what they spend).
+ */
+export function threadCpu(pid: number): Map<string, number> {
+  const byThread = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      byThread.set(Number(tid) === pid ? 'main' : `thread ${tid}`, (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return byThread;
+}
+
+/** µs of CPU a request by thread between two `threadCpu` readings (threads that ended are not counted). */
+export function perRequestByThread(before: Map<string, number>, after: Map<string, number>, requests: number): string {
+  return [...after]
+    .map(([name, s]) => [name, ((s - (before.get(name) ?? 0)) * 1e6) / requests] as const)
+    .filter(([, us]) => us >= 0.5)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, us]) => `${name} ${us.toFixed(1)}`)
+    .join(', ');
 }
 
 /** Run a measurement and note the CPU time the server `pid` spent on it: cost per request, independent of load. */

@@ -34,7 +34,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import SQLite from 'better-sqlite3';
 import { printSelfTimes } from '../api/cpuprofile-top.ts';
-import { curlParallel, type Row, ratioLine, withCpu, wrk } from './measure.ts';
+import { curlParallel, perRequestByThread, type Row, ratioLine, threadCpu, withCpu, wrk } from './measure.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'whole,range,parallel,script').split(','));
@@ -236,14 +236,16 @@ async function main(): Promise<void> {
     wrk(`${ng}/`, { connections: 64, seconds: 2, script: luaN });
     await sleep(500);
     const before = count.get() as number;
+    const threadsBefore = threadCpu(bp);
     const b = await withCpu(bp, () => wrk(`${base}/`, { connections: 64, seconds: SECONDS, script: luaB }));
+    const threads = perRequestByThread(threadsBefore, threadCpu(bp), b.requests);
     // Events are written in batches: give the last one time to land before counting.
     await sleep(500);
     const recorded = (count.get() as number) - before;
     db.close();
     const n = await withCpu(np, () => wrk(`${ng}/`, { connections: 64, seconds: SECONDS, script: luaN }));
     rows.push({ name: 'per-machine script, wrk -c64', metric: 'req/s', b, n, target: 0.5, p99TargetMs: 10 });
-    eventsNote = `script row: ${b.requests} responses from bootherd, ${recorded} boot events recorded in its store during the row.`;
+    eventsNote = `script row: ${b.requests} responses from bootherd, ${recorded} boot events recorded in its store during the row; µs of CPU a request by thread: ${threads}.`;
   }
 
   if (CPU_PROF) {
