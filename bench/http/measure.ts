@@ -15,12 +15,17 @@ export interface Measure {
   cpuS?: number;
 }
 
+/** User + system CPU seconds in a /proc stat file (fields 14 and 15, counted after the command's closing paren). */
+function statCpu(file: string): number {
+  const stat = readFileSync(file, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 /** CPU seconds (user + system, all threads) of a process and its children (nginx's workers), from /proc. */
 function cpuOf(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const own = (Number(f[11]) + Number(f[12])) / 100;
+    const own = statCpu(`/proc/${pid}/stat`);
     const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
     return own + kids.reduce((s, k) => s + cpuOf(Number(k)), 0);
   } catch {
@@ -36,9 +41,7 @@ export function threadCpu(pid: number): Map<string, number> {
   const byThread = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      byThread.set(Number(tid) === pid ? 'main' : `thread ${tid}`, (Number(f[11]) + Number(f[12])) / 100);
+      byThread.set(Number(tid) === pid ? 'main' : `thread ${tid}`, statCpu(`/proc/${pid}/task/${tid}/stat`));
     } catch {
       // the thread ended between the listing and the read
     }

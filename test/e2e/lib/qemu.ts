@@ -150,7 +150,7 @@ const ESCAPE_AT_START = new RegExp(`^${ESCAPE}`);
  * a CI run saw `bootherd: v\x1B[25;11H\x1B[25;12Hm-pxe: tiny-linux`. Tests match the text a reader sees; a sequence
  * split across two reads is held until it is whole.
  */
-export function screenText(raw: string): string {
+function screenText(raw: string): string {
   return raw.replace(ESCAPES, '');
 }
 
