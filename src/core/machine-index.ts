@@ -16,6 +16,8 @@ import type { Change } from './change.ts';
 /** Past this many machines the index is not built (about 1 KB each in memory): every lookup asks the store. */
 const MAX_INDEXED = 200_000;
 const PAGE = 1000;
+/** findMachine's `receivedAt` for a request read before the call, when exactly is not known (HTTP). */
+export const THIS_TURN = 'this-turn';
 
 type Key = 'mac' | 'uuid' | 'serial' | 'hostname';
 const ORDER: readonly Key[] = ['mac', 'uuid', 'serial', 'hostname'];
@@ -43,6 +45,8 @@ export class MachineIndex {
   private readonly unannounced?: () => StoreChange[];
   /** performance.now() taken just before that reader last ran. */
   private heardAt = Number.NEGATIVE_INFINITY;
+  /** The read of unannounced writes waiting for the end of this turn of the event loop (hearThisTurn). */
+  private hearing?: Promise<void>;
 
   constructor(
     private readonly store: Pick<Store, 'listMachines' | 'getMachine' | 'findMachine' | 'othersChanges'>,
@@ -56,15 +60,15 @@ export class MachineIndex {
    * `receivedAt` (performance.now() when the request was read, where the caller knows it) spares the read of
    * unannounced writes for a request read before that read last ran: a write the client could have followed (the
    * operator arms a one-shot, then boots the machine) was committed before the request reached us, so that read saw it.
-   * A DHCP slice's packets were all read before its first lookup; one read serves them all.
+   * A DHCP slice's packets were all read before its first lookup; one read serves them all. THIS_TURN: the request
+   * was read before this call (an HTTP handler); the read waits for the turn's end and serves every such lookup.
    */
-  async findMachine(q: MachineLookup, receivedAt?: number): Promise<Machine | undefined> {
+  async findMachine(q: MachineLookup, receivedAt?: number | typeof THIS_TURN): Promise<Machine | undefined> {
     // Writes nobody announced (the CLI on the server's SQLite file), heard before answering: a machine changed
     // there is dirty now, so this very lookup asks the store.
-    if (this.unannounced && !(receivedAt !== undefined && receivedAt < this.heardAt)) {
-      const at = performance.now();
-      for (const c of this.unannounced()) this.changed(c);
-      this.heardAt = at;
+    if (this.unannounced) {
+      if (receivedAt === THIS_TURN) await this.hearThisTurn();
+      else if (!(receivedAt !== undefined && receivedAt < this.heardAt)) this.hear();
     }
     if (this.state === 'empty') this.reload();
     if (this.state !== 'ready' || this.dirty.size > 0) return this.store.findMachine(q);
@@ -84,6 +88,32 @@ export class MachineIndex {
       return this.byId.get(id as string);
     }
     return undefined;
+  }
+
+  private hear(): void {
+    const at = performance.now();
+    for (const c of (this.unannounced as () => StoreChange[])()) this.changed(c);
+    this.heardAt = at;
+  }
+
+  /**
+   * One read of unannounced writes for every lookup asked until this turn of the event loop has run its I/O
+   * callbacks (setImmediate runs right after them): each of those requests was read before the read, so it sees
+   * any write its client could have followed. Under load one turn parses the requests of many connections.
+   */
+  private hearThisTurn(): Promise<void> {
+    this.hearing ??= new Promise<void>((resolve, reject) =>
+      setImmediate(() => {
+        this.hearing = undefined;
+        try {
+          this.hear();
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
+      }),
+    );
+    return this.hearing;
   }
 
   /** A write was announced: follow it. */

@@ -21,7 +21,7 @@ import { normalizeHostname, normalizeMac, normalizeSerial, normalizeUuid } from 
 import type { ClientFacts, Group, Machine, NextAction, Profile } from '../model/types.ts';
 import type { Store } from '../store/types.ts';
 import type { Change } from './change.ts';
-import { MachineIndex } from './machine-index.ts';
+import { MachineIndex, THIS_TURN } from './machine-index.ts';
 import type { Metrics } from './metrics.ts';
 import { pxelinuxHandoffScript, renderPxelinux } from './pxelinux.ts';
 import { type RenderContext, renderScript } from './render.ts';
@@ -144,7 +144,7 @@ export class BootService {
   async view(
     facts: ClientFacts,
     from: Pick<MachineIndex, 'findMachine'> = this.deps.store,
-    receivedAt?: number,
+    receivedAt?: number | typeof THIS_TURN,
   ): Promise<InventoryView> {
     const [machine, catalog] = await Promise.all([
       from.findMachine(
@@ -204,7 +204,7 @@ export class BootService {
     const facts = BootService.cleanFacts(rawFacts);
     // From memory where the index is exact (every writer heard, see machine-index.ts): a one-shot is still
     // consumed by the store's compare-and-swap, and a lost swap reads the store again below.
-    const inv = await this.view(facts, this.machines);
+    const inv = await this.view(facts, this.machines, THIS_TURN);
     let decision = decideScript(facts, inv, this.deps.boot, choice);
     const machine = inv.machine;
     // A BIOS machine set to PXELINUX: iPXE only hands over, and a one-shot is consumed when PXELINUX reads its config.

@@ -110,6 +110,39 @@ test('sqlite: DHCP packets read before the change log was last read share that r
   }
 });
 
+test('sqlite: script requests asked in one turn of the event loop share one read of the change log; a later one sees the CLI', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'bh-index-')), 'bootherd.db');
+  const server = await openSqliteStore(file);
+  await server.putProfile({ name: 'inst', boot: { kind: 'kernel', kernel: 'inst/linux', initrds: [] } });
+  await server.putMachine(machine('m1', { macs: [MAC] }));
+  const cli = await openSqliteStore(file);
+  const { store, reads } = countedReads(server);
+  const service = bootService(store);
+  try {
+    const facts = { mac: MAC, platform: 'pcbios' };
+    await service.script(facts);
+    await settled();
+    // Control: requests asked in turns of their own read the log each.
+    let before = reads();
+    await service.script(facts);
+    await service.script(facts);
+    assert.equal(reads(), before + 2);
+    // Five requests handled in one turn (one wake-up of the loop hands it several connections' requests): one read.
+    before = reads();
+    const five = await Promise.all(Array.from({ length: 5 }, () => service.script(facts)));
+    assert.equal(reads(), before + 1, 'one read for the five requests');
+    assert.ok(five.every((r) => r.decision.kind !== 'profile'));
+    // The operator arms a one-shot, then the machine asks: its request comes after the commit and gets it.
+    assert.ok(await cli.setNextAction('m1', { action: 'install', profile: 'inst' }));
+    const armed = (await service.script(facts)).decision;
+    assert.equal(armed.kind === 'profile' && armed.profile.name, 'inst');
+    assert.equal(reads(), before + 2);
+  } finally {
+    await service.flush();
+    await Promise.all([server.close(), cli.close()]);
+  }
+});
+
 test('sqlite: a boot step merges its facts onto what the step before learned, not onto the index copy', async () => {
   const { cli, service, close } = await setup();
   try {
