@@ -15,8 +15,9 @@ const PRUNE_EVERY_MS = 5000;
 /**
  * Readers of the changes the migrations' triggers log in inventory_changes. A probe says cheaply whether anyone
  * committed since the last read: `PRAGMA data_version` (SQLite: "will be different if changes were committed to the
- * database by any other connection in the interim"; ~2 µs idle, ~6 µs a script request under bench/http's load, where
- * it takes the WAL read lock), and on an in-memory database, which has no other connection, the connection's own
+ * database by any other connection in the interim"; ~2 µs idle, more under load, where it takes the WAL read lock:
+ * bench/http's script row went from 102–106 to 59–71 µs a request when HTTP lookups shared one probe a turn of the
+ * event loop, machine-index.ts), and on an in-memory database, which has no other connection, the connection's own
  * count of changed rows; only then are the new rows read. Seqs are given under SQLite's one write lock, so in commit
  * order: `seq > last` misses nothing committed. A gap (rows pruned before a reader saw them) or a burst past
  * CHANGES_BATCH is reported as one whole-inventory change. Returns the reader factory (Store.othersChanges).

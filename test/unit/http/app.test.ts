@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BASE_URL, type TestCore, testCore } from '../../lib/core.ts';
 
 const inventory = `
@@ -94,7 +93,7 @@ describe('HTTP boot service', () => {
     assert.doesNotMatch(second.body, /^kernel /m);
     assert.match(second.body, /^exit/m, second.body);
     assert.deepEqual((await t.store.getMachine('once'))?.nextAction, { action: 'local' });
-    await sleep(50);
+    await t.events.flush();
     const events = await t.store.listEvents({ machineId: 'once' });
     assert.deepEqual(events.map((e) => [e.stage, e.decision.kind, e.decision.source]).reverse(), [
       ['http', 'profile', 'next-action'],

@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BASE_URL, type TestCore, testCore } from '../../lib/core.ts';
 
 const LPXELINUX = '/usr/lib/PXELINUX/lpxelinux.0';
@@ -65,7 +64,7 @@ describe('PXELINUX over HTTP: routes', () => {
     const second = await t.app.inject(cfg('52:54:00:7c:10:01'));
     assert.match(second.body, /\nLABEL local\n {2}LOCALBOOT 0\n$/);
     assert.doesNotMatch(second.body, /LINUX/);
-    await sleep(50);
+    await t.events.flush();
     const events = (await t.store.listEvents({ machineId: 'pxe1' })).reverse();
     assert.deepEqual(
       events.map((e) => [e.decision.kind, e.decision.loader ?? e.decision.format, e.decision.consumed]),
@@ -91,7 +90,7 @@ describe('PXELINUX over HTTP: routes', () => {
     const r = await t.app.inject(ipxe('52:54:00:7c:10:01', 'efi'));
     assert.match(r.body, /^kernel /m);
     assert.doesNotMatch(r.body, /lpxelinux/);
-    await sleep(50);
+    await t.events.flush();
     const [last] = await t.store.listEvents({ machineId: 'pxe1' });
     assert.match(String(last?.decision.loaderReason), /lpxelinux\.0 is a BIOS program/);
   });
