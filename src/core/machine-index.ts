@@ -18,6 +18,8 @@ const MAX_INDEXED = 200_000;
 const PAGE = 1000;
 /** findMachine's `receivedAt` for a request read before the call, when exactly is not known (HTTP). */
 export const THIS_TURN = 'this-turn';
+/** When a request was read: performance.now() of the read, or THIS_TURN. */
+export type ReceivedAt = number | typeof THIS_TURN;
 
 type Key = 'mac' | 'uuid' | 'serial' | 'hostname';
 const ORDER: readonly Key[] = ['mac', 'uuid', 'serial', 'hostname'];
@@ -63,12 +65,13 @@ export class MachineIndex {
    * A DHCP slice's packets were all read before its first lookup; one read serves them all. THIS_TURN: the request
    * was read before this call (an HTTP handler); the read waits for the turn's end and serves every such lookup.
    */
-  async findMachine(q: MachineLookup, receivedAt?: number | typeof THIS_TURN): Promise<Machine | undefined> {
+  async findMachine(q: MachineLookup, receivedAt?: ReceivedAt): Promise<Machine | undefined> {
     // Writes nobody announced (the CLI on the server's SQLite file), heard before answering: a machine changed
     // there is dirty now, so this very lookup asks the store.
-    if (this.unannounced) {
-      if (receivedAt === THIS_TURN) await this.hearThisTurn();
-      else if (!(receivedAt !== undefined && receivedAt < this.heardAt)) this.hear();
+    const read = this.unannounced;
+    if (read) {
+      if (receivedAt === THIS_TURN) await this.hearThisTurn(read);
+      else if (receivedAt === undefined || receivedAt >= this.heardAt) this.hear(read);
     }
     if (this.state === 'empty') this.reload();
     if (this.state !== 'ready' || this.dirty.size > 0) return this.store.findMachine(q);
@@ -90,9 +93,9 @@ export class MachineIndex {
     return undefined;
   }
 
-  private hear(): void {
+  private hear(read: () => StoreChange[]): void {
     const at = performance.now();
-    for (const c of (this.unannounced as () => StoreChange[])()) this.changed(c);
+    for (const c of read()) this.changed(c);
     this.heardAt = at;
   }
 
@@ -101,12 +104,12 @@ export class MachineIndex {
    * callbacks (setImmediate runs right after them): each of those requests was read before the read, so it sees
    * any write its client could have followed. Under load one turn parses the requests of many connections.
    */
-  private hearThisTurn(): Promise<void> {
+  private hearThisTurn(read: () => StoreChange[]): Promise<void> {
     this.hearing ??= new Promise<void>((resolve, reject) =>
       setImmediate(() => {
         this.hearing = undefined;
         try {
-          this.hear();
+          this.hear(read);
           resolve();
         } catch (err) {
           reject(err);

@@ -21,7 +21,7 @@ import { normalizeHostname, normalizeMac, normalizeSerial, normalizeUuid } from 
 import type { ClientFacts, Group, Machine, NextAction, Profile } from '../model/types.ts';
 import type { Store } from '../store/types.ts';
 import type { Change } from './change.ts';
-import { MachineIndex, THIS_TURN } from './machine-index.ts';
+import { MachineIndex, type ReceivedAt, THIS_TURN } from './machine-index.ts';
 import type { Metrics } from './metrics.ts';
 import { pxelinuxHandoffScript, renderPxelinux } from './pxelinux.ts';
 import { type RenderContext, renderScript } from './render.ts';
@@ -144,7 +144,7 @@ export class BootService {
   async view(
     facts: ClientFacts,
     from: Pick<MachineIndex, 'findMachine'> = this.deps.store,
-    receivedAt?: number | typeof THIS_TURN,
+    receivedAt?: ReceivedAt,
   ): Promise<InventoryView> {
     const [machine, catalog] = await Promise.all([
       from.findMachine(
