@@ -17,14 +17,15 @@ async function setup() {
   const server = await openSqliteStore(file);
   await server.putProfile({ name: 'inst', boot: { kind: 'kernel', kernel: 'inst/linux', initrds: [] } });
   await server.putMachine(machine('m1', { macs: [MAC] }));
-  const { store, finds } = counted(server);
+  const { store: counting, finds } = counted(server);
+  const { store, reads } = countedReads(counting);
   const service = bootService(store);
   const cli = await openSqliteStore(file);
   const close = async () => {
     await service.flush();
     await Promise.all([server.close(), cli.close()]);
   };
-  return { cli, service, finds, close };
+  return { cli, service, finds, reads, close };
 }
 
 test('sqlite: a one-shot the CLI arms is served by the very next script, lookups otherwise from memory', async () => {
@@ -81,11 +82,7 @@ function countedReads(store: Store): { store: Store; reads: () => number } {
 }
 
 test('sqlite: DHCP packets read before the change log was last read share that read; a later packet sees the CLI', async () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'bh-index-')), 'bootherd.db');
-  const server = await openSqliteStore(file);
-  const cli = await openSqliteStore(file);
-  const { store, reads } = countedReads(server);
-  const service = bootService(store);
+  const { cli, service, reads, close } = await setup();
   try {
     const pxe = { mac: '52:54:00:00:07:43', arch: 0 };
     assert.equal((await service.dhcp(pxe)).kind, 'ignore');
@@ -105,19 +102,12 @@ test('sqlite: DHCP packets read before the change log was last read share that r
     assert.equal((await service.dhcp(pxe, performance.now())).kind, 'ipxe-binary');
     assert.equal(reads(), before + 2);
   } finally {
-    await service.flush();
-    await Promise.all([server.close(), cli.close()]);
+    await close();
   }
 });
 
 test('sqlite: script requests asked in one turn of the event loop share one read of the change log; a later one sees the CLI', async () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'bh-index-')), 'bootherd.db');
-  const server = await openSqliteStore(file);
-  await server.putProfile({ name: 'inst', boot: { kind: 'kernel', kernel: 'inst/linux', initrds: [] } });
-  await server.putMachine(machine('m1', { macs: [MAC] }));
-  const cli = await openSqliteStore(file);
-  const { store, reads } = countedReads(server);
-  const service = bootService(store);
+  const { cli, service, reads, close } = await setup();
   try {
     const facts = { mac: MAC, platform: 'pcbios' };
     await service.script(facts);
@@ -138,8 +128,7 @@ test('sqlite: script requests asked in one turn of the event loop share one read
     assert.equal(armed.kind === 'profile' && armed.profile.name, 'inst');
     assert.equal(reads(), before + 2);
   } finally {
-    await service.flush();
-    await Promise.all([server.close(), cli.close()]);
+    await close();
   }
 });
 
