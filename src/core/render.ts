@@ -28,29 +28,47 @@ export interface RenderContext {
 
 const BUILTIN_ITEMS = ['local', 'shell', 'config', 'reboot', 'exit'] as const;
 
-export function variables(ctx: RenderContext, extra: Record<string, string>): Record<string, string> {
-  const vars: Record<string, string> = {
-    base_url: ctx.baseUrl,
-    mac: ctx.facts.mac,
-    mac_hyphen: ctx.facts.mac.replace(/:/g, '-'),
-    machine_id: ctx.machine?.id ?? '',
-    hostname: ctx.machine?.hostname ?? ctx.facts.hostname ?? '',
-    uuid: ctx.machine?.uuid ?? ctx.facts.uuid ?? '',
-    serial: ctx.machine?.serial ?? ctx.facts.serial ?? '',
-    ip: ctx.facts.ip ?? '',
-    platform: ctx.facts.platform ?? '',
-    buildarch: ctx.facts.buildarch ?? '',
-    ...Object.fromEntries(
-      Object.entries(ctx.machine?.labels ?? {}).map(([k, v]) => [`label_${k.replace(/[^A-Za-z0-9_]/g, '_')}`, v]),
-    ),
-    ...extra,
-  };
-  CONTEXT.set(vars, ctx);
-  return vars;
+/** A label's variable name (`rack` → `label_rack`), kept per label key: the same few keys serve every machine. */
+const LABEL_VARS = new Map<string, string>();
+function labelVar(key: string): string {
+  let name = LABEL_VARS.get(key);
+  if (name === undefined) {
+    name = `label_${key.replace(/[^A-Za-z0-9_]/g, '_')}`;
+    if (LABEL_VARS.size >= 1024) LABEL_VARS.clear();
+    LABEL_VARS.set(key, name);
+  }
+  return name;
 }
 
-/** The context a variables object was made from: its callback URL is signed only for a template that names it. */
-const CONTEXT = new WeakMap<object, RenderContext>();
+/** The context a variables object was made from, as a symbol-keyed property: no template or listing sees it. */
+const CONTEXT = Symbol('render context');
+type Vars = Record<string, string> & { [CONTEXT]?: RenderContext };
+
+/** Every variable a profile string may name; later ones win (labels over the built-ins, `extra` over both). */
+export function variables(ctx: RenderContext, extra: Record<string, string>): Record<string, string> {
+  const { facts, machine } = ctx;
+  const vars: Vars = {
+    base_url: ctx.baseUrl,
+    mac: facts.mac,
+    mac_hyphen: facts.mac.replaceAll(':', '-'),
+    machine_id: machine?.id ?? '',
+    hostname: machine?.hostname ?? facts.hostname ?? '',
+    uuid: machine?.uuid ?? facts.uuid ?? '',
+    serial: machine?.serial ?? facts.serial ?? '',
+    ip: facts.ip ?? '',
+    platform: facts.platform ?? '',
+    buildarch: facts.buildarch ?? '',
+  };
+  const labels = machine?.labels;
+  if (labels) for (const key of Object.keys(labels)) vars[labelVar(key)] = labels[key]!;
+  for (const key of Object.keys(extra)) {
+    // Assigning `__proto__` would set the prototype instead of defining the variable (a spread defines it).
+    if (key === '__proto__') Object.defineProperty(vars, key, { value: extra[key], enumerable: true, writable: true });
+    else vars[key] = extra[key]!;
+  }
+  vars[CONTEXT] = ctx;
+  return vars;
+}
 
 /**
  * The variables a template sees. Templates are strict (a misspelt variable is an error), but labels are per machine:
@@ -64,7 +82,7 @@ function templateVars(text: string, vars: Record<string, string>): Record<string
   for (const name of names) {
     if (Object.hasOwn(vars, name) || !(name.startsWith('label_') || name === 'callback_url')) continue;
     if (out === vars) out = { ...vars };
-    out[name] = name === 'callback_url' ? (CONTEXT.get(vars)?.callbackUrl?.() ?? '') : '';
+    out[name] = name === 'callback_url' ? ((vars as Vars)[CONTEXT]?.callbackUrl?.() ?? '') : '';
   }
   return out;
 }

@@ -232,11 +232,10 @@ export class BootService {
         script = render(decision);
       }
     }
-    this.timeline.record('http', facts, machine, {
-      ...summarize(decision, consumed),
-      ...(format !== 'ipxe' ? { format } : {}),
-      ...(loader?.reason ? { loaderReason: loader.reason } : {}),
-    });
+    const summary = summarize(decision, consumed);
+    if (format !== 'ipxe') summary.format = format;
+    if (loader?.reason) summary.loaderReason = loader.reason;
+    this.timeline.record('http', facts, machine, summary);
     return { script, decision, machine };
   }
 

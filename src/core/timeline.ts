@@ -4,7 +4,7 @@
  * they are placed on the timeline of whoever was last answered on it.
  */
 import type { EventBus } from '../events/bus.ts';
-import type { ClientFacts, Machine, SeenFacts } from '../model/types.ts';
+import type { BootEvent, ClientFacts, Machine, SeenFacts } from '../model/types.ts';
 import type { Metrics } from './metrics.ts';
 
 /** Addresses remembered for attributing TFTP and asset requests; the oldest go first. Only addresses a client was
@@ -21,6 +21,8 @@ export class BootTimeline {
   /** The last-seen facts recorded per machine: the machine a lookup returns may be a copy older than them (the
    * in-memory index is not told of boot telemetry), and a merge onto it would lose what the last step learned. */
   private readonly seen = new Map<string, SeenFacts>();
+  /** The entry byAddress set last (its newest). */
+  private newestAddress?: { ip: string; who: { mac: string; machineId?: string } };
 
   constructor(
     private readonly events: EventBus,
@@ -60,7 +62,9 @@ export class BootTimeline {
         machineId ??= who.machineId;
       }
     }
-    const event = { at, ...(machineId ? { machineId } : {}), mac: facts.mac, stage, facts, decision };
+    const event: BootEvent = machineId
+      ? { at, machineId, mac: facts.mac, stage, facts, decision }
+      : { at, mac: facts.mac, stage, facts, decision };
     // Facts from DHCP and HTTP complement each other (arch vs platform): merge onto what was seen before.
     let seen: { machineId: string; facts: SeenFacts } | undefined;
     if (found && stage !== 'callback') {
@@ -76,8 +80,13 @@ export class BootTimeline {
   }
 
   private rememberAddress(ip: string, mac: string, machineId: string | undefined): void {
+    // Already the newest entry, for the same machine: nothing to move or replace (many clients behind one address).
+    const newest = this.newestAddress;
+    if (newest?.ip === ip && newest.who.mac === mac && newest.who.machineId === machineId) return;
+    const who = machineId ? { mac, machineId } : { mac };
     this.byAddress.delete(ip);
-    this.byAddress.set(ip, { mac, ...(machineId ? { machineId } : {}) });
+    this.byAddress.set(ip, who);
+    this.newestAddress = { ip, who };
     if (this.byAddress.size > MAX_ADDRESSES) this.byAddress.delete(this.byAddress.keys().next().value as string);
   }
 

@@ -36,8 +36,16 @@ function defuse(token: string): string {
   return token;
 }
 
+/**
+ * What makes text() change a value or refuse it: whitespace other than single spaces between words (it is split and
+ * joined by one space), a line break or NUL (refused), a word that is a terminator or starts a comment (defused).
+ * Most values (a hostname, a kernel command line) have none: they are returned as they are, without splitting.
+ */
+const TEXT_NEEDS_WORK = /[\t\n\v\f\r\0]|^ | $| {2}|(?:^| )(?:#|(?:&&|\|\||;)(?: |$))/;
+
 /** Free text (a kernel cmdline, a menu label): words joined by one space, none of them a terminator or comment. */
 export function text(field: string, value: string): Safe {
+  if (!TEXT_NEEDS_WORK.test(value)) return value as Safe;
   assertNoLineBreak(field, value);
   return value
     .split(IPXE_SPACE)
