@@ -14,13 +14,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { threadCpu, wrk } from './measure.ts';
+import { luaPaths, MACHINES, scriptPath, scriptRowInventory } from './script-row.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const MACHINES = 1000;
 if (!process.env.BENCH_BASELINE) throw new Error('BENCH_BASELINE=<another checkout, built> is required');
 
-const macOf = (i: number) => [0x52, 0x54, 0, i >> 16, i >> 8, i].map((b) => (b & 255).toString(16).padStart(2, '0'));
 const dir = mkdtempSync(join(tmpdir(), 'bh-bench-paired-'));
 const children: ChildProcess[] = [];
 process.on('exit', () => {
@@ -28,26 +27,16 @@ process.on('exit', () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const inventory =
-  'profiles:\n  - name: debian\n    kernel: debian/linux\n    initrds: [debian/initrd.gz]\n' +
-  '    cmdline: auto=true hostname={{hostname}} rack={{label_rack}} url={{base_url}}/assets/preseed/{{machine_id}}.cfg\n' +
-  'groups:\n  - name: all\n    profile: debian\n    selectors: {}\nmachines:\n' +
-  Array.from(
-    { length: MACHINES },
-    (_, i) =>
-      `  - id: m${i}\n    macs: ["${macOf(i).join(':')}"]\n    hostname: m${i}\n    labels: { rack: r${i % 40} }\n`,
-  ).join('');
 const lua = join(dir, 'scripts.lua');
-writeFileSync(
+luaPaths(
   lua,
-  `local paths = {${Array.from({ length: MACHINES }, (_, i) => `"/ipxe?mac=${macOf(i).join('-')}&platform=pcbios&buildarch=i386"`).join(',')}}\n` +
-    'local i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format("GET", paths[i])\nend\n',
+  Array.from({ length: MACHINES }, (_, i) => scriptPath(i)),
 );
 
 async function start(name: string, root: string, port: number): Promise<{ name: string; pid: number; url: string }> {
   const home = join(dir, name);
   mkdirSync(join(home, 'assets'), { recursive: true });
-  writeFileSync(join(home, 'inventory.yaml'), inventory);
+  writeFileSync(join(home, 'inventory.yaml'), scriptRowInventory());
   writeFileSync(
     join(home, 'bootherd.yaml'),
     'data_dir: data\ninventory: inventory.yaml\nlog: { level: warn }\ntftp: { enabled: false }\n' +

@@ -35,6 +35,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import SQLite from 'better-sqlite3';
 import { printSelfTimes } from '../api/cpuprofile-top.ts';
 import { curlParallel, perRequestByThread, type Row, ratioLine, threadCpu, withCpu, wrk } from './measure.ts';
+import { luaPaths, MACHINES, macOf, scriptPath, scriptRowInventory } from './script-row.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'whole,range,parallel,script').split(','));
@@ -42,7 +43,6 @@ const CPU_PROF = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF
 const BIG_MB = 256;
 const PARALLEL_MB = 64;
 const CLIENTS = 100;
-const MACHINES = 1000;
 const BOOTHERD_PORT = 18480;
 const NGINX_PORT = 18481;
 
@@ -82,17 +82,7 @@ async function waitHttp(url: string): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
-const macOf = (i: number) =>
-  `52:54:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
-
-/** A wrk script that walks `paths` round-robin (one per request), or Range-reads `size` bytes in 1 MiB steps. */
-function luaPaths(file: string, paths: string[]): void {
-  writeFileSync(
-    file,
-    `local paths = {${paths.map((p) => `"${p}"`).join(',')}}\nlocal i = 0\n` +
-      'request = function()\n  i = i % #paths + 1\n  return wrk.format("GET", paths[i])\nend\n',
-  );
-}
+/** A wrk script that Range-reads `size` bytes in 1 MiB steps on one connection. */
 function luaRanges(file: string, size: number): void {
   writeFileSync(
     file,
@@ -100,10 +90,6 @@ function luaRanges(file: string, size: number): void {
       'request = function()\n  local h = { Range = "bytes=" .. pos .. "-" .. (pos + step - 1) }\n' +
       '  pos = pos + step\n  if pos + step > size then pos = 0 end\n  return wrk.format("GET", nil, h)\nend\n',
   );
-}
-
-function scriptPath(i: number): string {
-  return `/ipxe?mac=${macOf(i).replace(/:/g, '-')}&platform=pcbios&buildarch=i386`;
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -157,16 +143,7 @@ async function main(): Promise<void> {
   if (ONLY.has('parallel')) writeAsset(join(assets, 'pull.iso'), PARALLEL_MB);
   const base = `http://127.0.0.1:${BOOTHERD_PORT}`;
   const ng = `http://127.0.0.1:${NGINX_PORT}`;
-  const machines = Array.from(
-    { length: MACHINES },
-    (_, i) => `  - id: m${i}\n    macs: ["${macOf(i)}"]\n    hostname: m${i}\n    labels: { rack: r${i % 40} }\n`,
-  ).join('');
-  writeFileSync(
-    join(dir, 'inventory.yaml'),
-    'profiles:\n  - name: debian\n    kernel: debian/linux\n    initrds: [debian/initrd.gz]\n' +
-      '    cmdline: auto=true hostname={{hostname}} rack={{label_rack}} url={{base_url}}/assets/preseed/{{machine_id}}.cfg\n' +
-      `groups:\n  - name: all\n    profile: debian\n    selectors: {}\nmachines:\n${machines}`,
-  );
+  writeFileSync(join(dir, 'inventory.yaml'), scriptRowInventory());
   const config = join(dir, 'bootherd.yaml');
   writeFileSync(
     config,

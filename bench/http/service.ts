@@ -16,14 +16,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { MACHINES, macOf, scriptRowInventory } from './script-row.ts';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BURST = 64;
-const MACHINES = 1000;
-
-const macOf = (i: number) =>
-  `52:54:00:${[i >> 16, i >> 8, i].map((b) => (b & 255).toString(16).padStart(2, '0')).join(':')}`;
 
 /** One measurement in this process, of the build at `root`: the best of three rounds after a warm-up. */
 async function measure(root: string): Promise<string> {
@@ -34,20 +31,12 @@ async function measure(root: string): Promise<string> {
   const pino = (await import('pino')).default;
   const dir = mkdtempSync(join(tmpdir(), 'bh-bench-service-'));
   try {
-    const machines = Array.from(
-      { length: MACHINES },
-      (_, i) => `  - id: m${i}\n    macs: ["${macOf(i)}"]\n    hostname: m${i}\n    labels: { rack: r${i % 40} }\n`,
-    ).join('');
-    const inventory =
-      'profiles:\n  - name: debian\n    kernel: debian/linux\n    initrds: [debian/initrd.gz]\n' +
-      '    cmdline: auto=true hostname={{hostname}} rack={{label_rack}} url={{base_url}}/assets/preseed/{{machine_id}}.cfg\n' +
-      `groups:\n  - name: all\n    profile: debian\n    selectors: {}\nmachines:\n${machines}`;
     writeFileSync(
       join(dir, 'bootherd.yaml'),
       `data_dir: ${dir}/data\nhttp: { listen: 127.0.0.1, advertise: "http://127.0.0.1:18480", assets: ${dir}, tls: { enabled: false } }\n`,
     );
     const core = await openCore(loadConfig(join(dir, 'bootherd.yaml'), {}), pino({ level: 'warn' }));
-    await core.inventory.apply(parseInventory(inventory, 'inventory.yaml'), false);
+    await core.inventory.apply(parseInventory(scriptRowInventory(), 'inventory.yaml'), false);
     let gcMs = 0;
     const gc = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) gcMs += e.duration;
