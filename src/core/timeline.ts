@@ -80,7 +80,7 @@ export class BootTimeline {
   }
 
   private rememberAddress(ip: string, mac: string, machineId: string | undefined): void {
-    // Already the newest entry, for the same machine: nothing to move or replace (many clients behind one address).
+    // Already the newest entry, for the same client (its steps often come back to back): nothing to move or replace.
     const newest = this.newestAddress;
     if (newest?.ip === ip && newest.who.mac === mac && newest.who.machineId === machineId) return;
     const who = machineId ? { mac, machineId } : { mac };
