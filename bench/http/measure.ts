@@ -150,3 +150,14 @@ export function ratioLine(r: Row): string {
   const target = `≥ ${r.target}×${r.p99TargetMs !== undefined ? `, p99 ≤ ${r.p99TargetMs} ms` : ''}: ${met ? 'met' : '**not met**'}`;
   return `| ${r.name} | ${cell(r.b)} | ${cell(r.n)} | ${ratio.toFixed(2)} | ${target} |`;
 }
+
+/** Until `url` answers 200 (a server starting): 100 tries 100 ms apart, each bounded, then an error. */
+export async function waitHttp(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(url, { signal: AbortSignal.timeout(2000) })).ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}

@@ -12,8 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { threadCpu, wrk } from './measure.ts';
+import { threadCpu, waitHttp, wrk } from './measure.ts';
 import { luaPaths, MACHINES, scriptPath, scriptRowInventory } from './script-row.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
@@ -48,17 +47,8 @@ async function start(name: string, root: string, port: number): Promise<{ name: 
   });
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    if (
-      await fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return { name, pid: child.pid!, url };
-    await sleep(100);
-  }
-  throw new Error(`${name} (${root}) did not start`);
+  await waitHttp(`${url}/healthz`);
+  return { name, pid: child.pid!, url };
 }
 
 const builds = [

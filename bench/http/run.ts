@@ -34,7 +34,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import SQLite from 'better-sqlite3';
 import { printSelfTimes } from '../api/cpuprofile-top.ts';
-import { curlParallel, perRequestByThread, type Row, ratioLine, threadCpu, withCpu, wrk } from './measure.ts';
+import { curlParallel, perRequestByThread, type Row, ratioLine, threadCpu, waitHttp, withCpu, wrk } from './measure.ts';
 import { luaPaths, MACHINES, macOf, scriptPath, scriptRowInventory } from './script-row.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -70,16 +70,6 @@ function writeAsset(path: string, mb: number): void {
   const chunk = Buffer.alloc(1 << 20);
   for (let i = 0; i < mb; i++) writeSync(fd, randomFillSync(chunk));
   closeSync(fd);
-}
-
-async function waitHttp(url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {}
-    await sleep(100);
-  }
-  throw new Error(`${url} did not come up`);
 }
 
 /** A wrk script that Range-reads `size` bytes in 1 MiB steps on one connection. */
