@@ -124,6 +124,9 @@ machines:
     const on = await bootherd('power', 'vm1', 'on', ...config);
     assert.equal(on.code, 0, on.out);
     await consoleMatches(/bootherd: booting from the local disk/, 'first power-on');
+    // The VM has no disk: the bootstrap fetches its script once more 5 s later, then hands back to SeaBIOS, which
+    // retries in 60 s. Arm the one-shot only once the VM is idle, or that second fetch takes it before the cycle.
+    await consoleMatches(/No bootable device/, 'first power-on settled');
 
     // Through the running server's API, as an operator at another host would.
     const token =
