@@ -13,7 +13,15 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+} from 'kysely';
 import { BootherdError } from '../errors.ts';
 import { normalizeMac } from '../model/identity.ts';
 import type { BootEvent, Machine, SeenFacts } from '../model/types.ts';
@@ -264,12 +272,33 @@ function cachePreparedStatements(db: SQLite.Database): void {
   }) as SQLite.Database['prepare'];
 }
 
+/**
+ * Transactions that take the write lock when they begin (`BEGIN IMMEDIATE`). Every transaction the store opens
+ * writes, most after reading (an apply compares before it writes). A deferred one takes the lock at its first write,
+ * and in WAL mode that upgrade fails at once, busy_timeout or not, when another connection committed since the
+ * transaction's first read (SQLite: SQLITE_BUSY_SNAPSHOT): the CLI's `apply` failed with "database is locked" when the
+ * server's boot-log writer committed in between. An immediate one waits for the lock (busy_timeout) instead.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+export class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly sqlite: SqliteDialectConfig) {
+    super(sqlite);
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.sqlite);
+  }
+}
+
 export async function openSqliteStore(file: string): Promise<SqlStore> {
   const memory = file === ':memory:';
   if (!memory) mkdirSync(dirname(file), { recursive: true });
   const main = connect(file, 'FULL', 5000);
   cachePreparedStatements(main);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: main }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: main }) });
   try {
     await migrateSql(db, 'sqlite', `sqlite:${file}`);
   } catch (err) {
@@ -285,7 +314,7 @@ export async function openSqliteStore(file: string): Promise<SqlStore> {
 /** `bootherd migrate`: bring the file to the current schema without opening a store; returns the migrations applied. */
 export async function migrateSqlite(file: string): Promise<string[]> {
   mkdirSync(dirname(file), { recursive: true });
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connect(file, 'FULL', 5000) }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: connect(file, 'FULL', 5000) }) });
   try {
     return await migrateSql(db, 'sqlite', `sqlite:${file}`);
   } finally {

@@ -10,7 +10,7 @@ import { migrateStore } from '../../../src/store/index.ts';
 import { migrationProvider } from '../../../src/store/migrations.ts';
 import { eventsQuery, latestEventsQuery } from '../../../src/store/sql-events.ts';
 import type { Database } from '../../../src/store/sql-schema.ts';
-import { openSqliteStore } from '../../../src/store/sqlite.ts';
+import { ImmediateSqliteDialect, openSqliteStore } from '../../../src/store/sqlite.ts';
 import { ackedBeforeKill } from '../../lib/acked-writes.ts';
 import { cli } from '../../lib/cli.ts';
 import { storeConformance } from './conformance.ts';
@@ -180,4 +180,50 @@ test('sqlite: `bootherd migrate` brings a database to the current schema once an
   );
   const again = await cli(['migrate', '--store', `sqlite:${file}`]);
   assert.equal(again.stdout, `sqlite:${file}: schema already current\n`);
+});
+
+test('sqlite: a store transaction that reads before it writes survives another connection committing in between', async () => {
+  const file = tempFile('bh-immediate-');
+  await (await openSqliteStore(file)).close(); // the schema
+  // No busy wait on this one: a write it cannot make at once fails at once (it runs on this thread).
+  const other = new SQLite(file, { timeout: 0 });
+  other.pragma('journal_mode = WAL');
+  const insertProfile = (name: string) =>
+    other.prepare('INSERT INTO profiles (name, doc) VALUES (?, ?)').run(name, JSON.stringify({ name, local: true }));
+  for (const dialect of ['deferred', 'immediate'] as const) {
+    const db = new Kysely<Database>({
+      dialect:
+        dialect === 'immediate'
+          ? new ImmediateSqliteDialect({ database: new SQLite(file) })
+          : new SqliteDialect({ database: new SQLite(file) }),
+    });
+    // Read, let the other connection commit, then write: what an apply does while the boot log commits.
+    const run = db.transaction().execute(async (trx) => {
+      await trx.selectFrom('profiles').selectAll().execute();
+      await new Promise((r) => setTimeout(r, 50));
+      await trx
+        .insertInto('groups')
+        .values({ name: `g-${dialect}`, doc: '{}' })
+        .execute();
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    let otherCommitted = true;
+    try {
+      insertProfile(`p-${dialect}`);
+    } catch (err) {
+      // The immediate transaction holds the write lock from its start: the other writer waits (here: gives up).
+      assert.equal((err as { code?: string }).code, 'SQLITE_BUSY');
+      otherCommitted = false;
+    }
+    if (dialect === 'deferred') {
+      // The control: the other connection got in, and the deferred transaction's write fails, busy_timeout or not.
+      assert.equal(otherCommitted, true);
+      await assert.rejects(run, /database is locked/);
+    } else {
+      assert.equal(otherCommitted, false);
+      await run;
+    }
+    await db.destroy();
+  }
+  other.close();
 });
