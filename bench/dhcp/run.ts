@@ -12,8 +12,9 @@
  * mapped to the relay by `relay_addresses` (Kea: `relay.ip-addresses`, dnsmasq: `shared-network`): they are only
  * data in the packets, never configured on an interface nor sent to.
  * Env: BENCH_SECONDS (default 5) per rate, BENCH_RATES (default "1000,2000,4000,6000,8000,10000"), BENCH_CLIENTS (default
- * 50000), BENCH_FLOOD_SECONDS (default 8), BENCH_DNSMASQ=1 to add dnsmasq, BENCH_CPU_PROF=<dir> to run bootherd
- * under --cpu-prof and print its heaviest functions.
+ * 50000), BENCH_FLOOD_SECONDS (default 8), BENCH_DNSMASQ=1 to add dnsmasq, BENCH_FLOOR=1 to add floor.ts's bare
+ * Node responder (the ceiling of one event loop answering, nothing decided or written), BENCH_CPU_PROF=<dir> to run
+ * bootherd under --cpu-prof and print its heaviest functions.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestNet, type TestNet } from '../../test/e2e/lib/netns.ts';
 import { printSelfTimes } from '../api/cpuprofile-top.ts';
+import { perRequestByThread, threadCpu } from '../http/measure.ts';
 import { builtBootherd } from '../lib/build.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -30,6 +32,7 @@ const RATES = (process.env.BENCH_RATES ?? '1000,2000,4000,6000,8000,10000').spli
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 50_000);
 const FLOOD_SECONDS = Number(process.env.BENCH_FLOOD_SECONDS ?? 8);
 const DNSMASQ = process.env.BENCH_DNSMASQ === '1';
+const FLOOR = process.env.BENCH_FLOOR === '1';
 const CPU_PROF = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
 const ROOT = resolve(import.meta.dirname, '../..');
 const RELAY = '198.51.100.1';
@@ -50,6 +53,8 @@ interface Result {
   rcvbufErrors: number;
   /** The server process's CPU time (user + system, all threads) during the row, per ACK, in µs. */
   cpuPerAckUs: number;
+  /** The same by thread, largest first ("main 180.2, thread 1234 40.1"). */
+  byThread: string;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'bh-bench-dhcp-'));
@@ -135,6 +140,7 @@ function cpuSeconds(s: Side): number {
 function perfdhcp(s: Side, rate: number, seconds: number): Result {
   const dropsBefore = rcvbufErrors(s);
   const cpuBefore = cpuSeconds(s);
+  const threadsBefore = threadCpu(s.child?.pid ?? 0);
   const args = ['perfdhcp', '-4', '-l', RELAY, '-R', String(CLIENTS), '-p', String(seconds)];
   if (rate) args.push('-r', String(rate));
   let out: string;
@@ -161,6 +167,7 @@ function perfdhcp(s: Side, rate: number, seconds: number): Result {
     maxMs: num(/REQUEST-ACK\*\*\*[\s\S]*?max delay: ([\d.]+) ms/),
     rcvbufErrors: rcvbufErrors(s) - dropsBefore,
     cpuPerAckUs: acks ? ((cpuSeconds(s) - cpuBefore) * 1e6) / acks : Number.NaN,
+    byThread: perRequestByThread(threadsBefore, threadCpu(s.child?.pid ?? 0), acks || 1),
   };
 }
 
@@ -207,11 +214,14 @@ async function main(): Promise<void> {
   // closure the codec creates, ~5 % of the DHCP loop in a profile.
   const [node, bin] = builtBootherd('bench/dhcp').argv as [string, string];
   const bootherdArgv = [node, ...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : []), bin];
-  const sides = [side('bootherd'), side('kea'), ...(DNSMASQ ? [side('dnsmasq')] : [])];
-  const [b, k, d] = sides as [Side, Side, Side | undefined];
+  const [b, k] = [side('bootherd'), side('kea')];
+  const d = DNSMASQ ? side('dnsmasq') : undefined;
+  const f = FLOOR ? side('node floor') : undefined;
+  const sides = [b, k, ...(d ? [d] : []), ...(f ? [f] : [])];
   startInNs(b, [...bootherdArgv, 'serve', '--config', bootherdConfig()]);
   startInNs(k, ['env', `KEA_PIDFILE_DIR=${dir}`, `KEA_LOCKFILE_DIR=${dir}`, 'kea-dhcp4', '-c', keaConfig()]);
   if (d) startInNs(d, dnsmasqArgv());
+  if (f) startInNs(f, [process.execPath, '--import', 'tsx', join(ROOT, 'bench/dhcp/floor.ts'), f.net.serverIp]);
   await sleep(4000);
   for (const s of sides) {
     if (s.child?.exitCode !== null) throw new Error(`${s.name} did not start`);
@@ -283,6 +293,10 @@ function report(rows: [string, Result[]][]): void {
           .join(', ')})`,
     );
   }
+  for (const [name, r] of rows.slice(0, 1))
+    console.log(
+      `${name}, µs of CPU an ACK by thread: ${r.map((x) => `${x.rate || 'flood'}: ${x.byThread}`).join('; ')}`,
+    );
   // Targets of the speed issue.
   const best = (r: Result[]) => Math.max(0, ...r.filter((x) => x.rate && x.dropPct < 1).map((x) => x.acksPerS));
   const peak = (r: Result[]) => Math.max(0, ...r.filter((x) => x.rate).map((x) => x.acksPerS));
@@ -306,6 +320,14 @@ function report(rows: [string, Result[]][]): void {
       `${held.toFixed(2)} of peak (target: no collapse, >= 0.9: ${held >= 0.9 ? 'met' : 'NOT met'}); ` +
       `kea ${flood(kea).acksPerS.toFixed(0)}; bootherd/kea under the flood ${(fb / flood(kea).acksPerS).toFixed(2)}`,
   );
+  const floor = rows.find(([name]) => name === 'node floor')?.[1];
+  if (floor) {
+    console.log(
+      `node floor (bare answers, nothing decided or written): at < 1 % drops ${best(floor).toFixed(0)} ACK/s, ` +
+        `${(best(floor) / kb).toFixed(2)} of kea's; peak ${peak(floor).toFixed(0)}, ${(peak(floor) / peak(kea)).toFixed(2)} ` +
+        `of kea's; bootherd's peak ${(peak(bootherd) / peak(floor)).toFixed(2)} of the floor's`,
+    );
+  }
 }
 
 /** The address-choice row: bench/dhcp/pool.ts in a child process (no namespace needed). */
