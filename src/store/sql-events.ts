@@ -1,7 +1,6 @@
 /** Boot log queries of the SQL store: appending events, listing them, and what the log tells about machines. */
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { BootEvent, DiscoveredMachine, SeenFacts } from '../model/types.ts';
-import { canonical } from './canonical.ts';
 import type { Database, Db } from './sql-schema.ts';
 import type { EventFilter } from './types.ts';
 
@@ -32,8 +31,8 @@ export async function insertBootLog(db: Kysely<Database>, events: BootEvent[], s
             machine_id: e.machineId ?? null,
             mac: e.mac,
             stage: e.stage,
-            facts: canonical(e.facts),
-            decision: canonical(e.decision),
+            facts: JSON.stringify(e.facts),
+            decision: JSON.stringify(e.decision),
           })),
         )
         .execute();
@@ -41,7 +40,7 @@ export async function insertBootLog(db: Kysely<Database>, events: BootEvent[], s
     for (const [id, facts] of seen) {
       await trx
         .updateTable('machines')
-        .set({ last_seen: canonical(facts) })
+        .set({ last_seen: JSON.stringify(facts) })
         .where('id', '=', id)
         .execute();
     }
