@@ -4,9 +4,10 @@
  * `replyEncodeOptions(request)` so option 57 of the request bounds the size.
  */
 import type { DhcpDecision } from '../boot/decide.ts';
+import type { EncodeOptions } from './encode.ts';
 import { isHttpClient } from './facts.ts';
 import { type DhcpOptions, MessageType, OptionCode, type PxeVendorOptions } from './option-types.ts';
-import { BOOTREPLY, BROADCAST_FLAG, type DhcpPacket, type EncodeOptions } from './packet.ts';
+import { BOOTREPLY, BROADCAST_FLAG, type DhcpPacket } from './packet.ts';
 import type { Lease, NetworkParameters } from './pool.ts';
 
 export const DHCP_SERVER_PORT = 67;

@@ -11,8 +11,9 @@
  */
 import type { Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
+import { encodePacket } from './encode.ts';
 import { GroupCommit } from './group-commit.ts';
-import { type DhcpPacket, encodePacket } from './packet.ts';
+import type { DhcpPacket } from './packet.ts';
 import type { Lease } from './pool.ts';
 import { clientIdHex, sameClient } from './pool-state.ts';
 import { replyDestination, replyEncodeOptions } from './reply.ts';

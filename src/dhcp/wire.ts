@@ -123,7 +123,8 @@ export function encodeText(option: number | undefined, s: string): Buffer {
 export function uintOut(code: number | undefined, v: number, bytes: 1 | 2 | 4): Buffer {
   const max = 2 ** (8 * bytes) - 1;
   if (!Number.isInteger(v) || v < 0 || v > max) invalid(code, `${v} is not an unsigned ${8 * bytes}-bit integer`);
-  const b = Buffer.alloc(bytes);
+  // Every octet is written: from the pool, not a zeroed ArrayBuffer of its own.
+  const b = Buffer.allocUnsafe(bytes);
   b.writeUIntBE(v, 0, bytes);
   return b;
 }

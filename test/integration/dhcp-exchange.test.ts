@@ -9,8 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DhcpDecision } from '../../src/boot/decide.ts';
 import { Metrics } from '../../src/core/metrics.ts';
+import { encodePacket } from '../../src/dhcp/encode.ts';
 import { type DhcpOptions, MessageType } from '../../src/dhcp/option-types.ts';
-import { type DhcpPacket, decodePacket, encodePacket, macToChaddr } from '../../src/dhcp/packet.ts';
+import { type DhcpPacket, decodePacket, macToChaddr } from '../../src/dhcp/packet.ts';
 import { type Lease, LeasePool } from '../../src/dhcp/pool.ts';
 import { type DhcpExchange, type DhcpServer, startDhcpServer } from '../../src/dhcp/server.ts';
 

@@ -1,8 +1,9 @@
 /** A client's DHCPv4 message as the server's intake receives it: encoded, from a client port, at a time. */
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:dgram';
+import { encodePacket } from '../../src/dhcp/encode.ts';
 import type { DhcpOptions } from '../../src/dhcp/option-types.ts';
-import { encodePacket, macToChaddr } from '../../src/dhcp/packet.ts';
+import { macToChaddr } from '../../src/dhcp/packet.ts';
 import type { Datagram } from '../../src/dhcp/server.ts';
 
 const ZERO = '0.0.0.0';

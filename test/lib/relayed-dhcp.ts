@@ -14,8 +14,9 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
+import { encodePacket } from '../../src/dhcp/encode.ts';
 import { MessageType } from '../../src/dhcp/option-types.ts';
-import { BOOTREQUEST, type DhcpPacket, decodePacket, encodePacket, macToChaddr } from '../../src/dhcp/packet.ts';
+import { BOOTREQUEST, type DhcpPacket, decodePacket, macToChaddr } from '../../src/dhcp/packet.ts';
 
 /** What a PXE ROM sends (option 60 and 93), so the server's whole boot decision runs. */
 export const PXE_BIOS: Partial<DhcpPacket['options']> = {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { encodePacket, maxDhcpPayload } from '../../../src/dhcp/encode.ts';
 import { type DhcpOptions, MessageType } from '../../../src/dhcp/option-types.ts';
 import {
   BOOTP_MIN_SIZE,
@@ -7,10 +8,8 @@ import {
   BOOTREQUEST,
   type DhcpPacket,
   decodePacket,
-  encodePacket,
   isBroadcast,
   macToChaddr,
-  maxDhcpPayload,
 } from '../../../src/dhcp/packet.ts';
 import { CAPTURES, clientPackets, dhcpDatagrams } from './fixtures.ts';
 

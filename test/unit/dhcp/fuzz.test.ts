@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type DhcpPacket, decodePacket, encodePacket } from '../../../src/dhcp/packet.ts';
+import { encodePacket } from '../../../src/dhcp/encode.ts';
+import { type DhcpPacket, decodePacket } from '../../../src/dhcp/packet.ts';
 import { seededRandom } from '../../lib/random.ts';
 import { CAPTURES, dhcpDatagrams } from './fixtures.ts';
 

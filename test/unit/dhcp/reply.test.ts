@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { DhcpDecision } from '../../../src/boot/decide.ts';
+import { encodePacket, maxDhcpPayload } from '../../../src/dhcp/encode.ts';
 import { MessageType } from '../../../src/dhcp/option-types.ts';
-import {
-  BOOTREPLY,
-  BROADCAST_FLAG,
-  type DhcpPacket,
-  decodePacket,
-  encodePacket,
-  maxDhcpPayload,
-} from '../../../src/dhcp/packet.ts';
+import { BOOTREPLY, BROADCAST_FLAG, type DhcpPacket, decodePacket } from '../../../src/dhcp/packet.ts';
 import { type Lease, LeasePool, type NetworkParameters } from '../../../src/dhcp/pool.ts';
 import {
   buildAck,
