@@ -188,8 +188,7 @@ export function decodePacket(buf: Buffer): DecodeResult {
     options,
     optionOrder: [...pieces.keys()],
   };
-  if (htype === 1 && hlen === 6)
-    packet.mac = [...chaddr.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  if (htype === 1 && hlen === 6) packet.mac = chaddr.toString('hex', 0, 6).replace(/(..)(?!$)/g, '$1:');
   return { ok: true, packet };
 }
 

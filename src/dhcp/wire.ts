@@ -131,9 +131,14 @@ export function uintOut(code: number | undefined, v: number, bytes: 1 | 2 | 4): 
 
 /** Type 0 GUID → UUID string: the first three fields are little-endian on the wire (SMBIOS byte order). */
 export function guidToUuid(g: Buffer): string {
+  // From one hex string: a field is its slice, octets reversed for the little-endian ones (a fifth of a client
+  // packet's decoding went to building a Buffer per field).
+  const hex = g.toString('hex');
   const h = (i: number, n: number, le: boolean): string => {
-    const s = g.subarray(i, i + n);
-    return Buffer.from(le ? [...s].reverse() : s).toString('hex');
+    if (!le) return hex.slice(2 * i, 2 * (i + n));
+    let s = '';
+    for (let k = Math.min(i + n, g.length) - 1; k >= i; k--) s += hex.slice(2 * k, 2 * k + 2);
+    return s;
   };
   return `${h(0, 4, true)}-${h(4, 2, true)}-${h(6, 2, true)}-${h(8, 2, false)}-${h(10, 6, false)}`;
 }

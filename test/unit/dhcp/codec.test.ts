@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { encodePacket, maxDhcpPayload } from '../../../src/dhcp/encode.ts';
 import { type DhcpOptions, MessageType } from '../../../src/dhcp/option-types.ts';
@@ -11,6 +12,7 @@ import {
   isBroadcast,
   macToChaddr,
 } from '../../../src/dhcp/packet.ts';
+import { guidToUuid, uuidToGuid } from '../../../src/dhcp/wire.ts';
 import { CAPTURES, clientPackets, dhcpDatagrams } from './fixtures.ts';
 
 function decodeOk(buf: Buffer): DhcpPacket {
@@ -242,6 +244,17 @@ describe('option values', () => {
     const ib = Buffer.from(IPXE_DISCOVER);
     ib[1] = 32; // InfiniBand
     assert.equal(decodeOk(ib).mac, undefined);
+  });
+
+  test('97: a GUID reads in SMBIOS byte order (the first three fields little-endian) and round-trips', () => {
+    const guid = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+    assert.equal(guidToUuid(guid), '33221100-5544-7766-8899-aabbccddeeff');
+    for (let i = 0; i < 500; i++) {
+      const g = randomBytes(16);
+      const uuid = guidToUuid(g);
+      assert.match(uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      assert.deepEqual(uuidToGuid(uuid), g);
+    }
   });
 
   test('77: the bare string of iPXE and the RFC 3004 instances are told apart', () => {
