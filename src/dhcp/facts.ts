@@ -1,6 +1,6 @@
 /** What a DHCP request tells us about the client, in the shape boot/ decides on. */
 import { archInfo } from '../boot/arch.ts';
-import { normalizeHostname, normalizeUuid } from '../model/identity.ts';
+import { macFromBytes, normalizeHostname, normalizeUuid } from '../model/identity.ts';
 import type { ClientFacts } from '../model/types.ts';
 import type { DhcpPacket } from './packet.ts';
 
@@ -37,7 +37,7 @@ function userClass(p: DhcpPacket): string | undefined {
 
 function macFromChaddr(p: DhcpPacket): string {
   if (p.mac) return p.mac;
-  return [...p.chaddr.subarray(0, p.hlen)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  return macFromBytes(p.chaddr.subarray(0, p.hlen));
 }
 
 export function factsFromPacket(p: DhcpPacket, iface?: string): ClientFacts {

@@ -3,6 +3,8 @@
  * This file: the message, its layout and decodePacket, which never throws; encode.ts: encodePacket, which returns a
  * typed error when the reply cannot be built or cannot fit.
  */
+
+import { macFromBytes } from '../model/identity.ts';
 import { type DhcpOptions, OptionCode } from './option-types.ts';
 import { decodeOptions } from './options.ts';
 import { DecodeFailure, type DhcpDecodeError, decodeText, ipv4ToString } from './wire.ts';
@@ -188,7 +190,7 @@ export function decodePacket(buf: Buffer): DecodeResult {
     options,
     optionOrder: [...pieces.keys()],
   };
-  if (htype === 1 && hlen === 6) packet.mac = chaddr.toString('hex', 0, 6).replace(/(..)(?!$)/g, '$1:');
+  if (htype === 1 && hlen === 6) packet.mac = macFromBytes(chaddr.subarray(0, 6));
   return { ok: true, packet };
 }
 

@@ -1,8 +1,7 @@
 /** The MAC inside a DHCPv6 DUID or an IPv6 EUI-64 interface identifier. */
 import { isIPv6 } from 'node:net';
+import { macFromBytes } from '../model/identity.ts';
 import { ipv6ToBytes } from '../net/ipv6.ts';
-
-const mac = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 
 /**
  * The MAC in a DUID: RFC 8415 §11.2 DUID-LLT (type 1: hardware type, time, link-layer address) and §11.4 DUID-LL
@@ -10,8 +9,8 @@ const mac = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, '0')).jo
  */
 export function macFromDuid(duid: Buffer): string | undefined {
   const type = duid.readUInt16BE(0);
-  if (type === 1 && duid.length === 14 && duid.readUInt16BE(2) === 1) return mac(duid.subarray(8, 14));
-  if (type === 3 && duid.length === 10 && duid.readUInt16BE(2) === 1) return mac(duid.subarray(4, 10));
+  if (type === 1 && duid.length === 14 && duid.readUInt16BE(2) === 1) return macFromBytes(duid.subarray(8, 14));
+  if (type === 3 && duid.length === 10 && duid.readUInt16BE(2) === 1) return macFromBytes(duid.subarray(4, 10));
   return undefined;
 }
 
@@ -20,7 +19,7 @@ export function macFromEui64(address: string): string | undefined {
   if (!isIPv6(address)) return undefined;
   const b = ipv6ToBytes(address.split('%')[0] as string);
   if (b[11] !== 0xff || b[12] !== 0xfe) return undefined;
-  return mac(
+  return macFromBytes(
     Buffer.from([
       (b[8] as number) ^ 0x02,
       b[9] as number,

@@ -12,6 +12,11 @@ export function normalizeMac(value: string): string | undefined {
   return m ? m.slice(1, 7).join(':').toLowerCase() : undefined;
 }
 
+/** A link-layer address's octets (any length) as `52:54:00:ab:cd:ef`: lower-case hex, colon-separated. */
+export function macFromBytes(b: Buffer): string {
+  return b.toString('hex').replace(/(..)(?!$)/g, '$1:');
+}
+
 const UUID_RE = /^\{?([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})\}?$/i;
 
 /** Canonical lower-case 8-4-4-4-12 UUID, or undefined if the value is not one or is a placeholder. */
