@@ -118,8 +118,8 @@ export function encodePacket(p: DhcpPacket, opts: EncodeOptions = {}): EncodeRes
 }
 
 /**
- * The fixed header's fields, checked, and written into `out` (zeros) by `write`. Built as numbers first, so a bad
- * field fails before anything is allocated, in the order the fields come.
+ * The fixed header's fields, checked, and the function that writes them into a message. Checked first, in the order
+ * the fields come, so a bad field is the error reported before any option's.
  */
 function headerFields(p: DhcpPacket): (out: Buffer) => void {
   const op = headerInt('op', p.op, 255);
@@ -150,10 +150,18 @@ function headerFields(p: DhcpPacket): (out: Buffer) => void {
   };
 }
 
-/** A message of `size` octets (at least BOOTP's 300), zeros: the padding, the unused header fields. */
-function zeroed(size: number): Buffer {
+/**
+ * The message around `optionsLength` octets of options (written at OPTIONS_OFFSET by the caller): the header, the
+ * magic cookie, sname and file, zeros elsewhere (the padding to BOOTP's 300, the unused fields).
+ */
+function message(writeHeader: (out: Buffer) => void, sname: Buffer, file: Buffer, optionsLength: number): Buffer {
   // From Node's pool (one allocation a slab, not one ArrayBuffer a reply), then cleared.
-  return Buffer.allocUnsafe(Math.max(size, BOOTP_MIN_SIZE)).fill(0);
+  const out = Buffer.allocUnsafe(Math.max(OPTIONS_OFFSET + optionsLength, BOOTP_MIN_SIZE)).fill(0);
+  writeHeader(out);
+  out.writeUInt32BE(MAGIC_COOKIE, HEADER_SIZE);
+  sname.copy(out, SNAME.offset);
+  file.copy(out, FILE.offset);
+  return out;
 }
 
 function encodeOrThrow(p: DhcpPacket, opts: EncodeOptions): Buffer {
@@ -174,11 +182,7 @@ function encodeOrThrow(p: DhcpPacket, opts: EncodeOptions): Buffer {
   if (needed <= optionsCapacity) {
     // Everything fits the options field: written straight into the message (the common case, every OFFER and ACK),
     // values over 255 octets as consecutive instances (RFC 3396).
-    const out = zeroed(OPTIONS_OFFSET + needed);
-    writeHeader(out);
-    sname.copy(out, SNAME.offset);
-    file.copy(out, FILE.offset);
-    out.writeUInt32BE(MAGIC_COOKIE, HEADER_SIZE);
+    const out = message(writeHeader, sname, file, needed);
     let o = OPTIONS_OFFSET;
     for (const c of codes) {
       const v = values.get(c)!;
@@ -221,12 +225,8 @@ function encodeOrThrow(p: DhcpPacket, opts: EncodeOptions): Buffer {
   const tail = leadsWith53 ? main.parts.slice(2) : main.parts;
   const optionsArea = Buffer.concat([...head, ov, ...tail, Buffer.from([OptionCode.End])]);
 
-  const out = zeroed(OPTIONS_OFFSET + optionsArea.length);
-  writeHeader(out);
-  out.writeUInt32BE(MAGIC_COOKIE, HEADER_SIZE);
+  const out = message(writeHeader, sname, file, optionsArea.length);
   optionsArea.copy(out, OPTIONS_OFFSET);
-  sname.copy(out, SNAME.offset);
-  file.copy(out, FILE.offset);
   return checkedSize(out, limit);
 }
 
