@@ -1,52 +1,30 @@
 /**
  * BENCH_FLOOR=1: a bare DHCPv4 responder beside bootherd and Kea, to show where one Node event loop's ceiling is on
  * this machine for perfdhcp's DORA through a relay, apart from bootherd's own work. It reads option 53 out of the
- * datagram, answers a DISCOVER with an OFFER and a REQUEST with an ACK of the client's address (one per chaddr, handed
- * out in order), addressed to the relay (giaddr, port 67, RFC 2131 §4.1), and does nothing else: no validation
+ * datagram as bootherd's intake does (peekMessageType, without decoding), answers a DISCOVER with an OFFER and a
+ * REQUEST with an ACK of the client's address (one per chaddr, handed out in order), addressed to the relay (giaddr, port 67, RFC 2131 §4.1), and does nothing else: no validation
  * beyond the BOOTP header and cookie, no boot decision, no event, no lease written anywhere.
  * Run by run.ts in the floor's own namespace: `node --import tsx bench/dhcp/floor.ts <server address>`.
  */
 import { createSocket } from 'node:dgram';
+import { MessageType } from '../../src/dhcp/option-types.ts';
+import { MAGIC_COOKIE, peekMessageType } from '../../src/dhcp/packet.ts';
+import { ipv4ToNumber, ipv4ToString } from '../../src/dhcp/wire.ts';
 
-const MAGIC_COOKIE = 0x63825363;
-/** RFC 2132 §9.6 message types. */
-const DISCOVER = 1;
-const OFFER = 2;
-const REQUEST = 3;
-const ACK = 5;
 /** The bench's pool (run.ts: POOL), from its first address. */
-const FIRST = ipv4('198.18.0.10');
-const MASK = ipv4('255.254.0.0');
-
-function ipv4(s: string): number {
-  return s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-}
-
-/** Option 53 of a BOOTREQUEST with the magic cookie, or undefined. */
-function messageType(m: Buffer): number | undefined {
-  if (m.length < 244 || m[0] !== 1 || m.readUInt32BE(236) !== MAGIC_COOKIE) return undefined;
-  for (let i = 240; i < m.length; ) {
-    const code = m[i]!;
-    if (code === 255) return undefined;
-    if (code === 0) {
-      i++;
-      continue;
-    }
-    const len = m[i + 1] ?? 0;
-    if (code === 53 && len === 1) return m[i + 2];
-    i += 2 + len;
-  }
-  return undefined;
-}
+const FIRST = ipv4ToNumber('198.18.0.10') as number;
+const MASK = ipv4ToNumber('255.254.0.0') as number;
 
 export function floorServer(server: string): void {
-  const serverIp = ipv4(server);
+  const serverIp = ipv4ToNumber(server);
+  if (serverIp === undefined) throw new Error(`not an IPv4 address: ${server}`);
   const given = new Map<string, number>();
   let next = FIRST;
   const socket = createSocket({ type: 'udp4', reuseAddr: true });
   socket.on('message', (m) => {
-    const type = messageType(m);
-    if (type !== DISCOVER && type !== REQUEST) return;
+    if (m[0] !== 1) return; // a BOOTREQUEST
+    const type = peekMessageType(m);
+    if (type !== MessageType.Discover && type !== MessageType.Request) return;
     const chaddr = m.toString('hex', 28, 34);
     let yiaddr = given.get(chaddr);
     if (yiaddr === undefined) {
@@ -66,7 +44,7 @@ export function floorServer(server: string): void {
     let o = 240;
     r[o++] = 53;
     r[o++] = 1;
-    r[o++] = type === DISCOVER ? OFFER : ACK;
+    r[o++] = type === MessageType.Discover ? MessageType.Offer : MessageType.Ack;
     for (const [code, value] of [
       [54, serverIp],
       [51, 3600],
@@ -78,9 +56,7 @@ export function floorServer(server: string): void {
       o += 4;
     }
     r[o] = 255;
-    const giaddr = m.readUInt32BE(24);
-    const to = giaddr ? `${giaddr >>> 24}.${(giaddr >> 16) & 255}.${(giaddr >> 8) & 255}.${giaddr & 255}` : undefined;
-    if (to) socket.send(r, 67, to);
+    if (m.readUInt32BE(24)) socket.send(r, 67, ipv4ToString(m, 24)); // relayed: to the relay's giaddr, port 67
   });
   socket.bind(67);
 }
