@@ -101,8 +101,10 @@ function startInNs(s: Side, argv: string[]): ChildProcess {
         .filter((l) => l.includes('dropped')),
     );
   });
-  child.once('exit', (code) => {
-    if (code && code !== 0 && code !== 143) process.stderr.write(`${s.name} exited ${code}: ${err}\n`);
+  child.once('exit', (code, signal) => {
+    if (signal && signal !== 'SIGTERM' && signal !== 'SIGKILL')
+      process.stderr.write(`${s.name} killed by ${signal}: ${err}\n`);
+    else if (code && code !== 143) process.stderr.write(`${s.name} exited ${code}: ${err}\n`);
   });
   children.push(child);
   s.child = child;
@@ -224,7 +226,7 @@ async function main(): Promise<void> {
   if (f) startInNs(f, [process.execPath, '--import', 'tsx', join(ROOT, 'bench/dhcp/floor.ts'), f.net.serverIp]);
   await sleep(4000);
   for (const s of sides) {
-    if (s.child?.exitCode !== null) throw new Error(`${s.name} did not start`);
+    if (s.child?.exitCode !== null || s.child.signalCode !== null) throw new Error(`${s.name} did not start`);
     perfdhcp(s, 200, 2); // warm up: JIT, first leases, database files
   }
   // Rows alternate between the servers, so a neighbour's load on the machine hits both alike.
