@@ -245,7 +245,7 @@ export async function startServer(config: Config, log: Logger): Promise<Running>
       closers.push(() => dhcp.close());
     }
     if (config.dhcp6.mode === 'full') {
-      const dhcp6 = await startDhcp6(core);
+      const dhcp6 = await startDhcp6(core, id);
       closers.push(() => dhcp6.close());
     }
     closers.push(keepBootLogTrimmed(core));

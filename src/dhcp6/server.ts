@@ -6,7 +6,10 @@
  *
  * The loop is DHCPv4's: the same intake (REQUEST-class messages before SOLICITs, bounded queues, shedding; see
  * dhcp/intake.ts) and the same group commit (all bindings decided in one turn of the event loop made durable
- * together, their REPLYs held until they are; see dhcp/group-commit.ts).
+ * together, their REPLYs held until they are; see dhcp/group-commit.ts). The commit is a claim, as DHCPv4's is
+ * (Store.claimLeases): with several servers on one store, an address another server's client holds is refused, the
+ * pool learns the holder, and the reply that would have given it is withheld (`lease-conflict`); the client's
+ * retransmission gets another address.
  */
 import { performance } from 'node:perf_hooks';
 import type { DhcpDecision } from '../boot/decide.ts';
@@ -78,7 +81,8 @@ export interface Dhcp6ServerOptions {
   pool: Lease6Pool;
   /** Our DUID (RFC 8415 §11), stable across restarts: clients RENEW with it. */
   serverId: Buffer;
-  commitLeases(changes: StoredLease[]): Promise<void>;
+  /** Claims the leases (Store.claimLeases); resolves once the rest are durable, with the holders of those refused. */
+  claimLeases(changes: StoredLease[]): Promise<StoredLease[]>;
   decide(facts: ClientFacts): Promise<DhcpDecision>;
   onExchange?(e: Dhcp6Exchange): void;
   onDrop?(reason: DhcpDropReason, detail: string): void;
@@ -101,8 +105,10 @@ export interface Dhcp6Loop {
 interface Pending {
   reply: Buffer;
   d: Datagram6;
+  /** The address the reply gives (ADVERTISE, REPLY binding it): withheld if its claim is refused. */
+  gives?: string;
   /** Reports the exchange once the reply left, or with why it did not. */
-  settle(err?: { reason: DhcpDropReason }): void;
+  settle(err?: { reason: DhcpDropReason; detail?: string }): void;
 }
 
 /** The server without its socket: the intake, the answers, the group commit; replies leave through `transmit`. */
@@ -128,10 +134,20 @@ export function dhcp6Loop(o: Dhcp6ServerOptions, transmit: Transmit): Dhcp6Loop 
       p.settle({ reason: 'send-failed' });
     }
   };
-  const group = new GroupCommit<StoredLease, Pending, void>({
-    commit: (changes) => o.commitLeases(changes),
-    release: (sends) => {
-      for (const p of sends) send(p);
+  const group = new GroupCommit<StoredLease, Pending, StoredLease[]>({
+    commit: (changes) => o.claimLeases(changes),
+    release: (sends, refused) => {
+      if (refused.length) o.pool.restore(refused);
+      const held = new Map(refused.map((l) => [l.ip, l]));
+      for (const p of sends) {
+        const holder = p.gives === undefined ? undefined : held.get(p.gives);
+        if (!holder) send(p);
+        else
+          p.settle({
+            reason: 'lease-conflict',
+            detail: `${p.gives} is held by ${holder.mac} (server ${holder.server ?? '?'})`,
+          });
+      }
     },
     fail: (sends, err) => {
       // Not durable, so not given: the clients retransmit.
@@ -153,9 +169,12 @@ export function dhcp6Loop(o: Dhcp6ServerOptions, transmit: Transmit): Dhcp6Loop 
     if (!mac) return drop('invalid-request', `${messageName(m.type)} from ${from}: no MAC in its DUID or address`);
     const facts = factsFromMessage(m, mac, iface);
     const base = { facts, message: messageName(m.type), port: o.port };
-    const report = (e: Omit<Dhcp6Exchange, 'facts' | 'message' | 'port'>) => {
+    const report = (e: Omit<Dhcp6Exchange, 'facts' | 'message' | 'port'>, detail?: string) => {
       if (e.outcome === 'ignored') {
-        drop((e.reason ?? 'error') as DhcpDropReason, `${base.message} from ${mac} on ${iface}`);
+        drop(
+          (e.reason ?? 'error') as DhcpDropReason,
+          `${base.message} from ${mac} on ${iface}${detail ? `: ${detail}` : ''}`,
+        );
       }
       try {
         o.onExchange?.({ ...base, ...e });
@@ -169,8 +188,9 @@ export function dhcp6Loop(o: Dhcp6ServerOptions, transmit: Transmit): Dhcp6Loop 
     const pending: Pending = {
       reply: encodeMessage(reply),
       d,
+      ...(v.reply.lease ? { gives: v.reply.lease.ip } : {}),
       settle: (err) => {
-        if (err) return report({ outcome: 'ignored', reason: err.reason });
+        if (err) return report({ outcome: 'ignored', reason: err.reason }, err.detail);
         report({
           outcome: v.outcome,
           reply: reply.type === Msg.Advertise ? 'ADVERTISE' : 'REPLY',

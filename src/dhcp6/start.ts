@@ -24,8 +24,10 @@ export function serverDuid(iface: string, read = (p: string) => readFileSync(p, 
   return Buffer.concat([Buffer.from([0, 3, 0, 1]), bytes]);
 }
 
+/** `serverId`: this server's registry id, who claims the leases (as startDhcp). */
 export async function startDhcp6(
   core: Pick<DhcpDeps, 'config' | 'store' | 'service' | 'metrics' | 'log'>,
+  serverId: string,
 ): Promise<{ close(): Promise<void> }> {
   const { config, store, service, metrics, log } = core;
   const c = config.dhcp6;
@@ -46,7 +48,8 @@ export async function startDhcp6(
       port: c.port,
       pool,
       serverId: serverDuid(c.interfaces[0] as string),
-      commitLeases: (changes) => store.commitLeases(changes),
+      // Claimed as DHCPv4's are: several servers on one store never give one address to two clients.
+      claimLeases: (changes) => store.claimLeases(changes, { server: serverId, now: Date.now() }),
       decide: (facts) => service.dhcp(facts),
       onExchange: (e) => {
         metrics.dhcpExchange({ message: `v6-${e.message}`, outcome: e.outcome });

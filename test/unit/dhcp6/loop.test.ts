@@ -1,6 +1,6 @@
 /**
  * The DHCPv6 loop's group commit: REQUESTs decided in one turn of the event loop are bound in one commit, and no
- * REPLY leaves before its binding is durable; a failed commit sends none of them.
+ * REPLY leaves before its binding is durable; a failed commit sends none of them, a refused claim withholds its own.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -34,7 +34,8 @@ function request(i: number): { msg: Buffer; from: string; port: number; at: numb
   return { msg, from: `fe80::5054:ff:fe00:1${i.toString(16).padStart(2, '0')}%${IFACE}`, port: 546, at: 0 };
 }
 
-function loop(commit: (changes: StoredLease[]) => Promise<void>) {
+/** `commit` resolves with the holders of the claims it refuses (none: all durable). */
+function loop(commit: (changes: StoredLease[]) => Promise<StoredLease[] | undefined>) {
   const events: string[] = [];
   const exchanges: Dhcp6Exchange[] = [];
   const drops: string[] = [];
@@ -55,10 +56,11 @@ function loop(commit: (changes: StoredLease[]) => Promise<void>) {
       port: 547,
       pool: new Lease6Pool([SUBNET]),
       serverId: SERVER_ID,
-      commitLeases: async (changes) => {
+      claimLeases: async (changes) => {
         events.push(`commit ${changes.length}`);
-        await commit(changes);
+        const refused = (await commit(changes)) ?? [];
         events.push('durable');
+        return refused;
       },
       decide: async () => ({ kind: 'ignore', reason: 'not asked' }),
       onExchange: (e) => {
@@ -84,7 +86,7 @@ describe('DHCPv6 group commit', () => {
     timeout: 10_000,
   }, async () => {
     // The intake starts four at a time in one turn (a fifth may fall into the next batch).
-    const t = loop(async () => {});
+    const t = loop(async () => undefined);
     await t.push(4);
     assert.deepEqual(t.events.slice(0, 2), ['commit 4', 'durable']);
     assert.equal(t.events.filter((e) => e.startsWith('send ')).length, 4);
@@ -107,6 +109,7 @@ describe('DHCPv6 group commit', () => {
     const commits: number[] = [];
     const t = loop(async (changes) => {
       commits.push(changes.length);
+      return undefined;
     });
     await t.push(12);
     assert.ok(commits.length <= 3, `${commits.length} commits for 12 REQUESTs`);
@@ -137,6 +140,55 @@ describe('DHCPv6 group commit', () => {
       t.exchanges.map((e) => [e.outcome, e.reason]),
       Array(4).fill(['ignored', 'commit-failed']),
     );
+    await t.loop.close();
+  });
+
+  test("a refused claim (another server's client holds the address) withholds that REPLY only; the pool learns the holder", {
+    timeout: 10_000,
+  }, async () => {
+    let holder: StoredLease | undefined;
+    const t = loop(async (changes) => {
+      // The store's answer when another server's client holds the first address claimed.
+      const first = changes[0];
+      if (!first || holder) return [];
+      holder = {
+        ip: first.ip,
+        mac: '52:54:00:ff:00:01',
+        clientId: '00030001525400ff0001',
+        state: 'bound',
+        expiresAt: Date.now() + 60_000,
+        server: 'srv-b',
+      };
+      return [holder];
+    });
+    await t.push(4);
+    assert.ok(holder);
+    assert.equal(t.events.filter((e) => e.startsWith('send ')).length, 3, 'the other three REPLYs leave');
+    assert.deepEqual(t.drops, ['lease-conflict']);
+    const refused = t.exchanges.find((e) => e.outcome === 'ignored');
+    assert.equal(refused?.reason, 'lease-conflict');
+    const given = t.replies.map((r) => {
+      const m = decodeMessage(r);
+      assert.ok(m.ok);
+      return m.message.options.iaNa[0]?.addresses[0]?.address;
+    });
+    assert.ok(!given.includes(holder.ip), `${holder.ip} was given although its claim was refused`);
+    // The refused client asks again: another address, since the pool now knows who holds that one.
+    const again = t.exchanges.length;
+    const next = new Promise<void>((r) => {
+      const timer = setInterval(() => {
+        if (t.exchanges.length > again) {
+          clearInterval(timer);
+          r();
+        }
+      }, 5);
+    });
+    t.loop.push(request(Number.parseInt(refused?.facts.mac.split(':')[5] ?? '0', 16)));
+    await next;
+    const last = decodeMessage(t.replies.at(-1) as Buffer);
+    assert.ok(last.ok);
+    const address = last.message.options.iaNa[0]?.addresses[0]?.address;
+    assert.ok(address && address !== holder.ip, `got ${address}`);
     await t.loop.close();
   });
 });
