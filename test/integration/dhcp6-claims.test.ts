@@ -11,11 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { Subnet6Config } from '../../src/config/dhcp6.ts';
-import { decodeMessage, encodeMessage, Msg } from '../../src/dhcp6/packet.ts';
+import { decodeMessage, Msg } from '../../src/dhcp6/packet.ts';
 import { Lease6Pool } from '../../src/dhcp6/pool.ts';
 import { type Dhcp6Exchange, dhcp6Loop } from '../../src/dhcp6/server.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import type { Store, StoredLease } from '../../src/store/types.ts';
+import { clientMessage } from '../lib/dhcp6-client.ts';
 
 const SUBNET: Subnet6Config = {
   prefix: '2001:db8::/64',
@@ -28,24 +29,7 @@ const dir = mkdtempSync(join(tmpdir(), 'bh-dhcp6-claims-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A rapid-commit SOLICIT (RFC 8415 §18.2.1, §21.14): the server binds and REPLYs at once. */
-function solicit(client: number): { msg: Buffer; from: string; port: number; at: number } {
-  const mac = Buffer.from([0x52, 0x54, 0, 0, 6, client]);
-  const msg = encodeMessage({
-    type: Msg.Solicit,
-    xid: client,
-    options: {
-      clientId: Buffer.concat([Buffer.from([0, 3, 0, 1]), mac]),
-      rapidCommit: true,
-      iaNa: [{ iaid: 1, t1: 0, t2: 0, addresses: [] }],
-    },
-  });
-  return {
-    msg,
-    from: `fe80::5054:ff:fe00:6${client.toString(16).padStart(2, '0')}%${IFACE}`,
-    port: 546,
-    at: performance.now(),
-  };
-}
+const solicit = (client: number) => clientMessage(Msg.Solicit, client, IFACE, { rapidCommit: true }, 6);
 
 /** One server: its own pool and DUID, the store's claim (or a blind commit, the control). */
 function server(name: string, store: Store, blind = false) {

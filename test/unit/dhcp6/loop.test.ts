@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Subnet6Config } from '../../../src/config/dhcp6.ts';
-import { decodeMessage, encodeMessage, Msg } from '../../../src/dhcp6/packet.ts';
+import { decodeMessage, Msg } from '../../../src/dhcp6/packet.ts';
 import { Lease6Pool } from '../../../src/dhcp6/pool.ts';
 import { type Dhcp6Exchange, dhcp6Loop, type Transmit } from '../../../src/dhcp6/server.ts';
 import type { StoredLease } from '../../../src/store/types.ts';
+import { clientMessage } from '../../lib/dhcp6-client.ts';
 
 const SERVER_ID = Buffer.from('00030001aac853841161', 'hex');
 const SUBNET: Subnet6Config = {
@@ -20,19 +21,7 @@ const SUBNET: Subnet6Config = {
 const IFACE = 'lan0';
 
 /** A REQUEST for an address (RFC 8415 §18.2.2) from client `i`: DUID-LL of its MAC, our Server Identifier. */
-function request(i: number): { msg: Buffer; from: string; port: number; at: number } {
-  const mac = Buffer.from([0x52, 0x54, 0, 0, 1, i]);
-  const msg = encodeMessage({
-    type: Msg.Request,
-    xid: i,
-    options: {
-      clientId: Buffer.concat([Buffer.from([0, 3, 0, 1]), mac]),
-      serverId: SERVER_ID,
-      iaNa: [{ iaid: 1, t1: 0, t2: 0, addresses: [] }],
-    },
-  });
-  return { msg, from: `fe80::5054:ff:fe00:1${i.toString(16).padStart(2, '0')}%${IFACE}`, port: 546, at: 0 };
-}
+const request = (i: number) => clientMessage(Msg.Request, i, IFACE, { serverId: SERVER_ID });
 
 /** `commit` resolves with the holders of the claims it refuses (none: all durable). */
 function loop(commit: (changes: StoredLease[]) => Promise<StoredLease[] | undefined>) {
