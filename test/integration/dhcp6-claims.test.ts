@@ -10,20 +10,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import type { Subnet6Config } from '../../src/config/dhcp6.ts';
 import { decodeMessage, Msg } from '../../src/dhcp6/packet.ts';
 import { Lease6Pool } from '../../src/dhcp6/pool.ts';
 import { type Dhcp6Exchange, dhcp6Loop } from '../../src/dhcp6/server.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import type { Store, StoredLease } from '../../src/store/types.ts';
-import { clientMessage } from '../lib/dhcp6-client.ts';
+import { clientMessage, TEST_SUBNET6 } from '../lib/dhcp6-client.ts';
 
-const SUBNET: Subnet6Config = {
-  prefix: '2001:db8::/64',
-  range: ['2001:db8::100', '2001:db8::1ff'],
-  preferredSeconds: 3600,
-  validSeconds: 7200,
-};
 const IFACE = 'lan0';
 const dir = mkdtempSync(join(tmpdir(), 'bh-dhcp6-claims-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,7 +34,7 @@ function server(name: string, store: Store, blind = false) {
     {
       interfaces: [IFACE],
       port: 547,
-      pool: new Lease6Pool([SUBNET]),
+      pool: new Lease6Pool([TEST_SUBNET6]),
       serverId: Buffer.from(`00030001aac85384${name === 'a' ? '11' : '22'}61`, 'hex'),
       claimLeases: blind
         ? async (changes: StoredLease[]) => {

@@ -1,5 +1,14 @@
 /** DHCPv6 client messages for tests that drive the server's loop (server.ts `dhcp6Loop`) without a socket. */
+import type { Subnet6Config } from '../../src/config/dhcp6.ts';
 import { type Dhcp6Options, encodeMessage } from '../../src/dhcp6/packet.ts';
+
+/** A documentation prefix with a range of 256 addresses, for the loop's pool. */
+export const TEST_SUBNET6: Subnet6Config = {
+  prefix: '2001:db8::/64',
+  range: ['2001:db8::100', '2001:db8::1ff'],
+  preferredSeconds: 3600,
+  validSeconds: 7200,
+};
 
 /**
  * Message `type` from client `n` (one octet) on `iface`: a DUID-LL of its MAC 52:54:00:00:<group>:<n> as Client

@@ -4,20 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Subnet6Config } from '../../../src/config/dhcp6.ts';
 import { decodeMessage, Msg } from '../../../src/dhcp6/packet.ts';
 import { Lease6Pool } from '../../../src/dhcp6/pool.ts';
 import { type Dhcp6Exchange, dhcp6Loop, type Transmit } from '../../../src/dhcp6/server.ts';
 import type { StoredLease } from '../../../src/store/types.ts';
-import { clientMessage } from '../../lib/dhcp6-client.ts';
+import { clientMessage, TEST_SUBNET6 } from '../../lib/dhcp6-client.ts';
 
 const SERVER_ID = Buffer.from('00030001aac853841161', 'hex');
-const SUBNET: Subnet6Config = {
-  prefix: '2001:db8::/64',
-  range: ['2001:db8::100', '2001:db8::1ff'],
-  preferredSeconds: 3600,
-  validSeconds: 7200,
-};
 const IFACE = 'lan0';
 
 /** A REQUEST for an address (RFC 8415 §18.2.2) from client `i`: DUID-LL of its MAC, our Server Identifier. */
@@ -43,7 +36,7 @@ function loop(commit: (changes: StoredLease[]) => Promise<StoredLease[] | undefi
     {
       interfaces: [IFACE],
       port: 547,
-      pool: new Lease6Pool([SUBNET]),
+      pool: new Lease6Pool([TEST_SUBNET6]),
       serverId: SERVER_ID,
       claimLeases: async (changes) => {
         events.push(`commit ${changes.length}`);
