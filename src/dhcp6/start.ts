@@ -24,10 +24,11 @@ export function serverDuid(iface: string, read = (p: string) => readFileSync(p, 
   return Buffer.concat([Buffer.from([0, 3, 0, 1]), bytes]);
 }
 
-/** `serverId`: this server's registry id, who claims the leases (as startDhcp). */
+/** `registryId`: this server's id in the server registry (main.ts), the claimant of its leases, as for startDhcp. Not
+ * its DUID, which clients see. */
 export async function startDhcp6(
   core: Pick<DhcpDeps, 'config' | 'store' | 'service' | 'metrics' | 'log'>,
-  serverId: string,
+  registryId: string,
 ): Promise<{ close(): Promise<void> }> {
   const { config, store, service, metrics, log } = core;
   const c = config.dhcp6;
@@ -49,7 +50,7 @@ export async function startDhcp6(
       pool,
       serverId: serverDuid(c.interfaces[0] as string),
       // Claimed as DHCPv4's are: several servers on one store never give one address to two clients.
-      claimLeases: (changes) => store.claimLeases(changes, { server: serverId, now: Date.now() }),
+      claimLeases: (changes) => store.claimLeases(changes, { server: registryId, now: Date.now() }),
       decide: (facts) => service.dhcp(facts),
       onExchange: (e) => {
         metrics.dhcpExchange({ message: `v6-${e.message}`, outcome: e.outcome });
