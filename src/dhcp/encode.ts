@@ -108,11 +108,7 @@ export function encodePacket(p: DhcpPacket, opts: EncodeOptions = {}): EncodeRes
   try {
     return { ok: true, buffer: encodeOrThrow(p, opts) };
   } catch (e) {
-    if (e instanceof EncodeFailure) {
-      const error: DhcpEncodeError = { code: e.code, message: e.message };
-      if (e.option !== undefined) error.option = e.option;
-      return { ok: false, error };
-    }
+    if (e instanceof EncodeFailure) return { ok: false, error: e.error };
     throw e;
   }
 }

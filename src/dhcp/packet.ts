@@ -164,11 +164,7 @@ export function decodePacket(buf: Buffer): DecodeResult {
     for (const [code, parts] of pieces) values.set(code, Buffer.concat(parts));
     options = decodeOptions(values);
   } catch (e) {
-    if (e instanceof DecodeFailure) {
-      const error: DhcpDecodeError = { code: e.code, message: e.message };
-      if (e.option !== undefined) error.option = e.option;
-      return { ok: false, error };
-    }
+    if (e instanceof DecodeFailure) return { ok: false, error: e.error };
     throw e;
   }
 
@@ -193,6 +189,3 @@ export function decodePacket(buf: Buffer): DecodeResult {
   if (htype === 1 && hlen === 6) packet.mac = macFromBytes(chaddr.subarray(0, 6));
   return { ok: true, packet };
 }
-
-// ---------------------------------------------------------------------------------------------------------------
-// Encoding

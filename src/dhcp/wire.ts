@@ -31,27 +31,27 @@ export interface DhcpEncodeError {
   option?: number;
 }
 
-/** Internal to the codec (packet.ts catches it): decodePacket returns it as an error result. */
-export class DecodeFailure extends Error {
+/** A failure inside the codec, thrown where it is found and returned by decodePacket (packet.ts) or encodePacket
+ * (encode.ts) as their typed error. */
+class CodecFailure<C extends string> extends Error {
   constructor(
-    readonly code: DhcpDecodeErrorCode,
+    readonly code: C,
     readonly option: number | undefined,
     message: string,
   ) {
     super(message);
+  }
+
+  /** The error result: the code, the message, and the option at fault when there is one. */
+  get error(): { code: C; message: string; option?: number } {
+    return this.option === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, option: this.option };
   }
 }
 
-/** Internal to the codec (packet.ts catches it): encodePacket returns it as an error result. */
-export class EncodeFailure extends Error {
-  constructor(
-    readonly code: DhcpEncodeErrorCode,
-    readonly option: number | undefined,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class DecodeFailure extends CodecFailure<DhcpDecodeErrorCode> {}
+export class EncodeFailure extends CodecFailure<DhcpEncodeErrorCode> {}
 
 export function fail(code: DhcpDecodeErrorCode, option: number | undefined, message: string): never {
   throw new DecodeFailure(code, option, message);
@@ -92,17 +92,13 @@ export function ipv4ToNumber(s: string): number | undefined {
   return digits === 0 || dots !== 3 ? undefined : n * 256 + part;
 }
 
-/** Strict dotted quad → 4 bytes; undefined if `s` is not one. */
-export function ipv4ToBytes(s: string): Buffer | undefined {
+/** An address option's value: the dotted quad's 4 octets, or BAD_VALUE. */
+export function ipv4Out(code: number | undefined, s: string): Buffer {
   const n = ipv4ToNumber(s);
-  if (n === undefined) return undefined;
+  if (n === undefined) invalid(code, `not an IPv4 address: ${JSON.stringify(s)}`);
   const b = Buffer.allocUnsafe(4);
   b.writeUInt32BE(n, 0);
   return b;
-}
-
-export function ipv4Out(code: number | undefined, s: string): Buffer {
-  return ipv4ToBytes(s) ?? invalid(code, `not an IPv4 address: ${JSON.stringify(s)}`);
 }
 
 /**
