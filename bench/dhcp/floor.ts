@@ -4,22 +4,22 @@
  * datagram as bootherd's intake does (peekMessageType, without decoding), answers a DISCOVER with an OFFER and a
  * REQUEST with an ACK of the client's address (one per chaddr, handed out in order), addressed to the relay (giaddr, port 67, RFC 2131 §4.1), and does nothing else: no validation
  * beyond the BOOTP header and cookie, no boot decision, no event, no lease written anywhere.
- * Run by run.ts in the floor's own namespace: `node --import tsx bench/dhcp/floor.ts <server address>`.
+ * Run by run.ts in the floor's own namespace: `node --import tsx bench/dhcp/floor.ts <server> <pool's first> <mask>`.
  */
 import { createSocket } from 'node:dgram';
 import { MessageType } from '../../src/dhcp/option-types.ts';
 import { MAGIC_COOKIE, peekMessageType } from '../../src/dhcp/packet.ts';
 import { ipv4ToNumber, ipv4ToString } from '../../src/dhcp/wire.ts';
 
-/** The bench's pool (run.ts: POOL), from its first address. */
-const FIRST = ipv4ToNumber('198.18.0.10') as number;
-const MASK = ipv4ToNumber('255.254.0.0') as number;
-
-export function floorServer(server: string): void {
-  const serverIp = ipv4ToNumber(server);
-  if (serverIp === undefined) throw new Error(`not an IPv4 address: ${server}`);
+/** Answers from `server`, handing out addresses from `first` on (the bench's pool: run.ts POOL) with `mask`. */
+export function floorServer(server: string, first: string, mask: string): void {
+  const [serverIp, firstIp, maskIp] = [server, first, mask].map((a) => {
+    const n = ipv4ToNumber(a);
+    if (n === undefined) throw new Error(`not an IPv4 address: ${a}`);
+    return n;
+  }) as [number, number, number];
   const given = new Map<string, number>();
-  let next = FIRST;
+  let next = firstIp;
   const socket = createSocket({ type: 'udp4', reuseAddr: true });
   socket.on('message', (m) => {
     if (m[0] !== 1) return; // a BOOTREQUEST
@@ -48,7 +48,7 @@ export function floorServer(server: string): void {
     for (const [code, value] of [
       [54, serverIp],
       [51, 3600],
-      [1, MASK],
+      [1, maskIp],
     ] as const) {
       r[o++] = code;
       r[o++] = 4;
@@ -61,4 +61,8 @@ export function floorServer(server: string): void {
   socket.bind(67);
 }
 
-if (process.argv[1]?.endsWith('floor.ts')) floorServer(process.argv[2] ?? '192.0.2.1');
+if (process.argv[1]?.endsWith('floor.ts')) {
+  const [server, first, mask] = process.argv.slice(2);
+  if (!server || !first || !mask) throw new Error('usage: floor.ts <server> <first address> <mask>');
+  floorServer(server, first, mask);
+}

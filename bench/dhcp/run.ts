@@ -223,7 +223,16 @@ async function main(): Promise<void> {
   startInNs(b, [...bootherdArgv, 'serve', '--config', bootherdConfig()]);
   startInNs(k, ['env', `KEA_PIDFILE_DIR=${dir}`, `KEA_LOCKFILE_DIR=${dir}`, 'kea-dhcp4', '-c', keaConfig()]);
   if (d) startInNs(d, dnsmasqArgv());
-  if (f) startInNs(f, [process.execPath, '--import', 'tsx', join(ROOT, 'bench/dhcp/floor.ts'), f.net.serverIp]);
+  if (f)
+    startInNs(f, [
+      process.execPath,
+      '--import',
+      'tsx',
+      join(ROOT, 'bench/dhcp/floor.ts'),
+      f.net.serverIp,
+      POOL.first,
+      POOL.mask,
+    ]);
   await sleep(4000);
   for (const s of sides) {
     if (s.child?.exitCode !== null || s.child.signalCode !== null) throw new Error(`${s.name} did not start`);
