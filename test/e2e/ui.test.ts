@@ -4,7 +4,9 @@
  * - fleet steering, live: create a machine with the "New machine" form, press "Install once", then boot a QEMU VM
  *   (iPXE ROM, bootherd's DHCP) while the page stays open: the timeline grows row by row from the event stream,
  *   the payload kernel prints its marker, and the next action turns to `local` without a reload;
- * - XSS: a hostname and a label made of markup are shown as text; nothing is injected, no dialog fires.
+ * - XSS: a hostname and a label made of markup are shown as text; nothing is injected, no dialog fires;
+ * - profiles and groups: made, edited and deleted in their forms, the server's 400 and the form's own check shown beside
+ *   the input they name, and what the store holds read back through the API.
  * Screenshots go to test-results/ on every run.
  */
 import assert from 'node:assert/strict';
@@ -433,6 +435,99 @@ boot:
       assert.deepEqual(dialogs, [], 'no dialog fired');
     } catch (err) {
       await explain('xss', err);
+    }
+  });
+
+  it('profiles and groups: create in their forms, field errors beside the input, edit, delete', {
+    timeout: 90_000,
+  }, async () => {
+    try {
+      if ((await page.getByTestId('nav-fleet').count()) === 0) {
+        await page.goto(base);
+        await page.getByTestId('login-token').fill(token);
+        await page.getByTestId('login-submit').click();
+      }
+      const failedBefore = failedRequests.length;
+      const stored = (path: string) =>
+        page.evaluate(
+          async ({ token, path }) => {
+            const res = await fetch(`/api/v1${path}`, { headers: { Authorization: `Bearer ${token}` } });
+            return { status: res.status, body: res.ok ? await res.json() : undefined };
+          },
+          { token, path },
+        );
+
+      await page.getByTestId('nav-profiles').click();
+      await page.getByTestId('profile-row-tiny-linux').waitFor();
+      await page.getByTestId('new-profile').click();
+      await page.getByTestId('profile-name').fill('rescue');
+      // No kernel path: the server's 400 names boot/kernel, and the form shows it beside that input.
+      await page.getByTestId('profile-save').click();
+      await page.getByTestId('field-error-boot/kernel').waitFor();
+      await page.getByTestId('profile-kernel').fill('rescue/vmlinuz');
+      await page.getByTestId('profile-cmdline').fill('console=ttyS0 rescue');
+      await page.getByTestId('profile-save').click();
+      const profileRow = page.getByTestId('profile-row-rescue');
+      await profileRow.waitFor();
+      assert.match((await profileRow.textContent()) ?? '', /kernel rescue\/vmlinuz/);
+      const profile = await stored('/profiles/rescue');
+      assert.equal(profile.status, 200);
+      assert.deepEqual(profile.body.boot, {
+        kind: 'kernel',
+        kernel: 'rescue/vmlinuz',
+        initrds: [],
+        cmdline: 'console=ttyS0 rescue',
+      });
+
+      // Edit: the name is fixed, the rest is the stored profile's.
+      await profileRow.getByRole('button', { name: 'Edit' }).click();
+      assert.equal(await page.getByTestId('profile-name').inputValue(), 'rescue');
+      assert.equal(await page.getByTestId('profile-kernel').inputValue(), 'rescue/vmlinuz');
+      await page.getByTestId('profile-description').fill('Rescue shell');
+      await page.getByTestId('profile-save').click();
+      await waitUntil(
+        'the edited description in the row',
+        async () => (/Rescue shell/.test((await profileRow.textContent()) ?? '') ? true : undefined),
+        { timeoutMs: 10_000 },
+      );
+
+      await page.getByTestId('nav-groups').click();
+      await page.getByTestId('new-group').click();
+      await page.getByTestId('group-name').fill('rack-a');
+      await page.getByTestId('group-selectors').fill('rack=a');
+      await page.getByTestId('group-profile').selectOption('rescue');
+      // Checked in the form before anything is sent.
+      await page.getByTestId('group-menu-timeout').fill('soon');
+      await page.getByTestId('group-save').click();
+      await page.getByTestId('field-error-menu/timeout').waitFor();
+      await page.getByTestId('group-menu-timeout').fill('5');
+      await page.getByTestId('group-save').click();
+      const groupRow = page.getByTestId('group-row-rack-a');
+      await groupRow.waitFor();
+      const groupText = (await groupRow.textContent()) ?? '';
+      assert.ok(/rack=a/.test(groupText) && /rescue/.test(groupText) && /5 s/.test(groupText), groupText);
+      const group = await stored('/groups/rack-a');
+      assert.equal(group.status, 200);
+      assert.deepEqual(
+        { selectors: group.body.selectors, profile: group.body.profile, menu: group.body.menu },
+        { selectors: { rack: 'a' }, profile: 'rescue', menu: { timeout: 5 } },
+      );
+      await shot('ui-groups.png');
+
+      // Delete asks once more inline; the row goes and so does the stored group.
+      await groupRow.getByRole('button', { name: 'Delete' }).click();
+      await groupRow.getByRole('button', { name: 'Really delete?' }).click();
+      await waitUntil('the deleted row gone', async () => ((await groupRow.count()) === 0 ? true : undefined), {
+        timeoutMs: 10_000,
+      });
+      assert.equal((await stored('/groups/rack-a')).status, 404);
+      assert.deepEqual(
+        failedRequests.slice(failedBefore).map((r) => r.replace(/https:\/\/[^/]+/, '')),
+        ['POST /api/v1/profiles 400', 'GET /api/v1/groups/rack-a 404'],
+        'the one refused save and the lookup of the deleted group',
+      );
+    } catch (err) {
+      await explain('profiles-groups', err);
     }
   });
 
