@@ -1,9 +1,10 @@
 /** Create or edit one machine: POST /machines (create) or PUT /machines/{id} (edit, keeping fields not shown). */
-import { useEffect, useState } from 'preact/hooks';
-import { enc, get, post, put } from './api.ts';
+import { useState } from 'preact/hooks';
+import { enc, post, put } from './api.ts';
 import { formatPairs, parseList, parsePairs } from './format.ts';
-import type { Group, Machine, Page, Profile } from './types.ts';
-import { Field, type FormErrors, noErrors, TopError, toFormErrors } from './ui.tsx';
+import { FormActions, NameSelect, TextField, useNames, useSave } from './forms.tsx';
+import type { Machine } from './types.ts';
+import { Field, TopError } from './ui.tsx';
 
 const KEYS = ['id', 'macs', 'hostname', 'uuid', 'serial', 'ip', 'labels', 'profile', 'group'] as const;
 type Key = (typeof KEYS)[number];
@@ -32,21 +33,9 @@ export function MachineForm(props: {
 }) {
   const editing = props.existing !== undefined;
   const [v, setV] = useState<Values>(() => toValues(props.initial));
-  const [errors, setErrors] = useState<FormErrors>(noErrors);
-  const [busy, setBusy] = useState(false);
-  const [profiles, setProfiles] = useState<string[]>([]);
-  const [groups, setGroups] = useState<string[]>([]);
-
-  useEffect(() => {
-    get<Page<Profile>>('/profiles').then(
-      (r) => setProfiles(r.items.map((p) => p.name)),
-      () => {},
-    );
-    get<Page<Group>>('/groups').then(
-      (r) => setGroups(r.items.map((g) => g.name)),
-      () => {},
-    );
-  }, []);
+  const { errors, setErrors, busy, save } = useSave(KEYS);
+  const profiles = useNames('/profiles');
+  const groups = useNames('/groups');
 
   const set = (k: Key) => (e: Event) => setV({ ...v, [k]: (e.currentTarget as HTMLInputElement).value });
 
@@ -72,67 +61,38 @@ export function MachineForm(props: {
       if (val) body[k] = val;
       else delete body[k];
     }
-    setBusy(true);
-    setErrors(noErrors);
-    try {
+    await save(async () => {
       const saved = editing
         ? await put<Machine>(`/machines/${enc(props.existing?.id ?? body.id)}`, body)
         : await post<Machine>('/machines', body);
       props.onSaved(saved);
-    } catch (err) {
-      setErrors(toFormErrors(err, KEYS));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
-  const text = (k: Key, label: string, testid?: string, extra?: { placeholder?: string; hint?: string }) => (
-    <Field label={label} name={k} errors={errors} hint={extra?.hint}>
-      <input
-        type="text"
-        value={v[k]}
-        onInput={set(k)}
-        data-testid={testid}
-        placeholder={extra?.placeholder}
-        spellcheck={false}
-        autocomplete="off"
-      />
-    </Field>
+  const text = (k: Key, label: string, testid: string, extra?: { placeholder?: string; hint?: string }) => (
+    <TextField label={label} name={k} errors={errors} value={v[k]} onInput={set(k)} testid={testid} {...extra} />
   );
 
-  const select = (k: 'profile' | 'group', label: string, options: string[], testid: string) => {
-    const opts = v[k] && !options.includes(v[k]) ? [v[k], ...options] : options;
-    return (
-      <Field label={label} name={k} errors={errors}>
-        <select value={v[k]} onChange={set(k)} data-testid={testid}>
-          <option value="">(none)</option>
-          {opts.map((o) => (
-            <option key={o} value={o}>
-              {o}
-            </option>
-          ))}
-        </select>
-      </Field>
-    );
-  };
+  const select = (k: 'profile' | 'group', label: string, options: string[], testid: string) => (
+    <Field label={label} name={k} errors={errors}>
+      <NameSelect value={v[k]} options={options} none="(none)" onChange={set(k)} testid={testid} />
+    </Field>
+  );
 
   return (
     <form class="form" onSubmit={submit} noValidate>
       <TopError errors={errors} />
       <div class="grid">
-        <Field label="ID" name="id" errors={errors}>
-          <input
-            type="text"
-            value={v.id}
-            onInput={set('id')}
-            data-testid="machine-id"
-            readOnly={editing}
-            required
-            spellcheck={false}
-            autocomplete="off"
-            placeholder="web1"
-          />
-        </Field>
+        <TextField
+          label="ID"
+          name="id"
+          errors={errors}
+          value={v.id}
+          onInput={set('id')}
+          testid="machine-id"
+          readOnly={editing}
+          placeholder="web1"
+        />
         {text('macs', 'MACs', 'machine-macs', { placeholder: '52:54:00:12:34:56, …', hint: 'comma separated' })}
         {text('hostname', 'Hostname', 'machine-hostname')}
         {text('ip', 'IP (DHCP reservation)', 'machine-ip')}
@@ -142,14 +102,7 @@ export function MachineForm(props: {
         {select('profile', 'Profile', profiles, 'machine-profile')}
         {select('group', 'Group', groups, 'machine-group')}
       </div>
-      <div class="actions">
-        <button type="submit" class="primary" data-testid="machine-save" disabled={busy}>
-          {editing ? 'Save' : 'Create'}
-        </button>
-        <button type="button" onClick={props.onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormActions editing={editing} busy={busy} testid="machine-save" onCancel={props.onCancel} />
     </form>
   );
 }

@@ -2,9 +2,10 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, enc, get, query } from '../api.ts';
 import { eventSummary, formatNext, NONE, relTime, stageLabel } from '../format.ts';
+import { NameSelect, useNames } from '../forms.tsx';
 import { MachineForm } from '../MachineForm.tsx';
 import { onBootEvent, onInventoryChange, onStreamState } from '../stream.ts';
-import type { BootEvent, Group, Machine, Page, Profile } from '../types.ts';
+import type { BootEvent, Machine, Page } from '../types.ts';
 import { EmptyRow, ErrorBanner, Modal, machineHref, useAuth, useKeyedThrottle, useNow } from '../ui.tsx';
 
 interface Filters {
@@ -41,8 +42,8 @@ export function Fleet() {
   const [loading, setLoading] = useState(true);
   const [creating, setCreating] = useState(false);
   const [flash, setFlash] = useState<Machine | null>(null);
-  const [profiles, setProfiles] = useState<string[]>([]);
-  const [groups, setGroups] = useState<string[]>([]);
+  const profiles = useNames('/profiles');
+  const groups = useNames('/groups');
   const [reload, setReload] = useState(0);
   const itemsRef = useRef(items);
   itemsRef.current = items;
@@ -71,17 +72,6 @@ export function Fleet() {
       alive = false;
     };
   }, [filters, cursor, reload]);
-
-  useEffect(() => {
-    get<Page<Profile>>('/profiles').then(
-      (r) => setProfiles(r.items.map((p) => p.name)),
-      () => {},
-    );
-    get<Page<Group>>('/groups').then(
-      (r) => setGroups(r.items.map((g) => g.name)),
-      () => {},
-    );
-  }, []);
 
   const refetch = useKeyedThrottle((id: string) => {
     get<Machine>(`/machines/${enc(id)}`).then(
@@ -142,23 +132,18 @@ export function Fleet() {
   );
 
   const select = (k: keyof Filters, label: string, options: string[]) => (
-    <select
+    <NameSelect
       value={draft[k]}
-      data-testid={`filter-${k}`}
+      options={options}
+      none={label}
+      testid={`filter-${k}`}
       onChange={(e) => {
-        const d = { ...draft, [k]: e.currentTarget.value };
+        const d = { ...draft, [k]: (e.currentTarget as HTMLSelectElement).value };
         setDraft(d);
         setFilters(d);
         setCursors(['']);
       }}
-    >
-      <option value="">{label}</option>
-      {options.map((o) => (
-        <option key={o} value={o}>
-          {o}
-        </option>
-      ))}
-    </select>
+    />
   );
 
   return (

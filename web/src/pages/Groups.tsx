@@ -2,20 +2,10 @@
 import { useState } from 'preact/hooks';
 import { enc, post, put } from '../api.ts';
 import { formatPairs, NONE, parsePairs } from '../format.ts';
-import type { Group, Profile } from '../types.ts';
-import {
-  ConfirmButton,
-  EmptyRow,
-  ErrorBanner,
-  Field,
-  type FormErrors,
-  Modal,
-  noErrors,
-  TopError,
-  toFormErrors,
-  useAuth,
-  useListing,
-} from '../ui.tsx';
+import { FormActions, NameSelect, TextField, useNames, useSave } from '../forms.tsx';
+import { type ItemFormProps, NamedListPage } from '../NamedList.tsx';
+import type { Group } from '../types.ts';
+import { Field, FieldError, TopError } from '../ui.tsx';
 
 const KEYS = [
   'name',
@@ -42,11 +32,10 @@ function toValues(g: Group | undefined): Record<Key, string> {
   };
 }
 
-function GroupForm(props: { existing?: Group; profiles: string[]; onSaved: () => void; onCancel: () => void }) {
+function GroupForm(props: ItemFormProps<Group> & { profiles: string[] }) {
   const editing = props.existing !== undefined;
   const [v, setV] = useState(() => toValues(props.existing));
-  const [errors, setErrors] = useState<FormErrors>(noErrors);
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, busy, save } = useSave(KEYS);
   const set = (k: Key) => (e: Event) => setV({ ...v, [k]: (e.currentTarget as HTMLInputElement).value });
 
   async function submit(e: Event) {
@@ -81,41 +70,30 @@ function GroupForm(props: { existing?: Group; profiles: string[]; onSaved: () =>
     if (v['menu/default'].trim()) menu.default = v['menu/default'].trim();
     if (Object.keys(menu).length) body.menu = menu;
     else delete body.menu;
-    setBusy(true);
-    setErrors(noErrors);
-    try {
+    await save(async () => {
       if (editing) await put(`/groups/${enc(props.existing?.name ?? body.name)}`, body);
       else await post('/groups', body);
       props.onSaved();
-    } catch (err) {
-      setErrors(toFormErrors(err, KEYS));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   const tid = (k: Key) => `group-${k.replace('/', '-')}`;
-  const text = (k: Key, label: string, placeholder?: string) => (
-    <Field label={label} name={k} errors={errors}>
-      <input
-        type="text"
-        value={v[k]}
-        onInput={set(k)}
-        placeholder={placeholder}
-        data-testid={tid(k)}
-        readOnly={k === 'name' && editing}
-        spellcheck={false}
-        autocomplete="off"
-      />
-    </Field>
+  const text = (k: Key, label: string) => (
+    <TextField
+      label={label}
+      name={k}
+      errors={errors}
+      value={v[k]}
+      onInput={set(k)}
+      testid={tid(k)}
+      readOnly={k === 'name' && editing}
+    />
   );
   const area = (k: Key, label: string, hint: string) => (
     <Field label={label} name={k} errors={errors} hint={hint} wide>
       <textarea value={v[k]} onInput={set(k)} rows={3} data-testid={tid(k)} spellcheck={false} />
     </Field>
   );
-  const profiles = v.profile && !props.profiles.includes(v.profile) ? [v.profile, ...props.profiles] : props.profiles;
-
   return (
     <form class="form" onSubmit={submit} noValidate>
       <TopError errors={errors} />
@@ -123,14 +101,13 @@ function GroupForm(props: { existing?: Group; profiles: string[]; onSaved: () =>
         {text('name', 'Name')}
         {text('description', 'Description')}
         <Field label="Profile" name="profile" errors={errors}>
-          <select value={v.profile} onChange={set('profile')} data-testid="group-profile">
-            <option value="">(none)</option>
-            {profiles.map((p) => (
-              <option key={p} value={p}>
-                {p}
-              </option>
-            ))}
-          </select>
+          <NameSelect
+            value={v.profile}
+            options={props.profiles}
+            none="(none)"
+            onChange={set('profile')}
+            testid="group-profile"
+          />
         </Field>
         <Field label="Menu" name="menu" errors={errors}>
           <span class="pair">
@@ -153,113 +130,38 @@ function GroupForm(props: { existing?: Group; profiles: string[]; onSaved: () =>
         </Field>
         {errors.fields['menu/timeout'] || errors.fields['menu/default'] ? (
           <div class="wide">
-            <FieldErrors errors={errors} />
+            <FieldError name="menu/timeout" errors={errors} />
+            <FieldError name="menu/default" errors={errors} />
           </div>
         ) : null}
         {area('selectors', 'Selectors', 'label k=v, one per line; a machine matching all of them is in the group')}
         {area('variables', 'Variables', 'k=v, one per line')}
       </div>
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy} data-testid="group-save">
-          {editing ? 'Save' : 'Create'}
-        </button>
-        <button type="button" onClick={props.onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormActions editing={editing} busy={busy} testid="group-save" onCancel={props.onCancel} />
     </form>
   );
 }
 
-function FieldErrors({ errors }: { errors: FormErrors }) {
-  return (
-    <>
-      {(['menu/timeout', 'menu/default'] as const).map(
-        (k) =>
-          errors.fields[k] && (
-            <div key={k} class="field-error" data-testid={`field-error-${k}`} role="alert">
-              {errors.fields[k]}
-            </div>
-          ),
-      )}
-    </>
-  );
-}
+const menuSummary = (m: Group['menu']) =>
+  m ? [m.timeout !== undefined ? `${m.timeout} s` : '', m.default ?? ''].filter(Boolean).join(', ') : '';
 
 export function Groups() {
-  const { canWrite } = useAuth();
-  const { items, error, reload, remove } = useListing<Group>('/groups');
-  const profiles = useListing<Profile>('/profiles').items.map((p) => p.name);
-  const [form, setForm] = useState<{ existing?: Group } | null>(null);
-
+  const profiles = useNames('/profiles');
   return (
-    <section>
-      <div class="page-head">
-        <h1>Groups</h1>
-        <span class="muted">{items.length}</span>
-        <span class="spacer" />
-        {canWrite && (
-          <button type="button" class="primary" data-testid="new-group" onClick={() => setForm({})}>
-            New group
-          </button>
-        )}
-      </div>
-      <ErrorBanner error={error} />
-      <table class="data">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Description</th>
-            <th>Selectors</th>
-            <th>Profile</th>
-            <th>Menu</th>
-            {canWrite && <th />}
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((g) => (
-            <tr key={g.name} data-testid={`group-row-${g.name}`}>
-              <td class="mono">{g.name}</td>
-              <td>{g.description ?? ''}</td>
-              <td class="mono">{formatPairs(g.selectors) || NONE}</td>
-              <td>{g.profile ?? NONE}</td>
-              <td>
-                {g.menu
-                  ? [g.menu.timeout !== undefined ? `${g.menu.timeout} s` : '', g.menu.default ?? '']
-                      .filter(Boolean)
-                      .join(', ')
-                  : ''}
-              </td>
-              {canWrite && (
-                <td class="row-actions">
-                  <button type="button" onClick={() => setForm({ existing: g })}>
-                    Edit
-                  </button>
-                  <ConfirmButton
-                    label="Delete"
-                    confirm="Really delete?"
-                    onConfirm={() => remove(`/groups/${enc(g.name)}`)}
-                  />
-                </td>
-              )}
-            </tr>
-          ))}
-          {!items.length && !error && <EmptyRow cols={6}>No groups.</EmptyRow>}
-        </tbody>
-      </table>
-      {form && (
-        <Modal title={form.existing ? `Edit group ${form.existing.name}` : 'New group'} onClose={() => setForm(null)}>
-          <GroupForm
-            existing={form.existing}
-            profiles={profiles}
-            onCancel={() => setForm(null)}
-            onSaved={() => {
-              setForm(null);
-              reload();
-            }}
-          />
-        </Modal>
+    <NamedListPage<Group>
+      title="Groups"
+      noun="group"
+      path="/groups"
+      columns={['Description', 'Selectors', 'Profile', 'Menu']}
+      cells={(g) => (
+        <>
+          <td>{g.description ?? ''}</td>
+          <td class="mono">{formatPairs(g.selectors) || NONE}</td>
+          <td>{g.profile ?? NONE}</td>
+          <td>{menuSummary(g.menu)}</td>
+        </>
       )}
-    </section>
+      form={(p) => <GroupForm {...p} profiles={profiles} />}
+    />
   );
 }

@@ -2,20 +2,10 @@
 import { useState } from 'preact/hooks';
 import { enc, post, put } from '../api.ts';
 import { formatPairs, NONE, parseList, parsePairs } from '../format.ts';
+import { FormActions, TextField, useSave } from '../forms.tsx';
+import { type ItemFormProps, NamedListPage } from '../NamedList.tsx';
 import type { BootSpec, Profile } from '../types.ts';
-import {
-  ConfirmButton,
-  EmptyRow,
-  ErrorBanner,
-  Field,
-  type FormErrors,
-  Modal,
-  noErrors,
-  TopError,
-  toFormErrors,
-  useAuth,
-  useListing,
-} from '../ui.tsx';
+import { Field, TopError } from '../ui.tsx';
 
 const KINDS = ['kernel', 'sanboot', 'chain', 'menu', 'local', 'template'] as const;
 type Kind = (typeof KINDS)[number];
@@ -74,11 +64,10 @@ function toValues(p: Profile | undefined): Record<Key, string> & { kind: Kind } 
   };
 }
 
-function ProfileForm(props: { existing?: Profile; onSaved: () => void; onCancel: () => void }) {
+function ProfileForm(props: ItemFormProps<Profile>) {
   const editing = props.existing !== undefined;
   const [v, setV] = useState(() => toValues(props.existing));
-  const [errors, setErrors] = useState<FormErrors>(noErrors);
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, busy, save } = useSave(KEYS);
   const set = (k: keyof typeof v) => (e: Event) => setV({ ...v, [k]: (e.currentTarget as HTMLInputElement).value });
 
   function bootSpec(): BootSpec {
@@ -124,31 +113,24 @@ function ProfileForm(props: { existing?: Profile; onSaved: () => void; onCancel:
     const priv = parseList(v.private);
     if (priv.length) body.private = priv;
     else delete body.private;
-    setBusy(true);
-    setErrors(noErrors);
-    try {
+    await save(async () => {
       if (editing) await put(`/profiles/${enc(props.existing?.name ?? body.name)}`, body);
       else await post('/profiles', body);
       props.onSaved();
-    } catch (err) {
-      setErrors(toFormErrors(err, KEYS));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   const text = (k: Key, label: string, placeholder?: string) => (
-    <Field label={label} name={k} errors={errors}>
-      <input
-        type="text"
-        value={v[k]}
-        onInput={set(k)}
-        placeholder={placeholder}
-        data-testid={`profile-${k.replace('boot/', '')}`}
-        spellcheck={false}
-        autocomplete="off"
-      />
-    </Field>
+    <TextField
+      label={label}
+      name={k}
+      errors={errors}
+      value={v[k]}
+      onInput={set(k)}
+      testid={`profile-${k.replace('boot/', '')}`}
+      placeholder={placeholder}
+      readOnly={k === 'name' && editing}
+    />
   );
   const area = (k: Key, label: string, hint?: string, rows = 3) => (
     <Field label={label} name={k} errors={errors} hint={hint} wide>
@@ -166,17 +148,7 @@ function ProfileForm(props: { existing?: Profile; onSaved: () => void; onCancel:
     <form class="form" onSubmit={submit} noValidate>
       <TopError errors={errors} />
       <div class="grid">
-        <Field label="Name" name="name" errors={errors}>
-          <input
-            type="text"
-            value={v.name}
-            onInput={set('name')}
-            readOnly={editing}
-            data-testid="profile-name"
-            spellcheck={false}
-            autocomplete="off"
-          />
-        </Field>
+        {text('name', 'Name')}
         {text('description', 'Description')}
         <Field label="Boot kind" name="boot" errors={errors}>
           <select value={v.kind} onChange={set('kind')} data-testid="profile-kind">
@@ -212,85 +184,26 @@ function ProfileForm(props: { existing?: Profile; onSaved: () => void; onCancel:
         {area('variables', 'Variables', 'k=v, one per line')}
         {area('private', 'Private asset paths', 'one per line')}
       </div>
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy} data-testid="profile-save">
-          {editing ? 'Save' : 'Create'}
-        </button>
-        <button type="button" onClick={props.onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormActions editing={editing} busy={busy} testid="profile-save" onCancel={props.onCancel} />
     </form>
   );
 }
 
 export function Profiles() {
-  const { canWrite } = useAuth();
-  const { items, error, reload, remove } = useListing<Profile>('/profiles');
-  const [form, setForm] = useState<{ existing?: Profile } | null>(null);
-
   return (
-    <section>
-      <div class="page-head">
-        <h1>Profiles</h1>
-        <span class="muted">{items.length}</span>
-        <span class="spacer" />
-        {canWrite && (
-          <button type="button" class="primary" data-testid="new-profile" onClick={() => setForm({})}>
-            New profile
-          </button>
-        )}
-      </div>
-      <ErrorBanner error={error} />
-      <table class="data">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Description</th>
-            <th>Boot</th>
-            <th>Consume</th>
-            {canWrite && <th />}
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((p) => (
-            <tr key={p.name} data-testid={`profile-row-${p.name}`}>
-              <td class="mono">{p.name}</td>
-              <td>{p.description ?? ''}</td>
-              <td class="mono">{bootSummary(p.boot)}</td>
-              <td>{p.consume ?? ''}</td>
-              {canWrite && (
-                <td class="row-actions">
-                  <button type="button" onClick={() => setForm({ existing: p })}>
-                    Edit
-                  </button>
-                  <ConfirmButton
-                    label="Delete"
-                    confirm="Really delete?"
-                    onConfirm={() => remove(`/profiles/${enc(p.name)}`)}
-                  />
-                </td>
-              )}
-            </tr>
-          ))}
-          {!items.length && !error && <EmptyRow cols={5}>No profiles.</EmptyRow>}
-        </tbody>
-      </table>
-      {form && (
-        <Modal
-          title={form.existing ? `Edit profile ${form.existing.name}` : 'New profile'}
-          onClose={() => setForm(null)}
-        >
-          <ProfileForm
-            existing={form.existing}
-            onCancel={() => setForm(null)}
-            onSaved={() => {
-              setForm(null);
-              reload();
-            }}
-          />
-        </Modal>
+    <NamedListPage<Profile>
+      title="Profiles"
+      noun="profile"
+      path="/profiles"
+      columns={['Description', 'Boot', 'Consume']}
+      cells={(p) => (
+        <>
+          <td>{p.description ?? ''}</td>
+          <td class="mono">{bootSummary(p.boot)}</td>
+          <td>{p.consume ?? ''}</td>
+        </>
       )}
-    </section>
+      form={(p) => <ProfileForm {...p} />}
+    />
   );
 }
