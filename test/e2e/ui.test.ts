@@ -6,7 +6,8 @@
  *   the payload kernel prints its marker, and the next action turns to `local` without a reload;
  * - XSS: a hostname and a label made of markup are shown as text; nothing is injected, no dialog fires;
  * - profiles and groups: made, edited and deleted in their forms, the server's 400 and the form's own check shown beside
- *   the input they name, and what the store holds read back through the API.
+ *   the input they name, a new profile set and cleared as a machine's next action, what the store holds read back
+ *   through the API.
  * Screenshots go to test-results/ on every run.
  */
 import assert from 'node:assert/strict';
@@ -438,7 +439,7 @@ boot:
     }
   });
 
-  it('profiles and groups: create in their forms, field errors beside the input, edit, delete', {
+  it('profiles and groups: create in their forms, field errors beside the input, edit, delete, pick as next action', {
     timeout: 90_000,
   }, async () => {
     try {
@@ -490,6 +491,37 @@ boot:
         async () => (/Rescue shell/.test((await profileRow.textContent()) ?? '') ? true : undefined),
         { timeoutMs: 10_000 },
       );
+
+      // The new profile is offered as a machine's next action, set and cleared from the machine's page.
+      const made = await page.evaluate(
+        async ({ token }) =>
+          (
+            await fetch('/api/v1/machines', {
+              method: 'POST',
+              headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+              body: JSON.stringify({ id: 'ui-next1', macs: ['52:54:00:e2:e0:2e'] }),
+            })
+          ).status,
+        { token },
+      );
+      assert.equal(made, 201);
+      await page.goto(`${base}#/machines/ui-next1`);
+      await page.getByTestId('btn-profile').click();
+      await page.getByTestId('next-profile-select').selectOption('rescue');
+      await page.getByTestId('btn-profile-apply').click();
+      await waitUntil(
+        'next action = profile:rescue',
+        async () => ((await text('next-action')) === 'profile:rescue' ? true : undefined),
+        {
+          timeoutMs: 10_000,
+        },
+      );
+      assert.deepEqual((await stored('/machines/ui-next1')).body.nextAction, { action: 'profile', profile: 'rescue' });
+      await page.getByTestId('btn-clear').click();
+      await waitUntil('next action cleared', async () => ((await text('next-action')) === '—' ? true : undefined), {
+        timeoutMs: 10_000,
+      });
+      assert.equal((await stored('/machines/ui-next1')).body.nextAction, undefined);
 
       await page.getByTestId('nav-groups').click();
       await page.getByTestId('new-group').click();

@@ -1,11 +1,12 @@
 /** One machine: its record, its next action (with the buttons that set it), the script it would get, its boot timeline. */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { del, enc, errorText, get, put } from '../api.ts';
-import { clock, dateTime, eventSummary, formatNext, formatPairs, NONE, relTime, stageLabel } from '../format.ts';
+import { del, enc, errorText, get } from '../api.ts';
+import { clock, dateTime, eventSummary, formatPairs, NONE, relTime, stageLabel } from '../format.ts';
 import { MachineForm } from '../MachineForm.tsx';
 import { eventKey, onBootEvent, onStreamState } from '../stream.ts';
-import type { BootEvent, Facts, Machine as M, NextAction, Page, Profile } from '../types.ts';
+import type { BootEvent, Facts, Machine as M, Page } from '../types.ts';
 import { ConfirmButton, EmptyRow, ErrorBanner, Modal, navigate, useAuth, useKeyedThrottle, useNow } from '../ui.tsx';
+import { MachineNext } from './MachineNext.tsx';
 import { MachinePower } from './MachinePower.tsx';
 
 /**
@@ -82,16 +83,12 @@ export function Machine({ id }: { id: string }) {
   const [m, setM] = useState<M | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [actionError, setActionError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
   const [events, setEvents] = useState<BootEvent[]>([]); // oldest first
   const [allEvents, setAllEvents] = useState(false);
   const [format, setFormat] = useState<'ipxe' | 'pxelinux'>('ipxe');
   const [preview, setPreview] = useState<{ script: string; decision?: unknown } | null>(null);
   const [previewError, setPreviewError] = useState<unknown>(null);
   const [previewTick, setPreviewTick] = useState(0);
-  const [profiles, setProfiles] = useState<string[]>([]);
-  const [picking, setPicking] = useState(false);
-  const [picked, setPicked] = useState('');
   const [editing, setEditing] = useState(false);
   // Events that arrived live, shown after the loaded boot even if they start a new one (by eventKey: live
   // events carry no id).
@@ -135,7 +132,6 @@ export function Machine({ id }: { id: string }) {
     setLiveFrom(null);
     setPreview(null);
     setEditing(false);
-    setPicking(false);
     loadMachine();
     loadEvents();
   }, [id]);
@@ -154,13 +150,6 @@ export function Machine({ id }: { id: string }) {
       alive = false;
     };
   }, [id, format, previewTick]);
-
-  useEffect(() => {
-    get<Page<Profile>>('/profiles').then(
-      (r) => setProfiles(r.items.map((p) => p.name)),
-      () => {},
-    );
-  }, []);
 
   const refetch = useKeyedThrottle(() => {
     loadMachine();
@@ -192,22 +181,6 @@ export function Machine({ id }: { id: string }) {
       offState();
     };
   }, [id, m?.macs.join(',')]);
-
-  async function setNext(body: NextAction | null) {
-    setBusy(true);
-    setActionError(null);
-    try {
-      const r = body ? await put<M>(`/machines/${enc(id)}/next`, body) : await del<M>(`/machines/${enc(id)}/next`);
-      if (r && typeof r === 'object') setM(r);
-      else loadMachine();
-      setPicking(false);
-      setPreviewTick((n) => n + 1);
-    } catch (err) {
-      setActionError(err);
-    } finally {
-      setBusy(false);
-    }
-  }
 
   async function remove() {
     setActionError(null);
@@ -265,72 +238,15 @@ export function Machine({ id }: { id: string }) {
         )}
       </div>
 
-      <div class="next-box">
-        <div>
-          <div class="next-label">Next action</div>
-          <div class={`next-value${m.nextAction ? ` next-${m.nextAction.action}` : ''}`} data-testid="next-action">
-            {formatNext(m.nextAction)}
-          </div>
-        </div>
-        {canWrite && (
-          <div class="next-buttons">
-            <button
-              type="button"
-              disabled={busy}
-              data-testid="btn-install"
-              onClick={() => setNext({ action: 'install' })}
-            >
-              Install once
-            </button>
-            <button type="button" disabled={busy} data-testid="btn-local" onClick={() => setNext({ action: 'local' })}>
-              Local disk
-            </button>
-            <button type="button" disabled={busy} data-testid="btn-menu" onClick={() => setNext({ action: 'menu' })}>
-              Menu
-            </button>
-            {picking ? (
-              <span class="inline-form">
-                <select
-                  value={picked}
-                  onChange={(e) => setPicked(e.currentTarget.value)}
-                  data-testid="next-profile-select"
-                >
-                  <option value="">choose profile…</option>
-                  {profiles.map((p) => (
-                    <option key={p} value={p}>
-                      {p}
-                    </option>
-                  ))}
-                </select>
-                <button
-                  type="button"
-                  class="primary"
-                  disabled={busy || !picked}
-                  data-testid="btn-profile-apply"
-                  onClick={() => setNext({ action: 'profile', profile: picked })}
-                >
-                  Set
-                </button>
-                <button type="button" onClick={() => setPicking(false)}>
-                  Cancel
-                </button>
-              </span>
-            ) : (
-              <button type="button" disabled={busy} data-testid="btn-profile" onClick={() => setPicking(true)}>
-                Profile…
-              </button>
-            )}
-            <button
-              type="button"
-              disabled={busy || !m.nextAction}
-              data-testid="btn-clear"
-              onClick={() => setNext(null)}
-            >
-              Clear
-            </button>
-          </div>
-        )}
-      </div>
+      <MachineNext
+        machine={m}
+        canWrite={canWrite}
+        onChanged={(r) => {
+          if (r) setM(r);
+          else loadMachine();
+          setPreviewTick((n) => n + 1);
+        }}
+      />
       <ErrorBanner error={actionError} />
       {m.power && <MachinePower machine={m} power={m.power} canWrite={canWrite} onChanged={loadMachine} />}
 
