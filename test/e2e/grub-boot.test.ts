@@ -14,7 +14,7 @@ import { describe, it } from 'node:test';
 import { type RunningBootherd, startFull } from './lib/bootherd.ts';
 import { createTestNet } from './lib/netns.ts';
 import { linkPayload, MARKER } from './lib/payload.ts';
-import { startVm } from './lib/qemu.ts';
+import { consoleUntil, startVm } from './lib/qemu.ts';
 
 const GRUB = '/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed';
 const BOOTED = '52:54:00:e2:6b:01';
@@ -61,17 +61,8 @@ async function boot(
     ovmfVarsDir: server.dir,
     deadlineMs: 240_000,
   });
-  try {
-    // GRUB's failure message ends the wait at once instead of at the deadline.
-    const console = await vm.waitFor(new RegExp(`${until.source}|bootherd: boot failed`)).catch((err: Error) => {
-      throw new Error(`${err.message}\n--- bootherd log ---\n${server.log().slice(-4000)}`);
-    });
-    assert.match(console, until, `console:\n${console.slice(-3000)}`);
-    return { console, seconds: `${((Date.now() - started) / 1000).toFixed(1)} s` };
-  } finally {
-    vm.kill();
-    await vm.exited;
-  }
+  // GRUB's failure message (bootherd's GRUB script prints it).
+  return consoleUntil(vm, { until, failure: /bootherd: boot failed/, serverLog: server.log, started });
 }
 
 describe('GRUB network image from bootherd (OVMF x64, firmware PXE)', () => {

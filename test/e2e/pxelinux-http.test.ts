@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import { type RunningBootherd, startFull } from './lib/bootherd.ts';
 import { createTestNet, type TestNet } from './lib/netns.ts';
 import { linkPayload, MARKER } from './lib/payload.ts';
-import { startVm } from './lib/qemu.ts';
+import { consoleUntil, startVm } from './lib/qemu.ts';
 
 const LPXELINUX = '/usr/lib/PXELINUX/lpxelinux.0';
 const MODULES = '/usr/lib/syslinux/modules/bios';
@@ -83,19 +83,9 @@ async function boot(
     romfile: '/usr/lib/ipxe/qemu/pxe-e1000.rom',
     deadlineMs: 240_000,
   });
-  try {
-    const console = await vm
-      .waitFor(new RegExp(`${until.source}|bootherd: could not start PXELINUX`))
-      .catch((err: Error) => {
-        throw new Error(`${err.message}\n--- bootherd log ---\n${server.log().slice(-4000)}`);
-      });
-    assert.match(console, until, `console:\n${console.slice(-3000)}`);
-    const seconds = `${((Date.now() - started) / 1000).toFixed(1)} s`;
-    return { console, http: httpRequests(server, net.serverIp).slice(before), seconds };
-  } finally {
-    vm.kill();
-    await vm.exited;
-  }
+  const failure = /bootherd: could not start PXELINUX/;
+  const seen = await consoleUntil(vm, { until, failure, serverLog: server.log, started });
+  return { ...seen, http: httpRequests(server, net.serverIp).slice(before) };
 }
 
 describe('PXELINUX over HTTP (SeaBIOS, iPXE ROM → lpxelinux.0 → generated config → kernel over HTTP)', () => {

@@ -14,7 +14,7 @@ import { describe, it } from 'node:test';
 import { type RunningBootherd, startBootherd, startFull } from './lib/bootherd.ts';
 import { createTestNet, type TestNet } from './lib/netns.ts';
 import { linkPayload, MARKER } from './lib/payload.ts';
-import { runQemu } from './lib/qemu.ts';
+import { consoleUntil, runQemu } from './lib/qemu.ts';
 
 const SHIM = '/usr/lib/shim/shimx64.efi.signed';
 const GRUB = '/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed';
@@ -90,16 +90,8 @@ async function boot(
     ],
     240_000,
   );
-  try {
-    const console = await vm.waitFor(new RegExp(`${until.source}|bootherd: boot failed`)).catch((err: Error) => {
-      throw new Error(`${err.message}\n--- bootherd log ---\n${server.log().slice(-4000)}`);
-    });
-    assert.match(console, until, `console:\n${console.slice(-3000)}`);
-    return { console, seconds: `${((Date.now() - started) / 1000).toFixed(1)} s` };
-  } finally {
-    vm.kill();
-    await vm.exited;
-  }
+  // GRUB's failure message (bootherd's GRUB script prints it).
+  return consoleUntil(vm, { until, failure: /bootherd: boot failed/, serverLog: server.log, started });
 }
 
 describe('Secure Boot through shim and GRUB (OVMF x64, Secure Boot enforced)', () => {

@@ -157,3 +157,23 @@ function screenText(raw: string): string {
 export function tail(s: string): string {
   return s.split('\n').slice(-40).join('\n');
 }
+
+/**
+ * Waits until `until` shows on the VM's console, or its `failure` line ends the wait at once instead of at the
+ * deadline, then stops the VM: the console and the seconds since `started`. A timeout carries the server's log tail.
+ */
+export async function consoleUntil(
+  vm: Vm,
+  o: { until: RegExp; failure: RegExp; serverLog: () => string; started: number },
+): Promise<{ console: string; seconds: string }> {
+  try {
+    const console = await vm.waitFor(new RegExp(`${o.until.source}|${o.failure.source}`)).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- bootherd log ---\n${o.serverLog().slice(-4000)}`);
+    });
+    if (!o.until.test(console)) throw new Error(`console:\n${console.slice(-3000)}`);
+    return { console, seconds: `${((Date.now() - o.started) / 1000).toFixed(1)} s` };
+  } finally {
+    vm.kill();
+    await vm.exited;
+  }
+}
