@@ -11,7 +11,8 @@
  *
  * Run: `npm run build && npm run bench:http` (needs nginx, wrk, curl: apt-get install nginx-light wrk curl).
  * Env: BENCH_SECONDS (default 5) per wrk row; BENCH_ONLY=whole,range,parallel,script; BENCH_CPU_PROF=<dir> runs
- * bootherd under --cpu-prof and prints its heaviest functions.
+ * bootherd under --cpu-prof and prints its heaviest functions; BENCH_FLOOR=1 measures floor.ts's bare `node:http` server
+ * in the script row too (the same bytes from memory: one Node event loop's ceiling here, not judged).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -34,12 +35,24 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import SQLite from 'better-sqlite3';
 import { printSelfTimes } from '../api/cpuprofile-top.ts';
-import { curlParallel, perRequestByThread, type Row, ratioLine, threadCpu, waitHttp, withCpu, wrk } from './measure.ts';
+import {
+  curlParallel,
+  type Measure,
+  perRequestByThread,
+  type Row,
+  ratioLine,
+  threadCpu,
+  waitHttp,
+  withCpu,
+  wrk,
+} from './measure.ts';
 import { luaPaths, MACHINES, macOf, scriptPath, scriptRowInventory } from './script-row.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'whole,range,parallel,script').split(','));
 const CPU_PROF = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
+const FLOOR = process.env.BENCH_FLOOR === '1';
+const FLOOR_PORT = 18482;
 const BIG_MB = 256;
 const PARALLEL_MB = 64;
 const CLIENTS = 100;
@@ -104,6 +117,30 @@ async function startBootherd(config: string, profile: boolean): Promise<ChildPro
   children.push(child);
   await waitHttp(`http://127.0.0.1:${BOOTHERD_PORT}/healthz`);
   return child;
+}
+
+/** The script row against floor.ts's bare server (same bytes, same wrk script as bootherd's): one line, not judged. */
+async function floorRow(scripts: string, lua: string, bootherd: Measure, nginx: Measure): Promise<string> {
+  const floor = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(root, 'bench/http/floor.ts'), String(FLOOR_PORT), scripts],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      cwd: root,
+    },
+  );
+  children.push(floor);
+  const url = `http://127.0.0.1:${FLOOR_PORT}`;
+  await waitHttp(`${url}${scriptPath(0)}`);
+  wrk(`${url}/`, { connections: 64, seconds: 2, script: lua });
+  const f = await withCpu(floor.pid!, () => wrk(`${url}/`, { connections: 64, seconds: SECONDS, script: lua }));
+  await stop(floor);
+  const us = ((f.cpuS ?? 0) / f.requests) * 1e6;
+  return (
+    `floor (a bare node:http server, the same bytes from memory, not judged): ${Math.round(f.rps)} req/s, ` +
+    `p99 ${f.p99ms.toFixed(2)} ms, ${us.toFixed(0)} µs CPU/req${f.errors ? `, ${f.errors} failed` : ''}; ` +
+    `floor/nginx ${(f.rps / nginx.rps).toFixed(2)}, bootherd/floor ${(bootherd.rps / f.rps).toFixed(2)}`
+  );
 }
 
 function startNginx(assets: string): ChildProcess {
@@ -213,6 +250,7 @@ async function main(): Promise<void> {
     const n = await withCpu(np, () => wrk(`${ng}/`, { connections: 64, seconds: SECONDS, script: luaN }));
     rows.push({ name: 'per-machine script, wrk -c64', metric: 'req/s', b, n, target: 0.5, p99TargetMs: 10 });
     eventsNote = `script row: ${b.requests} responses from bootherd, ${recorded} boot events recorded in its store during the row; µs of CPU a request by thread: ${threads}.`;
+    if (FLOOR) eventsNote += `\n${await floorRow(join(assets, 'scripts'), luaB, b, n)}`;
   }
 
   if (CPU_PROF) {
