@@ -4,8 +4,14 @@
  * Entries are never updated in place: the pool pushes a new one and skips stale ones when they come out on top.
  */
 export class MinHeap {
-  private readonly keys: number[] = [];
-  private readonly values: number[] = [];
+  /** Pairs given as two arrays of one length (taken over, not copied), ordered bottom-up: O(n), where n pushes
+   * cost O(n log n) (Floyd's heap construction). */
+  constructor(
+    private readonly keys: number[] = [],
+    private readonly values: number[] = [],
+  ) {
+    for (let i = (keys.length >> 1) - 1; i >= 0; i--) this.siftDown(i, keys[i] as number, values[i] as number);
+  }
 
   get size(): number {
     return this.keys.length;
@@ -46,21 +52,25 @@ export class MinHeap {
     const top = v[0];
     const lastKey = k.pop() as number;
     const lastValue = v.pop() as number;
-    const n = k.length;
-    if (n) {
-      let i = 0;
-      for (;;) {
-        let child = 2 * i + 1;
-        if (child >= n) break;
-        if (child + 1 < n && (k[child + 1] as number) < (k[child] as number)) child++;
-        if ((k[child] as number) >= lastKey) break;
-        k[i] = k[child] as number;
-        v[i] = v[child] as number;
-        i = child;
-      }
-      k[i] = lastKey;
-      v[i] = lastValue;
-    }
+    if (k.length) this.siftDown(0, lastKey, lastValue);
     return top;
+  }
+
+  /** Places (key, value) at `i` or below it, moving smaller children up. */
+  private siftDown(i: number, key: number, value: number): void {
+    const k = this.keys;
+    const v = this.values;
+    const n = k.length;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && (k[child + 1] as number) < (k[child] as number)) child++;
+      if ((k[child] as number) >= key) break;
+      k[i] = k[child] as number;
+      v[i] = v[child] as number;
+      i = child;
+    }
+    k[i] = key;
+    v[i] = value;
   }
 }

@@ -114,6 +114,44 @@ describe('LeasePool address choice without scans', () => {
   });
 });
 
+/** The pool with its heaps' sizes in view (they are the pool's own business otherwise). */
+class InspectedPool extends LeasePool {
+  heaps(s: Subnet): { marks: number; ends: number; offers: number } {
+    const st = this.stateOf(s);
+    return { marks: this.marks.size, ends: st.ends.size, offers: st.offers.size };
+  }
+}
+
+describe('LeasePool heaps under churn', () => {
+  test('a flood of new clients on a full range: the heaps stay bounded by the records, choices unchanged', () => {
+    // bench/rss's range: 151 addresses. Every DISCOVER from a new MAC takes back the oldest offer once it is full.
+    const pool = new InspectedPool({
+      subnets: [{ subnet: '192.0.2.0/24', range: ['192.0.2.100', '192.0.2.250'] }],
+      offerHoldMs: 30_000,
+    });
+    const s = pool.subnetFor('192.0.2.1') as Subnet;
+    const size = 151;
+    let now = T0;
+    let largest = 0;
+    for (let i = 0; i < 200_000; i++) {
+      now += 1;
+      const o = pool.offer(s, { mac: mac(i) }, now);
+      if (!o) assert.fail(`client ${i} got no offer`);
+      const h = pool.heaps(s);
+      largest = Math.max(largest, h.marks, h.ends, h.offers);
+    }
+    // Without rebuilding, every offer made and taken back leaves its entries: 200,000 in each heap.
+    assert.ok(largest <= 1024 + 4 * size + 1, `a heap reached ${largest} entries for ${size} records`);
+    const held = pool.all().filter((l) => holds(l, now));
+    assert.equal(held.length, size);
+    assert.equal(new Set(held.map((l) => l.ip)).size, size);
+    // The last 151 clients hold the range; once their holds lapse, the lowest address comes first again.
+    const later = now + 30_001;
+    assert.equal(pool.offer(s, { mac: mac(300_000) }, later)?.lease.ip, '192.0.2.100');
+    assert.equal(pool.expire(later).length, size - 1);
+  });
+});
+
 describe('LeasePool relay addresses', () => {
   test('a relay outside every subnet picks the subnet that lists it; one relay, one subnet', () => {
     const pool = new LeasePool({
