@@ -271,10 +271,8 @@ export abstract class LeaseTable {
       keys.push(key);
       values.push(value);
     };
-    let st: SubnetState | undefined;
     for (const [ip, lease] of this.leases) {
-      // Records come mostly subnet by subnet: try the last one first.
-      if (!st || (ip & st.mask) >>> 0 !== st.network) st = this.stateFor(ip);
+      const st = this.stateFor(ip);
       if (!st) continue;
       if (holds(lease)) {
         add(marks, lease.expiresAt, ip);
