@@ -1,8 +1,6 @@
 /** What the edit forms share: saving with the server's field errors, and a select of named things. */
-import { useEffect, useState } from 'preact/hooks';
-import { get } from './api.ts';
-import type { Page } from './types.ts';
-import { Field, type FormErrors, noErrors, toFormErrors } from './ui.tsx';
+import { useState } from 'preact/hooks';
+import { Field, type FormErrors, noErrors, toFormErrors, useListing } from './ui.tsx';
 
 /**
  * A form's save: `save(run)` clears the errors, marks the form busy while `run` sends, and puts a refusal beside the
@@ -27,18 +25,7 @@ export function useSave(keys: readonly string[]) {
 
 /** The names of the items at `path` (profiles, groups) for a select; none while they load or if they cannot. */
 export function useNames(path: string): string[] {
-  const [names, setNames] = useState<string[]>([]);
-  useEffect(() => {
-    let alive = true;
-    get<Page<{ name: string }>>(path).then(
-      (r) => alive && setNames(r.items.map((i) => i.name)),
-      () => {},
-    );
-    return () => {
-      alive = false;
-    };
-  }, [path]);
-  return names;
+  return useListing<{ name: string }>(path).items.map((i) => i.name);
 }
 
 /**
